@@ -1,0 +1,12 @@
+import { DurableObject } from 'cloudflare:workers';
+
+/**
+ * Per-tenant rate limiter: one object per (tenant, route class), so counts are exact, not sampled.
+ * This is the binding and its health probe; the limiting algorithm lands with the rate-limit issue.
+ */
+export class RateLimiter extends DurableObject<Env> {
+  /** Answers without touching storage: proves the namespace routes to a live object. */
+  ping(): 'pong' {
+    return 'pong';
+  }
+}

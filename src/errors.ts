@@ -1,0 +1,70 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from '@hono/zod-openapi';
+
+/** Every error code the API can return, with its HTTP status. Codes are stable; messages may change. */
+export const errorStatus = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+/** The one exception type of the app: thrown anywhere, rendered by the app's onError into the envelope. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly code: ErrorCode;
+  readonly status: ContentfulStatusCode;
+  readonly details: unknown;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: unknown, headers?: Record<string, string>) {
+    super(message);
+    this.code = code;
+    this.status = errorStatus[code];
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+export const errorEnvelopeSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      details: z.unknown().optional(),
+      requestId: z.string(),
+    }),
+  })
+  .openapi('Error');
+
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: errorEnvelopeSchema } },
+});
+
+/** Responses every route may produce; spread into each route's `responses`. */
+export const commonErrorResponses = {
+  400: errorResponse('The request is malformed or fails validation.'),
+  429: errorResponse('Too many requests.'),
+  500: errorResponse('Unexpected server error.'),
+} as const;
+
+/** Extra responses for routes that read a JSON body. */
+export const bodyErrorResponses = {
+  413: errorResponse('The body is larger than the configured limit.'),
+  415: errorResponse('The body is not JSON.'),
+} as const;
+
+export { errorResponse };

@@ -1,0 +1,14 @@
+import { createQueueHandler } from '../workers/queue.ts';
+import { createScheduledHandler } from '../workers/scheduled.ts';
+import { createApp } from './app.ts';
+
+export { RateLimiter } from '../durable-objects/rate-limiter/rate-limiter.ts';
+export { Room } from '../durable-objects/room/room.ts';
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  queue: createQueueHandler(),
+  scheduled: createScheduledHandler(),
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,25 @@
+import { redact } from './mask.ts';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Writes one structured JSON line. Fields pass through `redact`, so secrets and emails never reach
+ * the log pipeline (Workers Logs / Logpush) in the clear.
+ */
+export function log(level: Level, message: string, fields: Record<string, unknown> = {}): void {
+  const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...(redact(fields) as object) });
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else console.log(line);
+}
+
+/** Serialises an error for a log line: name, message, stack and its cause chain (drizzle wraps driver errors). */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  return {
+    name: error.name,
+    message: error.message,
+    stack: error.stack,
+    ...(error.cause === undefined ? {} : { cause: describeError(error.cause) }),
+  };
+}

@@ -1,0 +1,33 @@
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from '../env.ts';
+import { ApiError } from '../errors.ts';
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Rejects a request body that is not JSON with 415, before any handler reads it. */
+export function requireJsonBody(): MiddlewareHandler<AppEnv> {
+  return async function requireJsonBody(c, next) {
+    const hasBody = c.req.header('content-length') !== undefined && c.req.header('content-length') !== '0';
+    if (BODY_METHODS.has(c.req.method) && (hasBody || c.req.header('transfer-encoding'))) {
+      const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/json' && !type?.endsWith('+json')) {
+        throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be JSON (Content-Type: application/json).');
+      }
+    }
+    await next();
+  };
+}
+
+/** Caps the request body at the configured size; streams are counted, not trusted by Content-Length. */
+export function limitBody(): MiddlewareHandler<AppEnv> {
+  return async function limitBody(c, next) {
+    const maxSize = c.var.config.BODY_LIMIT_BYTES;
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError('PAYLOAD_TOO_LARGE', `Request body exceeds ${maxSize} bytes.`, { maxBytes: maxSize });
+      },
+    })(c, next);
+  };
+}

@@ -1,0 +1,19 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import type { AppEnv } from '../../env.ts';
+
+export const OPENAPI_PATH = '/api/openapi.json';
+
+/** Serves the OpenAPI 3.1 document generated from every route's schemas, and a reference page for it. */
+export function mountDocs(app: OpenAPIHono<AppEnv>): void {
+  app.doc31(OPENAPI_PATH, (c) => ({
+    openapi: '3.1.0',
+    info: {
+      title: 'Edge SaaS API',
+      version: '1.0.0',
+      description: 'Multi-tenant SaaS backend on Cloudflare Workers. Errors share one envelope: `{ error: { code, message, details?, requestId } }`.',
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+  }));
+  app.get('/api/docs', Scalar({ url: OPENAPI_PATH, pageTitle: 'Edge SaaS API reference' }));
+}

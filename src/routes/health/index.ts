@@ -1,0 +1,5 @@
+import { createRouter } from '../../lib/router.ts';
+import { liveHandler, readyHandler } from './health.handlers.ts';
+import { live, ready } from './health.routes.ts';
+
+export const healthRoutes = createRouter().openapi(live, liveHandler).openapi(ready, readyHandler);

@@ -1,0 +1,46 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Root level, so it loads as plain Node (a workerd project would resolve `ws` to its browser build).
+    globalSetup: ['test/global-setup.ts'],
+    projects: [
+      {
+        // Integration tests inside workerd, through the Worker's own handlers, with real local
+        // KV/R2/DO/Queues and a throwaway real PostgreSQL reached through the Neon driver.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              // Lets tests call SELF.scheduled(); test-only.
+              compatibilityFlags: ['service_binding_extra_handlers'],
+              bindings: {
+                APP_ENV: 'test',
+                DATABASE_URL: inject('databaseUrl'),
+                NEON_LOCAL_PROXY: inject('neonProxy'),
+                FAKE_SERVICES_URL: inject('fakeServicesUrl'),
+                SENTRY_DSN: '',
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: ['test/integration/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        // End to end: the dev server started exactly as `npm run dev` starts it, driven over HTTP from Node.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,37 @@
+import { createDatabase } from '../src/db/client.ts';
+import { getConfig } from '../src/env.ts';
+import { describeError, log } from '../src/lib/log.ts';
+import { reportError } from '../src/services/error-reporting.ts';
+import { enqueueHeartbeat } from './tasks/heartbeat.ts';
+import { pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';
+import type { MaintenanceTask } from './tasks/types.ts';
+
+/** Cron expression (exactly as in wrangler.toml `triggers.crons`) → the tasks it runs. */
+export const schedule: Record<string, MaintenanceTask[]> = {
+  '*/5 * * * *': [enqueueHeartbeat],
+  '17 3 * * *': [pruneJobFailures, pruneHeartbeats],
+};
+
+/**
+ * The Worker's scheduled handler. Tasks of one cron run concurrently and independently; if any
+ * fails, the invocation throws after the others finish, so Cloudflare records the run as failed.
+ */
+export function createScheduledHandler(tasks: Record<string, MaintenanceTask[]> = schedule) {
+  return async function scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+    const config = getConfig(env);
+    const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise);
+    const db = createDatabase(config, waitUntil);
+    const due = tasks[controller.cron];
+    if (!due) {
+      log('error', 'no tasks for cron', { cron: controller.cron });
+      throw new Error(`No maintenance tasks are registered for cron "${controller.cron}"`);
+    }
+    const results = await Promise.allSettled(due.map((task) => task({ env, db, scheduledTime: controller.scheduledTime })));
+    const failed = results.flatMap((result, index) => (result.status === 'rejected' ? [{ task: due[index]?.name, error: result.reason }] : []));
+    for (const { task, error } of failed) {
+      reportError(error, { dsn: config.SENTRY_DSN, environment: config.APP_ENV, waitUntil, tags: { cron: controller.cron, task: String(task) } });
+    }
+    log(failed.length ? 'error' : 'info', 'cron finished', { cron: controller.cron, tasks: due.map((task) => task.name), failed: failed.map((f) => f.task) });
+    if (failed.length) throw new AggregateError(failed.map((f) => f.error), `${failed.length} maintenance task(s) failed`);
+  };
+}
