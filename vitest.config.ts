@@ -20,6 +20,9 @@ export default defineConfig({
               bindings: {
                 APP_ENV: 'test',
                 DATABASE_URL: inject('databaseUrl'),
+                OWNER_DATABASE_URL: inject('ownerDatabaseUrl'),
+                JWT_SIGNING_KEY: inject('jwtSigningKey'),
+                TOKEN_SECRET: inject('tokenSecret'),
                 NEON_LOCAL_PROXY: inject('neonProxy'),
                 FAKE_SERVICES_URL: inject('fakeServicesUrl'),
                 SENTRY_DSN: '',

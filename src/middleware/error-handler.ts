@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../env.ts';
+import { apiErrorFromDatabase } from '../db/errors.ts';
 import { ApiError, type ErrorCode, type ErrorEnvelope } from '../errors.ts';
 import { reportError } from '../services/error-reporting.ts';
 
@@ -9,6 +10,7 @@ const codeForStatus: Partial<Record<number, ErrorCode>> = {
   401: 'UNAUTHORIZED',
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
+  409: 'CONFLICT',
   405: 'METHOD_NOT_ALLOWED',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
@@ -35,6 +37,8 @@ export function renderError(c: Context<AppEnv>, error: ApiError): Response {
  */
 export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof ApiError) return renderError(c, error);
+  const fromDatabase = apiErrorFromDatabase(error);
+  if (fromDatabase) return renderError(c, fromDatabase);
   if (error instanceof HTTPException && error.status < 500) {
     const code = codeForStatus[error.status] ?? 'BAD_REQUEST';
     return renderError(c, new ApiError(code, error.message || 'Bad request.'));

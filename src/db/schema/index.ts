@@ -1,2 +1,4 @@
 export * from './core.ts';
+export * from './identity.ts';
 export * from './jobs.ts';
+export * from './tenancy.ts';

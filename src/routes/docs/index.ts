@@ -6,6 +6,13 @@ export const OPENAPI_PATH = '/api/openapi.json';
 
 /** Serves the OpenAPI 3.1 document generated from every route's schemas, and a reference page for it. */
 export function mountDocs(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An access token from /api/v1/auth/login, or an API key (`sk_live_…`).',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-API-Key' });
   app.doc31(OPENAPI_PATH, (c) => ({
     openapi: '3.1.0',
     info: {

@@ -1,0 +1,59 @@
+/**
+ * THE permission matrix: every action × resource, and which roles hold it. Routes name one
+ * permission each; the gate (`app_enter` in migrations/0002_security.sql) enforces it in the same
+ * round trip as the route's work. API-key scopes are drawn from the same names.
+ *
+ * Org roles: owner > admin > member > viewer. A project role (admin / editor / viewer) replaces the
+ * org role of a member or viewer on that one project — narrowing or widening it; owners and admins
+ * keep their org rights everywhere.
+ */
+export const ORG_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+export const PROJECT_ROLES = ['admin', 'editor', 'viewer'] as const;
+
+export type OrgRole = (typeof ORG_ROLES)[number];
+export type ProjectRole = (typeof PROJECT_ROLES)[number];
+
+const everyone = ORG_ROLES;
+const managers = ['owner', 'admin'] as const;
+
+export const permissionMatrix = {
+  'org:read': { org: everyone },
+  'org:update': { org: managers },
+  'org:delete': { org: ['owner'] },
+  'members:read': { org: everyone },
+  'members:write': { org: managers },
+  'invitations:read': { org: managers },
+  'invitations:write': { org: managers },
+  'projects:read': { org: everyone, project: PROJECT_ROLES },
+  'projects:write': { org: ['owner', 'admin', 'member'], project: ['admin', 'editor'] },
+  'projects:delete': { org: managers, project: ['admin'] },
+  'project_members:read': { org: everyone, project: PROJECT_ROLES },
+  'project_members:write': { org: managers, project: ['admin'] },
+  'api_keys:read': { org: managers },
+  'api_keys:write': { org: managers },
+  'audit_logs:read': { org: managers },
+} as const satisfies Record<string, { org: readonly OrgRole[]; project?: readonly ProjectRole[] }>;
+
+export type Permission = keyof typeof permissionMatrix;
+export const PERMISSIONS = Object.keys(permissionMatrix) as Permission[];
+
+/** Org roles holding `permission`. */
+export function orgRolesFor(permission: Permission): readonly OrgRole[] {
+  return permissionMatrix[permission].org;
+}
+
+/** Project roles holding `permission` on a project ([] for org-level permissions). */
+export function projectRolesFor(permission: Permission): readonly ProjectRole[] {
+  const entry: { org: readonly OrgRole[]; project?: readonly ProjectRole[] } = permissionMatrix[permission];
+  return entry.project ?? [];
+}
+
+/** Whether an org role holds a permission at org level (no project override involved). */
+export function orgRoleAllows(role: OrgRole, permission: Permission): boolean {
+  return orgRolesFor(permission).includes(role);
+}
+
+/** Roles at or below `role`: what an inviter may grant. */
+export function rolesUpTo(role: OrgRole): OrgRole[] {
+  return ORG_ROLES.slice(ORG_ROLES.indexOf(role));
+}

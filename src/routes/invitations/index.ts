@@ -1,0 +1,4 @@
+import { createRouter } from '../../lib/router.ts';
+
+/** Invitations: create, list, revoke, accept. */
+export const invitationRoutes = createRouter();

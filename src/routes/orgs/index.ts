@@ -1,0 +1,4 @@
+import { createRouter } from '../../lib/router.ts';
+
+/** Organizations and their memberships. */
+export const orgRoutes = createRouter();

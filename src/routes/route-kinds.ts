@@ -1,0 +1,39 @@
+import { createRoute } from '@hono/zod-openapi';
+import { authErrorResponses, commonErrorResponses } from '../errors.ts';
+import type { Permission } from '../lib/permissions.ts';
+import { authenticate } from '../middleware/auth.ts';
+import { authorize } from '../middleware/authorize.ts';
+
+type RouteConfig = Parameters<typeof createRoute>[0];
+
+const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKey: [] }];
+
+/**
+ * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission`
+ * by the one mechanism (see middleware/authorize.ts). The permission is also published in the
+ * OpenAPI document as `x-permission`, which the isolation-matrix test reads to cover every such route.
+ */
+export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(permission: Permission, config: R) {
+  return createRoute({
+    ...config,
+    'x-permission': permission,
+    security,
+    middleware: [authenticate(), authorize(permission)] as const,
+    responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
+  });
+}
+
+/** A route for a signed-in user acting for themself (not in an org). API keys are refused. */
+export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(config: R) {
+  return createRoute({
+    ...config,
+    security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
+    middleware: [authenticate({ allow: ['user'] })] as const,
+    responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
+  });
+}
+
+/** A route anyone may call (sign up, log in, refresh, JWKS). */
+export function publicRoute<const R extends RouteConfig>(config: R) {
+  return createRoute({ ...config, responses: { ...commonErrorResponses, ...config.responses } });
+}

@@ -1,0 +1,86 @@
+import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import type { Config } from '../env.ts';
+import { ApiError } from '../errors.ts';
+import { hmacSha256, randomToken } from '../lib/crypto.ts';
+
+const ALGORITHM = 'EdDSA';
+const AUDIENCE = 'api';
+export const REFRESH_TOKEN_PREFIX = 'rt_';
+
+type TokenConfig = Pick<Config, 'JWT_SIGNING_KEY' | 'JWT_PREVIOUS_KEYS' | 'JWT_ISSUER' | 'ACCESS_TOKEN_TTL_SECONDS' | 'TOKEN_SECRET'>;
+
+interface KeyMaterial {
+  signingKey: Promise<CryptoKey | Uint8Array>;
+  kid: string;
+  jwks: { keys: JWK[] };
+  verify: ReturnType<typeof createLocalJWKSet>;
+}
+
+// Keys are imported once per isolate (per config object), so verifying a token costs no I/O.
+const keyCache = new WeakMap<object, KeyMaterial>();
+
+function keys(config: TokenConfig): KeyMaterial {
+  let material = keyCache.get(config.JWT_SIGNING_KEY);
+  if (!material) {
+    const { d: _private, ...current } = config.JWT_SIGNING_KEY;
+    const publicKeys = [current, ...config.JWT_PREVIOUS_KEYS].map(({ kty, crv, x, kid }) => ({ kty, crv, x, kid, alg: ALGORITHM, use: 'sig' }));
+    const jwks = { keys: publicKeys };
+    material = {
+      signingKey: importJWK({ ...config.JWT_SIGNING_KEY, alg: ALGORITHM }, ALGORITHM),
+      kid: config.JWT_SIGNING_KEY.kid,
+      jwks,
+      verify: createLocalJWKSet(jwks),
+    };
+    keyCache.set(config.JWT_SIGNING_KEY, material);
+  }
+  return material;
+}
+
+/** The public half of every key that may have signed a live token: GET /.well-known/jwks.json. */
+export function publicJwks(config: TokenConfig): { keys: JWK[] } {
+  return keys(config).jwks;
+}
+
+/**
+ * Signs a short-lived access token. Ed25519 signatures are deterministic, so the same user, session
+ * and `issuedAt` always produce the same token — which lets racing refreshes return identical pairs.
+ * Roles are not in the token: they change, and are looked up per request.
+ */
+export async function signAccessToken(config: TokenConfig, subject: { userId: string; sessionId: string; issuedAt: Date }) {
+  const material = keys(config);
+  const iat = Math.floor(subject.issuedAt.getTime() / 1000);
+  const accessToken = await new SignJWT({ sid: subject.sessionId })
+    .setProtectedHeader({ alg: ALGORITHM, kid: material.kid, typ: 'JWT' })
+    .setSubject(subject.userId)
+    .setIssuer(config.JWT_ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + config.ACCESS_TOKEN_TTL_SECONDS)
+    .sign(await material.signingKey);
+  return { accessToken, expiresIn: config.ACCESS_TOKEN_TTL_SECONDS };
+}
+
+/** Verifies signature, issuer, audience and expiry; resolves to the caller's user and session ids. */
+export async function verifyAccessToken(config: TokenConfig, token: string): Promise<{ userId: string; sessionId: string }> {
+  try {
+    const { payload } = await jwtVerify(token, keys(config).verify, { issuer: config.JWT_ISSUER, audience: AUDIENCE, algorithms: [ALGORITHM] });
+    if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') throw new Error('missing claims');
+    return { userId: payload.sub, sessionId: payload.sid };
+  } catch (error) {
+    const expired = error instanceof Error && 'code' in error && error.code === 'ERR_JWT_EXPIRED';
+    throw new ApiError('UNAUTHORIZED', expired ? 'Access token has expired.' : 'Access token is invalid.');
+  }
+}
+
+/** A fresh refresh token (a new session). */
+export function newRefreshToken(): string {
+  return randomToken(REFRESH_TOKEN_PREFIX);
+}
+
+/**
+ * The token that replaces `presented` on rotation: an HMAC under a server secret, so only the holder
+ * of `presented` gets it, and every concurrent refresh of `presented` derives the same successor.
+ */
+export async function successorRefreshToken(config: TokenConfig, presented: string): Promise<string> {
+  return REFRESH_TOKEN_PREFIX + (await hmacSha256(config.TOKEN_SECRET, presented));
+}
