@@ -1,23 +1,46 @@
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import { organizations, projects, users } from '../../src/db/schema/index.ts';
+import { apiKeys, credentials, memberships, organizations, projects, users } from '../../src/db/schema/index.ts';
+import { sha256Hex } from '../../src/lib/crypto.ts';
+import { hashPassword } from '../../src/lib/passwords.ts';
+
+/** Every demo user signs in with this password. Development data only. */
+export const DEMO_PASSWORD = 'demo-password';
+
+const ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
 
 /** Fixed ids make the seed idempotent and let docs and tests name the demo records. */
 export const demo = {
-  user: { id: '00000000-0000-4000-8000-000000000001', email: 'owner@demo.example.com', name: 'Demo Owner' },
+  users: ROLES.map((role, index) => ({ id: `00000000-0000-4000-8000-00000000000${index + 1}`, email: `${role}@demo.example.com`, name: `Demo ${role[0]?.toUpperCase()}${role.slice(1)}`, role })),
   org: { id: '00000000-0000-4000-8000-000000000100', name: 'Demo Inc.', slug: 'demo', subscriptionTier: 'pro' as const },
   project: { id: '00000000-0000-4000-8000-000000001000', name: 'Website', description: 'The demo project' },
+  apiKey: {
+    id: '00000000-0000-4000-8000-000000010000',
+    name: 'Demo key',
+    key: 'sk_test_demo000000000000000000000000000000000000000',
+    scopes: ['org:read', 'projects:read', 'projects:write'],
+  },
 };
 
-/** Inserts the demo dataset; running it again changes nothing. */
+/**
+ * Inserts the demo dataset: an org with one member of every role, a project and an API key.
+ * Running it again changes nothing. Sets the tenant context, so it also works as a non-superuser owner.
+ */
 export async function seed(url: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     const db = drizzle({ client: pool });
+    const passwordHash = await hashPassword(DEMO_PASSWORD);
     await db.transaction(async (tx) => {
-      await tx.insert(users).values(demo.user).onConflictDoNothing();
+      await tx.execute(sql`select set_config('app.org_id', ${demo.org.id}, true), set_config('app.actor', '{"type":"system","id":"seed"}', true)`);
+      await tx.insert(users).values(demo.users.map(({ id, email, name }) => ({ id, email, name }))).onConflictDoNothing();
+      await tx.insert(credentials).values(demo.users.map(({ id }) => ({ userId: id, passwordHash, emailVerifiedAt: new Date() }))).onConflictDoNothing();
       await tx.insert(organizations).values(demo.org).onConflictDoNothing();
+      await tx.insert(memberships).values(demo.users.map(({ id, role }) => ({ orgId: demo.org.id, userId: id, role }))).onConflictDoNothing();
       await tx.insert(projects).values({ ...demo.project, orgId: demo.org.id }).onConflictDoNothing();
+      const { key, ...apiKey } = demo.apiKey;
+      await tx.insert(apiKeys).values({ ...apiKey, orgId: demo.org.id, prefix: key.slice(0, 12), keyHash: await sha256Hex(key), createdBy: demo.users[0]?.id }).onConflictDoNothing();
     });
   } finally {
     await pool.end();

@@ -1,0 +1,125 @@
+import { eq } from 'drizzle-orm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { auditChainHeads, invitations } from '../../src/db/schema/index.ts';
+import { getConfig } from '../../src/env.ts';
+import { sha256Hex } from '../../src/lib/crypto.ts';
+import { ORG_ROLES, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } from '../../src/lib/permissions.ts';
+import { signAccessToken } from '../../src/services/tokens.ts';
+import { api, createApiKey, createMember, createOrg, createProject, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
+import { sampleFor, type OpenApiDocument } from '../helpers/openapi-sample.ts';
+import { env } from '../helpers/worker.ts';
+
+/**
+ * The isolation matrix, generated from the route table itself: every operation that carries
+ * `x-permission` (every org-scoped route, see src/routes/route-kinds.ts) is called by every kind of
+ * caller that must be refused. A route added tomorrow is covered without anyone remembering to.
+ */
+type Operation = { 'x-permission'?: Permission; requestBody?: { content?: Record<string, { schema?: never }> } };
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+const document = createApp().getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'matrix', version: '1' } });
+const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+  METHODS.flatMap((method) => {
+    const operation = (item as Record<string, Operation | undefined>)[method];
+    return operation ? [{ path, method, operation, permission: operation['x-permission'] }] : [];
+  }),
+);
+const orgOperations = operations.filter((op) => op.path.startsWith('/api/v1/orgs/{orgId}'));
+
+interface Victim {
+  owner: TestUser;
+  org: TestOrg;
+  member: TestUser;
+  params: Record<string, string>;
+  secrets: string[];
+}
+
+let victim: Victim;
+let callers: Record<string, (permission: Permission) => Promise<{ headers: Record<string, string>; expected: number } | undefined>>;
+
+beforeAll(async () => {
+  const owner = await createUser({ name: `Victim Owner ${crypto.randomUUID()}` });
+  const org = await createOrg(owner);
+  const project = await createProject(org, { name: `Victim Project ${crypto.randomUUID()}` });
+  const member = await createMember(org, 'viewer');
+  const key = await createApiKey(org, { scopes: ['projects:read'] });
+  const inviteEmail = `invitee-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const [invitation] = await ownerDb.http
+    .insert(invitations)
+    .values({ orgId: org.id, email: inviteEmail, role: 'member', tokenHash: await sha256Hex(crypto.randomUUID()), invitedBy: owner.id, expiresAt: new Date(Date.now() + 86_400_000) })
+    .returning({ id: invitations.id });
+  victim = {
+    owner,
+    org,
+    member,
+    params: { orgId: org.id, projectId: project.id, userId: member.id, keyId: key.id, invitationId: invitation?.id ?? '' },
+    secrets: [org.name, org.slug, project.name, owner.email, owner.name, member.email, inviteEmail],
+  };
+
+  const stranger = await createUser();
+  const strangerOrg = await createOrg(stranger);
+  const strangerKey = await createApiKey(strangerOrg, { scopes: PERMISSIONS });
+  const revokedKey = await createApiKey(org, { scopes: PERMISSIONS, revoked: true });
+  const expiredKey = await createApiKey(org, { scopes: PERMISSIONS, expiresAt: new Date(Date.now() - 1000) });
+  const { accessToken: expiredToken } = await signAccessToken(getConfig(env), { userId: owner.id, sessionId: owner.sessionId, issuedAt: new Date(Date.now() - 7_200_000) });
+  const membersByRole = new Map<OrgRole, TestUser>();
+  for (const role of ORG_ROLES) membersByRole.set(role, role === 'owner' ? owner : await createMember(org, role));
+  const keysWithout = new Map<Permission, string>();
+  for (const permission of PERMISSIONS) keysWithout.set(permission, (await createApiKey(org, { scopes: PERMISSIONS.filter((p) => p !== permission) })).key);
+
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  callers = {
+    anonymous: async () => ({ headers: {}, expected: 401 }),
+    'expired access token': async () => ({ headers: bearer(expiredToken), expected: 401 }),
+    'revoked API key': async () => ({ headers: bearer(revokedKey.key), expected: 401 }),
+    'expired API key': async () => ({ headers: { 'x-api-key': expiredKey.key }, expected: 401 }),
+    'member of another org': async () => ({ headers: bearer(stranger.accessToken), expected: 404 }),
+    "another org's API key with every scope": async () => ({ headers: bearer(strangerKey.key), expected: 404 }),
+    'API key without the scope': async (permission) => ({ headers: bearer(keysWithout.get(permission) ?? ''), expected: 403 }),
+    'a role without the permission': async (permission) => {
+      const role = ORG_ROLES.find((candidate) => !orgRolesFor(permission).includes(candidate));
+      const user = role && membersByRole.get(role);
+      return user ? { headers: bearer(user.accessToken), expected: 403 } : undefined;
+    },
+  };
+});
+
+function requestFor(op: (typeof orgOperations)[number]) {
+  const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => victim.params[name] ?? crypto.randomUUID());
+  const schema = op.operation.requestBody?.content?.['application/json']?.schema;
+  const body = schema ? sampleFor(schema, document as OpenApiDocument) : undefined;
+  return { path, body };
+}
+
+const chainHead = async (orgId: string) =>
+  (await ownerDb.http.select({ seq: auditChainHeads.seq }).from(auditChainHeads).where(eq(auditChainHeads.orgId, orgId)))[0]?.seq ?? 0;
+
+describe('isolation matrix', () => {
+  it('covers every org-scoped route, and every one of them names its permission', () => {
+    expect(orgOperations.length).toBeGreaterThan(0);
+    for (const op of orgOperations) expect(op.permission, `${op.method.toUpperCase()} ${op.path}`).toBeDefined();
+  });
+
+  it.each(orgOperations.map((op) => [`${op.method.toUpperCase()} ${op.path}`, op] as const))('%s refuses every outsider and leaks nothing', async (_, op) => {
+    const permission = op.permission as Permission;
+    const before = await chainHead(victim.org.id);
+    for (const [who, caller] of Object.entries(callers)) {
+      const call = await caller(permission);
+      if (!call) continue;
+      const { path, body } = requestFor(op);
+      const response = await api(path, { method: op.method.toUpperCase(), body, headers: call.headers });
+      const text = await response.text();
+      expect({ who, status: response.status }).toEqual({ who, status: call.expected });
+      expect(JSON.parse(text)).toMatchObject({ error: { code: expect.any(String), requestId: expect.any(String) } });
+      for (const secret of victim.secrets) expect(text, `${who} saw "${secret}"`).not.toContain(secret);
+    }
+    // Nothing a refused caller sent changed the victim's data: its audit chain did not move.
+    expect(await chainHead(victim.org.id)).toBe(before);
+  });
+
+  it('the victim org still answers its own members (the matrix refused outsiders, not everyone)', async () => {
+    const response = await api(`/api/v1/orgs/${victim.org.id}/projects/${victim.params.projectId}`, { auth: victim.member });
+    expect(response.status).toBe(200);
+  });
+});
