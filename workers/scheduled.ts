@@ -3,13 +3,13 @@ import { getConfig } from '../src/env.ts';
 import { describeError, log } from '../src/lib/log.ts';
 import { reportError } from '../src/services/error-reporting.ts';
 import { enqueueHeartbeat } from './tasks/heartbeat.ts';
-import { pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';
+import { pruneCredentials, pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';
 import type { MaintenanceTask } from './tasks/types.ts';
 
 /** Cron expression (exactly as in wrangler.toml `triggers.crons`) → the tasks it runs. */
 export const schedule: Record<string, MaintenanceTask[]> = {
   '*/5 * * * *': [enqueueHeartbeat],
-  '17 3 * * *': [pruneJobFailures, pruneHeartbeats],
+  '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials],
 };
 
 /**

@@ -2,6 +2,7 @@ import { neon, neonConfig, Pool } from '@neondatabase/serverless';
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
 import { drizzle as drizzleWs, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import type { Config } from '../env.ts';
+import { describeError, log } from '../lib/log.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -42,6 +43,8 @@ export function createDatabase(config: DatabaseConfig, waitUntil: (promise: Prom
     async transaction(work) {
       // A Pool's sockets belong to the request that opened them, so each call gets its own.
       const pool = new Pool({ connectionString: url, max: 1 });
+      // An idle connection closing after the work is done is expected; without a listener it would surface as uncaught.
+      pool.on('error', (error: Error) => log('warn', 'postgres pool error', { error: describeError(error) }));
       try {
         return await drizzleWs({ client: pool, schema }).transaction(work);
       } finally {

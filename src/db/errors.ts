@@ -18,6 +18,14 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The HINT our SQL attaches to tell apart errors that share a SQLSTATE (e.g. `already_member`). */
+export function sqlHint(error: unknown): string | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if ('hint' in current && typeof current.hint === 'string') return current.hint;
+  }
+  return undefined;
+}
+
 /** The client error a database error stands for, or undefined if it is a server fault. */
 export function apiErrorFromDatabase(error: unknown): ApiError | undefined {
   const state = sqlState(error);

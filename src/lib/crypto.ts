@@ -25,7 +25,7 @@ export async function sha256Hex(value: string): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', encoder.encode(value)));
 }
 
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const hmacKeys = new Map<string, ReturnType<typeof crypto.subtle.importKey>>();
 
 /** HMAC-SHA256 of `value` under `secret`, base64url. The imported key is cached per isolate. */
 export async function hmacSha256(secret: string, value: string): Promise<string> {

@@ -1,4 +1,5 @@
-const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|dsn|signature/i;
+// Keys whose values are secrets. `url`/`link`: emailed links carry single-use tokens in their query.
+const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|dsn|signature|^url$|link/i;
 const EMAIL = /^([^@\s]{1,3})[^@\s]*(@[^@\s]+)$/;
 
 /** `john.doe@example.com` → `joh***@example.com`; anything that is not an email passes through. */

@@ -1,6 +1,7 @@
 import { and, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { jobFailures } from '../db/schema/index.ts';
+import { redact } from '../lib/mask.ts';
 
 export interface FailedJob {
   jobId: string;
@@ -10,14 +11,18 @@ export interface FailedJob {
   error: string;
 }
 
-/** Records (or updates) a job's latest failure; the dead-letter consumer later marks it dead. */
+/**
+ * Records (or updates) a job's latest failure; the dead-letter consumer later marks it dead.
+ * The payload is stored redacted (tokens, links, keys removed; emails masked): dead letters are for
+ * diagnosis, and secrets must not rest in them.
+ */
 export async function recordJobFailure(db: Database, job: FailedJob, dead = false): Promise<void> {
   await db.http
     .insert(jobFailures)
     .values({
       jobId: job.jobId,
       type: job.type,
-      payload: job.payload ?? null,
+      payload: redact(job.payload ?? null),
       attempts: job.attempts,
       lastError: job.error,
       deadAt: dead ? sql`now()` : null,
@@ -40,7 +45,7 @@ export async function recordJobFailure(db: Database, job: FailedJob, dead = fals
 export async function recordDeadLetter(db: Database, job: Omit<FailedJob, 'error'>, fallbackError: string): Promise<void> {
   await db.http
     .insert(jobFailures)
-    .values({ jobId: job.jobId, type: job.type, payload: job.payload ?? null, attempts: job.attempts, lastError: fallbackError, deadAt: sql`now()` })
+    .values({ jobId: job.jobId, type: job.type, payload: redact(job.payload ?? null), attempts: job.attempts, lastError: fallbackError, deadAt: sql`now()` })
     .onConflictDoUpdate({
       target: jobFailures.jobId,
       set: { attempts: sql`greatest(${jobFailures.attempts}, excluded.attempts)`, deadAt: sql`now()` },

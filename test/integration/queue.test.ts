@@ -13,7 +13,7 @@ const db = testDb();
 /** The real registry plus a job that always fails, to drive the failure paths. */
 const registry: JobRegistry = {
   ...jobs,
-  'test.explode': { payload: z.object({ reason: z.string() }), run: async (_, { reason }) => Promise.reject(new Error(reason)) },
+  'test.explode': { payload: z.looseObject({ reason: z.string() }), run: async (_, { reason }) => Promise.reject(new Error(reason)) },
 };
 const queue = createQueueHandler(registry);
 
@@ -39,6 +39,15 @@ describe('queue consumer', () => {
       { msgId: third.id, delaySeconds: 40 },
     ]);
     expect(await failureOf(failing.id)).toMatchObject({ type: 'test.explode', attempts: 1, lastError: 'upstream said no', deadAt: null });
+  });
+
+  it('stores failed payloads redacted: no tokens, no links carrying them, emails masked', async () => {
+    const failing = job('test.explode', { reason: 'provider down', to: 'jane.doe@example.com', data: { token: 'tok-secret-1', url: 'https://app.example.com/reset?token=tok-secret-1' } });
+    await runBatch(queue, env, JOBS_QUEUE, [message(failing)]);
+    const stored = JSON.stringify((await failureOf(failing.id))?.payload);
+    expect(stored).not.toContain('tok-secret-1');
+    expect(stored).not.toContain('jane.doe@');
+    expect(stored).toContain('jan***@example.com');
   });
 
   it('acks one message and retries another in the same batch independently', async () => {

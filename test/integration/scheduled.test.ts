@@ -2,7 +2,8 @@ import { createExecutionContext, createScheduledController, SELF } from 'cloudfl
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import wranglerToml from '../../wrangler.toml?raw';
-import { heartbeats, jobFailures } from '../../src/db/schema/index.ts';
+import { emailTokens, heartbeats, jobFailures, refreshTokens, sessions } from '../../src/db/schema/index.ts';
+import { createUser, ownerDb } from '../helpers/factories.ts';
 import { createScheduledHandler, schedule } from '../../workers/scheduled.ts';
 import type { MaintenanceTask } from '../../workers/tasks/types.ts';
 import { env, testDb } from '../helpers/worker.ts';
@@ -15,6 +16,31 @@ type ScheduledFetcher = Fetcher & { scheduled(options: { cron: string; scheduled
 function run(handler: ReturnType<typeof createScheduledHandler>, cron: string, scheduledTime = Date.now()) {
   return handler(createScheduledController({ cron, scheduledTime }), env, createExecutionContext());
 }
+
+describe('daily credential pruning', () => {
+  it('deletes long-ended sessions (with their refresh tokens) and expired email tokens, keeping live ones', async () => {
+    const user = await createUser();
+    const [expired, revoked, live] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    await ownerDb.http.insert(sessions).values([
+      { id: expired, userId: user.id, expiresAt: sql`now() - interval '31 days'` },
+      { id: revoked, userId: user.id, expiresAt: sql`now() + interval '1 day'`, revokedAt: sql`now() - interval '31 days'` },
+      { id: live, userId: user.id, expiresAt: sql`now() + interval '1 day'` },
+    ]);
+    await ownerDb.http.insert(refreshTokens).values([{ tokenHash: `h-${expired}`, sessionId: expired }, { tokenHash: `h-${live}`, sessionId: live }]);
+    await ownerDb.http.insert(emailTokens).values([
+      { tokenHash: `old-${live}`, userId: user.id, purpose: 'reset_password', expiresAt: sql`now() - interval '1 hour'` },
+      { tokenHash: `new-${live}`, userId: user.id, purpose: 'reset_password', expiresAt: sql`now() + interval '1 hour'` },
+    ]);
+
+    await run(createScheduledHandler(), '17 3 * * *');
+
+    const remaining = (await ownerDb.http.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, user.id))).map((row) => row.id);
+    expect(remaining.sort()).toEqual([live, user.sessionId].sort());
+    expect((await ownerDb.http.select().from(refreshTokens).where(eq(refreshTokens.sessionId, expired)))).toEqual([]);
+    const tokens = (await ownerDb.http.select({ hash: emailTokens.tokenHash }).from(emailTokens).where(eq(emailTokens.userId, user.id))).map((row) => row.hash);
+    expect(tokens).toEqual([`new-${live}`]);
+  });
+});
 
 describe('cron dispatch', () => {
   it('has tasks for every cron in wrangler.toml, and no task for a cron that never fires', () => {

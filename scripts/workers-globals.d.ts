@@ -1,0 +1,11 @@
+// Shared src/ code that scripts import (e.g. the seed hashing passwords) uses Workers' WebCrypto
+// extension. Declared here for the Node typecheck only; Node never calls it at run time.
+export {};
+
+declare module 'crypto' {
+  namespace webcrypto {
+    interface SubtleCrypto {
+      timingSafeEqual(a: ArrayBuffer | ArrayBufferView, b: ArrayBuffer | ArrayBufferView): boolean;
+    }
+  }
+}
