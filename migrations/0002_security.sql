@@ -108,6 +108,17 @@ ALTER TABLE audit_logs FORCE ROW LEVEL SECURITY;
 --> statement-breakpoint
 CREATE POLICY tenant ON audit_logs USING (org_id = app_org_id()) WITH CHECK (org_id = app_org_id());
 --> statement-breakpoint
+-- The app reads its org's chain head (read-only) so verification also catches a truncated tail.
+ALTER TABLE audit_chain_heads ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE audit_chain_heads FORCE ROW LEVEL SECURITY;
+--> statement-breakpoint
+CREATE POLICY tenant ON audit_chain_heads FOR SELECT USING (org_id = app_org_id());
+--> statement-breakpoint
+CREATE POLICY internal ON audit_chain_heads TO app_internal USING (true) WITH CHECK (true);
+--> statement-breakpoint
+GRANT SELECT ON audit_chain_heads TO app_runtime;
+--> statement-breakpoint
 CREATE POLICY internal ON audit_logs TO app_internal USING (true) WITH CHECK (true);
 --> statement-breakpoint
 
@@ -170,6 +181,10 @@ BEGIN
       AND (k.key_hash = p_actor->>'keyHash' OR (k.previous_key_hash = p_actor->>'keyHash' AND k.previous_expires_at > now()));
   END IF;
   IF v_role IS NULL THEN
+    -- The app matched the key to this org already: a key that fails here was revoked, expired or rotated out.
+    IF p_actor->>'type' = 'api_key' THEN
+      RAISE EXCEPTION 'api key is not valid' USING ERRCODE = 'AP401';
+    END IF;
     RAISE EXCEPTION 'organization not found' USING ERRCODE = 'AP404';
   END IF;
   IF p_project IS NOT NULL THEN

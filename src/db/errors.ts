@@ -2,7 +2,7 @@ import { ApiError } from '../errors.ts';
 
 /** SQLSTATEs raised by our own SQL (migrations/0002_security.sql) and Postgres errors a client can cause. */
 const mapped: Record<string, () => ApiError> = {
-  AP401: () => new ApiError('UNAUTHORIZED', 'Your session is no longer valid. Sign in again.'),
+  AP401: () => new ApiError('UNAUTHORIZED', 'Your credentials are no longer valid.'),
   AP403: () => new ApiError('FORBIDDEN', 'You do not have permission to do this.'),
   AP404: () => new ApiError('NOT_FOUND', 'Not found.'),
   AP409: () => new ApiError('CONFLICT', 'This conflicts with the current state.'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Database } from '../../src/db/client.ts';
 import { heartbeat, heartbeatPayload } from './heartbeat.ts';
+import { sendEmail, sendEmailPayload } from './send-email.ts';
 
 /** What a job handler receives besides its payload. */
 export interface JobContext {
@@ -21,6 +22,8 @@ export const jobs = {
   /** Sent by the readiness check to prove the producer works; consumed as a no-op. */
   'system.probe': defineJob({ payload: z.object({}), run: async () => {} }),
   'system.heartbeat': defineJob({ payload: heartbeatPayload, run: heartbeat }),
+  /** `{ to, template, data }`: renders and delivers one email (templates in src/services/email-templates.ts). */
+  'email.send': defineJob({ payload: sendEmailPayload, run: sendEmail }),
 };
 
 export type JobRegistry = Record<string, JobDefinition>;

@@ -1,4 +1,17 @@
 import { createRouter } from '../../lib/router.ts';
+import { leaveOrgHandler, listMembersHandler, removeMemberHandler, updateMemberHandler } from './members.handlers.ts';
+import { leaveOrg, listMembers, removeMember, updateMember } from './members.routes.ts';
+import { createOrgHandler, deleteOrgHandler, getOrgHandler, listOrgsHandler, updateOrgHandler } from './orgs.handlers.ts';
+import { createOrg, deleteOrg, getOrg, listOrgs, updateOrg } from './orgs.routes.ts';
 
 /** Organizations and their memberships. */
-export const orgRoutes = createRouter();
+export const orgRoutes = createRouter()
+  .openapi(createOrg, createOrgHandler)
+  .openapi(listOrgs, listOrgsHandler)
+  .openapi(getOrg, getOrgHandler)
+  .openapi(updateOrg, updateOrgHandler)
+  .openapi(deleteOrg, deleteOrgHandler)
+  .openapi(listMembers, listMembersHandler)
+  .openapi(updateMember, updateMemberHandler)
+  .openapi(removeMember, removeMemberHandler)
+  .openapi(leaveOrg, leaveOrgHandler);

@@ -1,5 +1,15 @@
 import { createRouter } from '../../lib/router.ts';
-import { getProjectHandler } from './projects.handlers.ts';
-import { getProject } from './projects.routes.ts';
+import { projectMemberRoutes } from './members/index.ts';
+import { createProjectHandler, deleteProjectHandler, getProjectHandler, replaceProjectHandler, updateProjectHandler } from './projects.handlers.ts';
+import { listProjectsHandler } from './projects.list.ts';
+import { createProject, deleteProject, getProject, listProjects, replaceProject, updateProject } from './projects.routes.ts';
 
-export const projectRoutes = createRouter().openapi(getProject, getProjectHandler);
+/** Projects of an org, and each project's member roles. */
+export const projectRoutes = createRouter()
+  .openapi(listProjects, listProjectsHandler)
+  .openapi(createProject, createProjectHandler)
+  .openapi(getProject, getProjectHandler)
+  .openapi(updateProject, updateProjectHandler)
+  .openapi(replaceProject, replaceProjectHandler)
+  .openapi(deleteProject, deleteProjectHandler)
+  .route('/', projectMemberRoutes);

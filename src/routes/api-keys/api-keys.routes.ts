@@ -1,0 +1,55 @@
+import type { z } from '@hono/zod-openapi';
+import { bodyErrorResponses, errorResponse } from '../../errors.ts';
+import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { listEnvelope, paginationQuery } from '../../lib/pagination.ts';
+import { orgRoute } from '../route-kinds.ts';
+import { apiKeyParams, apiKeySchema, apiKeyWithSecretSchema, createApiKeyBody, orgParams, rotateApiKeyBody } from './api-keys.schemas.ts';
+
+const tags = ['API keys'];
+const body = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } });
+
+export const createApiKey = orgRoute('api_keys:write', {
+  method: 'post',
+  path: '/orgs/{orgId}/api-keys',
+  tags,
+  summary: 'Create an API key',
+  description: 'The key is in `data.key`, in this response only. Every scope must be a permission your own org role holds (else 403).',
+  request: { params: orgParams, body: body(createApiKeyBody) },
+  responses: { 201: jsonContent(dataEnvelope(apiKeyWithSecretSchema), 'The new key, with its secret.'), ...bodyErrorResponses },
+});
+
+export const listApiKeys = orgRoute('api_keys:read', {
+  method: 'get',
+  path: '/orgs/{orgId}/api-keys',
+  tags,
+  summary: 'List API keys',
+  description: 'Newest first, revoked ones included (see `revokedAt`). Cursor-paginated. Never includes secrets.',
+  request: { params: orgParams, query: paginationQuery },
+  responses: { 200: jsonContent(listEnvelope(apiKeySchema), 'A page of keys.') },
+});
+
+export const rotateApiKey = orgRoute('api_keys:write', {
+  method: 'post',
+  path: '/orgs/{orgId}/api-keys/{keyId}/rotate',
+  tags,
+  summary: 'Rotate an API key',
+  description:
+    'Issues a new secret (in `data.key`, shown once). The old secret keeps working for `gracePeriodSeconds`, then fails with 401; ' +
+    'a secret replaced by an earlier rotation stops at once. You must hold every scope of the key (else 403).',
+  request: { params: apiKeyParams, body: body(rotateApiKeyBody, false) },
+  responses: {
+    200: jsonContent(dataEnvelope(apiKeyWithSecretSchema), 'The key, with its new secret.'),
+    409: errorResponse('The key is revoked or expired.'),
+    ...bodyErrorResponses,
+  },
+});
+
+export const revokeApiKey = orgRoute('api_keys:write', {
+  method: 'delete',
+  path: '/orgs/{orgId}/api-keys/{keyId}',
+  tags,
+  summary: 'Revoke an API key',
+  description: 'The key fails at once, everywhere. Revoking a revoked key changes nothing.',
+  request: { params: apiKeyParams },
+  responses: { 204: { description: 'Revoked.' } },
+});

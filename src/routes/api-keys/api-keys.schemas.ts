@@ -1,0 +1,104 @@
+import { z } from '@hono/zod-openapi';
+import { PERMISSIONS, projectRolesFor, type Permission } from '../../lib/permissions.ts';
+
+const permission = z.enum(PERMISSIONS as [Permission, ...Permission[]]);
+
+/** The public shape of an API key: never the secret, nor its hash. */
+export const apiKeySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string().openapi({ description: 'The first characters of the key, to recognise it.', example: 'sk_live_Ab12' }),
+    scopes: z.array(permission),
+    projectId: z.uuid().nullable().openapi({ description: 'Set when the key may act on one project only.' }),
+    expiresAt: z.iso.datetime().nullable(),
+    lastUsedAt: z.iso.datetime().nullable().openapi({ description: 'Recorded at most once a minute.' }),
+    revokedAt: z.iso.datetime().nullable(),
+    createdAt: z.iso.datetime(),
+    createdBy: z.uuid().nullable().openapi({ description: 'The user who created it (null if an API key did, or the user is gone).' }),
+  })
+  .openapi('ApiKey');
+
+export const apiKeyWithSecretSchema = apiKeySchema
+  .extend({ key: z.string().openapi({ description: 'The secret key. Shown only in this response: store it now.' }) })
+  .openapi('ApiKeyWithSecret');
+
+export const orgParams = z.object({ orgId: z.uuid().openapi({ param: { name: 'orgId', in: 'path' } }) });
+export const apiKeyParams = orgParams.extend({ keyId: z.uuid().openapi({ param: { name: 'keyId', in: 'path' } }) });
+
+export const createApiKeyBody = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .refine((text) => !text.includes('\u0000'), 'must not contain NUL')
+      .openapi({ example: 'CI deploys' }),
+    scopes: z
+      .array(permission)
+      .min(1)
+      .transform((scopes) => [...new Set(scopes)])
+      .openapi({ description: 'Permissions the key holds; each must be one your own role holds.', example: ['projects:read'] }),
+    projectId: z.uuid().optional().openapi({ description: 'Limit the key to this project of the org.' }),
+    expiresAt: z.iso
+      .datetime({ offset: true })
+      .refine((value) => Number.isNaN(Date.parse(value)) || Date.parse(value) > Date.now(), 'must be in the future')
+      .optional(),
+  })
+  .superRefine(
+    (body, ctx) => {
+      // A project key can only act on its project, so org-only permissions would be dead weight; refuse them.
+      if (!body.projectId) return;
+      body.scopes.forEach((scope, index) => {
+        if (scope !== 'projects:read' && projectRolesFor(scope).length === 0) {
+          ctx.addIssue({ code: 'custom', path: ['scopes', index], message: `"${scope}" is not a project permission, so a project key cannot use it` });
+        }
+      });
+    },
+    { when: (payload) => payload.issues.length === 0 },
+  )
+  .openapi('CreateApiKey');
+
+export const DEFAULT_GRACE_SECONDS = 86_400;
+
+export const rotateApiKeyBody = z
+  .object({
+    gracePeriodSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(604_800)
+      .optional()
+      .openapi({ description: `How long the old key keeps working. Default ${DEFAULT_GRACE_SECONDS} (a day); at most a week.` }),
+  })
+  .openapi('RotateApiKey');
+
+type ApiKeyRow = {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  projectId: string | null;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  createdAt: Date;
+  createdBy: string | null;
+};
+
+/** Row → response: an explicit pick, so the hashes can never leak. */
+export function toApiKey(row: ApiKeyRow): z.infer<typeof apiKeySchema> {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: row.scopes.filter((scope): scope is Permission => (PERMISSIONS as string[]).includes(scope)),
+    projectId: row.projectId,
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+    createdAt: row.createdAt.toISOString(),
+    createdBy: row.createdBy,
+  };
+}

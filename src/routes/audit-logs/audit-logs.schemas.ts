@@ -1,0 +1,83 @@
+import { z } from '@hono/zod-openapi';
+import { paginationQuery } from '../../lib/pagination.ts';
+
+/** One audit entry, with the links of its hash chain. */
+export const auditLogSchema = z
+  .object({
+    id: z.number().int(),
+    seq: z.number().int().openapi({ description: 'Position in the org\'s chain, contiguous from 1.' }),
+    actorType: z.string().openapi({ example: 'user', description: '`user`, `api_key` or `system`.' }),
+    actorId: z.string().nullable(),
+    action: z.string().openapi({ example: 'project.updated' }),
+    targetType: z.string().openapi({ example: 'project' }),
+    targetId: z.string().nullable(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    requestId: z.string().nullable(),
+    changes: z.record(z.string(), z.unknown()).openapi({
+      description: 'Created/deleted: the fields. Updated: `{ field: { from, to } }` for fields that changed. Emails masked, secrets never included.',
+    }),
+    createdAt: z.iso.datetime(),
+    hash: z.string(),
+    prevHash: z.string(),
+  })
+  .openapi('AuditLogEntry');
+
+export const chainVerificationSchema = z
+  .object({
+    valid: z.boolean(),
+    entries: z.number().int().openapi({ description: 'Entries checked (when broken: up to and including the first broken one).' }),
+    firstBrokenId: z.number().int().optional().openapi({ description: 'The first entry whose link does not verify.' }),
+  })
+  .openapi('AuditChainVerification');
+
+export const orgParams = z.object({ orgId: z.uuid().openapi({ param: { name: 'orgId', in: 'path' } }) });
+
+// Postgres text cannot hold NUL: refuse it as invalid input instead of failing in the database.
+const filterText = z.string().min(1).max(100).refine((text) => !text.includes('\u0000'), 'must not contain NUL');
+const isoDate = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+
+export const listAuditLogsQuery = paginationQuery.extend({
+  action: filterText.optional().openapi({ param: { name: 'action', in: 'query' }, example: 'project.updated' }),
+  actorId: filterText.optional().openapi({ param: { name: 'actorId', in: 'query' }, description: 'A user id or API key id.' }),
+  from: isoDate.optional().openapi({ param: { name: 'from', in: 'query' }, description: 'ISO date or date-time; inclusive.' }),
+  to: isoDate.optional().openapi({ param: { name: 'to', in: 'query' }, description: 'ISO date or date-time; exclusive.' }),
+});
+
+type AuditRow = {
+  id: number;
+  seq: number;
+  actorType: string;
+  actorId: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  changes: unknown;
+  createdAt: Date;
+  hash: string;
+  prevHash: string;
+};
+
+/** Row → response: an explicit pick (org_id is implied by the path). */
+export function toAuditLog(row: AuditRow): z.infer<typeof auditLogSchema> {
+  const changes = typeof row.changes === 'object' && row.changes !== null && !Array.isArray(row.changes) ? (row.changes as Record<string, unknown>) : {};
+  return {
+    id: row.id,
+    seq: row.seq,
+    actorType: row.actorType,
+    actorId: row.actorId,
+    action: row.action,
+    targetType: row.targetType,
+    targetId: row.targetId,
+    ip: row.ip,
+    userAgent: row.userAgent,
+    requestId: row.requestId,
+    changes,
+    createdAt: row.createdAt.toISOString(),
+    hash: row.hash,
+    prevHash: row.prevHash,
+  };
+}

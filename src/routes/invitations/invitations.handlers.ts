@@ -1,0 +1,85 @@
+import type { RouteHandler } from '@hono/zod-openapi';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { invitations } from '../../db/schema/index.ts';
+import type { AppEnv } from '../../env.ts';
+import { ApiError } from '../../errors.ts';
+import { describeError, log } from '../../lib/log.ts';
+import { decodeCursor, exactTimestamp, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
+import { normaliseEmail } from '../../lib/passwords.ts';
+import { requestMeta } from '../../middleware/auth.ts';
+import { appLink } from '../../services/email-templates.ts';
+import { acceptInvitation as accept, createInvitation as create, discardInvitation, invitationStatusSql } from '../../services/invitations.ts';
+import { enqueueJob } from '../../services/jobs.ts';
+import { userActor } from '../../services/organizations.ts';
+import type { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.routes.ts';
+import { invitationCursor, toInvitation } from './invitations.schemas.ts';
+
+/**
+ * One round trip for the invitation (see services/invitations.ts), then the email is queued. If it
+ * cannot be queued the invitation is discarded: otherwise it would block a new invitation for 7 days.
+ */
+export const createInvitationHandler: RouteHandler<typeof createInvitation, AppEnv> = async (c) => {
+  const { orgId } = c.req.valid('param');
+  const body = c.req.valid('json');
+  const email = normaliseEmail(body.email);
+  const { invitation, token, orgName, inviterName } = await create(c.var.tenant, c.var.actor, orgId, { email, role: body.role });
+  const url = appLink(c.var.config, '/invitations/accept', token);
+  try {
+    await enqueueJob(c.env.JOBS, 'email.send', { to: email, template: 'invitation', data: { token, url, orgName, role: invitation.role, inviterName } });
+  } catch (error) {
+    log('error', 'could not queue the invitation email', { invitationId: invitation.id, error: describeError(error) });
+    await discardInvitation(c.var.tenant, invitation.id);
+    throw new ApiError('SERVICE_UNAVAILABLE', 'The invitation email could not be sent, so no invitation was created. Try again.');
+  }
+  return c.json({ data: toInvitation(invitation, 'pending') }, 201);
+};
+
+const invitationOrder: KeyPart[] = [
+  { expression: invitations.createdAt, direction: 'desc' },
+  { expression: invitations.id, direction: 'desc' },
+];
+
+/** One round trip: gate and page. */
+export const listInvitationsHandler: RouteHandler<typeof listInvitations, AppEnv> = async (c) => {
+  const { orgId } = c.req.valid('param');
+  const { limit, cursor, status } = c.req.valid('query');
+  const after = cursor === undefined ? undefined : decodeCursor(cursor, invitationCursor);
+  const [rows] = await c.var.tenant.batch((db) => [
+    db
+      .select({ invitation: invitations, status: invitationStatusSql, key: exactTimestamp(invitations.createdAt) })
+      .from(invitations)
+      .where(and(eq(invitations.orgId, orgId), status && eq(invitationStatusSql, status), after && keysetAfter(invitationOrder, after)))
+      .orderBy(...keysetOrderBy(invitationOrder))
+      .limit(limit + 1),
+  ]);
+  const page = takePage(rows, limit, (row) => [row.key, row.invitation.id]);
+  return c.json({ data: page.items.map((row) => toInvitation(row.invitation, row.status)), meta: { nextCursor: page.nextCursor, limit } }, 200);
+};
+
+/** One round trip: gate, the revocation, and the invitation's state to explain a refusal. */
+export const revokeInvitationHandler: RouteHandler<typeof revokeInvitation, AppEnv> = async (c) => {
+  const { orgId, invitationId } = c.req.valid('param');
+  const target = and(eq(invitations.id, invitationId), eq(invitations.orgId, orgId));
+  const [revoked, [current]] = await c.var.tenant.batch((db) => [
+    db
+      .update(invitations)
+      .set({ revokedAt: sql`now()`, updatedAt: sql`now()` })
+      .where(and(target, isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+      .returning({ id: invitations.id }),
+    db.select({ acceptedAt: invitations.acceptedAt }).from(invitations).where(target),
+  ]);
+  if (revoked.length === 0) {
+    if (!current) throw new ApiError('NOT_FOUND', 'Invitation not found.');
+    if (current.acceptedAt) throw new ApiError('CONFLICT', 'This invitation has already been accepted; remove the member instead.');
+    // Already revoked: revoking again changes nothing.
+  }
+  return c.body(null, 204);
+};
+
+/** One round trip: `invitation_accept` checks, writes and audits everything in one transaction. */
+export const acceptInvitationHandler: RouteHandler<typeof acceptInvitation, AppEnv> = async (c) => {
+  const { token } = c.req.valid('json');
+  const accepted = await accept(c.var.db, userActor(c.var.actor), requestMeta(c), token);
+  c.set('tenantId', accepted.orgId);
+  return c.json({ data: accepted }, 200);
+};

@@ -1,0 +1,203 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { Database, HttpDatabase } from '../db/client.ts';
+import { sqlState } from '../db/errors.ts';
+import { credentials, emailTokens, memberships, organizations, users } from '../db/schema/index.ts';
+import { createScopedDatabase, gateStatement, type Actor, type RequestMeta } from '../db/tenant.ts';
+import type { Config } from '../env.ts';
+import { ApiError } from '../errors.ts';
+import { randomToken, sha256Hex } from '../lib/crypto.ts';
+import { DECOY_PASSWORD_HASH, hashPassword, normaliseEmail, verifyPassword } from '../lib/passwords.ts';
+import { insertSession, prepareSession, tokenPair, type TokenPair } from './sessions.ts';
+
+type AccountConfig = Parameters<typeof tokenPair>[0] & Parameters<typeof insertSession>[1];
+
+/** The columns of a user's own profile: the user row plus whether the email is verified. */
+export const profileColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  emailVerifiedAt: credentials.emailVerifiedAt,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+};
+
+export interface ProfileRow {
+  id: string;
+  email: string;
+  name: string;
+  emailVerifiedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The profile of `userId` (no round trip here: batch it). */
+export function selectProfile(db: HttpDatabase, userId: string) {
+  return db.select(profileColumns).from(users).innerJoin(credentials, eq(credentials.userId, users.id)).where(eq(users.id, userId));
+}
+
+/**
+ * The part of the password policy a schema cannot express alone: the password must not be the email.
+ * (Length is checked by the request schemas, with PASSWORD_MIN_LENGTH..PASSWORD_MAX_LENGTH.)
+ */
+export function passwordPolicyIssue(password: string, email: string): string | undefined {
+  return normaliseEmail(password) === normaliseEmail(email) ? 'The password must not be your email address.' : undefined;
+}
+
+/** How long single-use email tokens live, as SQL intervals. */
+export const EMAIL_TOKEN_TTL = { verify_email: '24 hours', reset_password: '1 hour' } as const;
+
+export type EmailTokenPurpose = keyof typeof EMAIL_TOKEN_TTL;
+
+/** A fresh single-use email token; only its hash is stored. */
+export async function newEmailToken(): Promise<{ token: string; hash: string }> {
+  const token = randomToken();
+  return { token, hash: await sha256Hex(token) };
+}
+
+/** SQL for the expiry of an email token issued now. */
+export const emailTokenExpiry = (purpose: EmailTokenPurpose) => sql`now() + ${EMAIL_TOKEN_TTL[purpose]}::interval`;
+
+export interface SignedIn {
+  profile: ProfileRow;
+  tokens: TokenPair;
+}
+
+/**
+ * Creates the user, their credentials, a first session with its refresh token and an email-verification
+ * token — one batch, one round trip, all or nothing. A taken email answers 409.
+ */
+export async function createAccount(
+  db: Database,
+  config: AccountConfig,
+  input: { email: string; password: string; name: string },
+  meta: RequestMeta,
+): Promise<SignedIn & { verificationToken: string }> {
+  const userId = crypto.randomUUID();
+  const [passwordHash, session, verification] = await Promise.all([hashPassword(input.password), prepareSession(), newEmailToken()]);
+  try {
+    const [created] = await db.http.batch([
+      db.http.insert(users).values({ id: userId, email: input.email, name: input.name }).returning(),
+      db.http.insert(credentials).values({ userId, passwordHash }),
+      ...insertSession(db.http, config, userId, session, meta),
+      db.http.insert(emailTokens).values({ tokenHash: verification.hash, userId, purpose: 'verify_email', expiresAt: emailTokenExpiry('verify_email') }),
+    ]);
+    const user = created[0];
+    if (!user) throw new Error('user insert returned no row');
+    const tokens = await tokenPair(config, { userId, sessionId: session.id, issuedAt: new Date(), refreshToken: session.refreshToken });
+    return { profile: { ...user, emailVerifiedAt: null }, tokens, verificationToken: verification.token };
+  } catch (error) {
+    if (sqlState(error) === '23505') throw new ApiError('CONFLICT', 'An account with this email already exists.');
+    throw error;
+  }
+}
+
+const invalidLogin = () => new ApiError('UNAUTHORIZED', 'Invalid email or password.');
+
+/**
+ * Checks an email and password and opens a session: two round trips (the lookup, then the session).
+ * Unknown emails are verified against a decoy hash and deactivated accounts are verified too, so all
+ * three failures cost the same time and answer the same 401. A hash with outdated parameters is
+ * upgraded in the session's batch.
+ */
+export async function logIn(db: Database, config: AccountConfig, input: { email: string; password: string }, meta: RequestMeta): Promise<SignedIn> {
+  const [account] = await db.http
+    .select({ ...profileColumns, passwordHash: credentials.passwordHash, deactivatedAt: credentials.deactivatedAt })
+    .from(users)
+    .innerJoin(credentials, eq(credentials.userId, users.id))
+    .where(eq(users.email, input.email));
+  const { valid, needsRehash } = await verifyPassword(input.password, account?.passwordHash ?? DECOY_PASSWORD_HASH);
+  if (!account || !valid || account.deactivatedAt) throw invalidLogin();
+  const { passwordHash: _hash, deactivatedAt: _deactivated, ...profile } = account;
+  const session = await prepareSession();
+  const rehash = needsRehash ? await hashPassword(input.password) : undefined;
+  await db.http.batch([
+    ...insertSession(db.http, config, account.id, session, meta),
+    ...(rehash ? [db.http.update(credentials).set({ passwordHash: rehash }).where(eq(credentials.userId, account.id))] : []),
+  ]);
+  const tokens = await tokenPair(config, { userId: account.id, sessionId: session.id, issuedAt: new Date(), refreshToken: session.refreshToken });
+  return { profile, tokens };
+}
+
+type UserActor = Extract<Actor, { type: 'user' }>;
+
+/** How the caller stands to another user: themself, sharing an organization with them, or a stranger. */
+export type Relation = 'self' | 'shared' | 'none';
+
+/** What any user who shares an organization with a user may see of them. */
+export interface PublicProfileRow {
+  id: string;
+  email: string;
+  name: string;
+}
+
+/**
+ * The caller's relation to `targetId`, with the target's public profile unless they are a stranger
+ * (who must not learn the user exists). Other users' memberships are visible only inside an org's
+ * context (row-level security), so after reading the caller's orgs (round trip 1) the check enters each
+ * of them through its gate and probes for the target (round trip 2, one batch). Self costs one round trip.
+ */
+export async function relationTo(db: Database, actor: UserActor, meta: RequestMeta, targetId: string): Promise<{ relation: Relation; profile?: PublicProfileRow }> {
+  const [targets, myOrgs] = await createScopedDatabase(db, actor, meta, { kind: 'user' }).batch((http) => [
+    http.select({ id: users.id, email: users.email, name: users.name }).from(users).where(eq(users.id, targetId)),
+    http
+      .select({ orgId: memberships.orgId })
+      .from(memberships)
+      .innerJoin(organizations, and(eq(organizations.id, memberships.orgId), isNull(organizations.deletedAt)))
+      .where(eq(memberships.userId, actor.id)),
+  ]);
+  const profile = targets[0];
+  if (!profile) return { relation: 'none' };
+  if (profile.id === actor.id) return { relation: 'self', profile };
+  const probes = myOrgs.flatMap(({ orgId }) => [
+    db.http.execute(gateStatement(actor, meta, { kind: 'org', orgId, permission: 'members:read' })),
+    db.http.execute(sql`select 1 from memberships where org_id = ${orgId}::uuid and user_id = ${targetId}::uuid`),
+  ]);
+  const [first, ...rest] = probes;
+  if (!first) return { relation: 'none' };
+  const results = await db.http.batch([first, ...rest]);
+  const shared = results.some((result, index) => index % 2 === 1 && result.rows.length > 0);
+  return shared ? { relation: 'shared', profile } : { relation: 'none' };
+}
+
+/**
+ * Deactivates the caller's account: credentials marked, every session revoked, outstanding email tokens
+ * spent — so every token stops working at once. Refused with 409 while the caller is the last active
+ * owner of a live organization, which would otherwise be left without anyone able to manage it.
+ *
+ * One interactive transaction: the owner rows of each such org are locked (in a fixed order, so two
+ * co-owners deactivating at once serialise instead of both leaving), then the remaining active owners are
+ * counted in a later statement, which sees whatever the other transaction committed.
+ */
+export async function deactivateAccount(db: Database, actor: UserActor, meta: RequestMeta): Promise<void> {
+  await createScopedDatabase(db, actor, meta, { kind: 'user' }).transaction(async (tx) => {
+    const owned = await tx
+      .select({ id: organizations.id, name: organizations.name })
+      .from(memberships)
+      .innerJoin(organizations, and(eq(organizations.id, memberships.orgId), isNull(organizations.deletedAt)))
+      .where(and(eq(memberships.userId, actor.id), eq(memberships.role, 'owner')))
+      .orderBy(asc(organizations.id));
+    const blocking: Array<{ id: string; name: string }> = [];
+    for (const org of owned) {
+      await tx.execute(gateStatement(actor, meta, { kind: 'org', orgId: org.id, permission: 'org:delete' }));
+      await tx.execute(sql`select 1 from memberships where org_id = ${org.id}::uuid and role = 'owner' order by user_id for update`);
+      const { rows } = await tx.execute<{ others: number }>(sql`
+        select count(*)::int as others from memberships m join credentials c on c.user_id = m.user_id
+        where m.org_id = ${org.id}::uuid and m.role = 'owner' and m.user_id <> ${actor.id}::uuid and c.deactivated_at is null
+      `);
+      if (!rows[0]?.others) blocking.push(org);
+    }
+    if (blocking.length > 0) {
+      throw new ApiError('CONFLICT', 'You are the only owner of some organizations. Transfer their ownership or delete them first.', {
+        organizations: blocking,
+      });
+    }
+    await tx.execute(sql`
+      with deactivated as (
+        update credentials set deactivated_at = now() where user_id = ${actor.id}::uuid and deactivated_at is null
+      ), revoked as (
+        update sessions set revoked_at = now(), revoked_reason = 'deactivated' where user_id = ${actor.id}::uuid and revoked_at is null
+      )
+      update email_tokens set used_at = now() where user_id = ${actor.id}::uuid and used_at is null
+    `);
+  });
+}

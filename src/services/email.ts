@@ -1,0 +1,85 @@
+import { sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Database } from '../db/client.ts';
+import type { Config } from '../env.ts';
+import { sha256Hex } from '../lib/crypto.ts';
+import { normaliseEmail } from '../lib/passwords.ts';
+import { renderEmail, templateData, type RenderedEmail } from './email-templates.ts';
+
+const recipient = z.email().max(254).transform(normaliseEmail);
+
+/** The `email.send` job payload: `{ to, template, data }`, where `data` is checked against the template's schema. */
+export const emailMessageSchema = z.discriminatedUnion('template', [
+  z.object({ to: recipient, template: z.literal('verify-email'), data: templateData['verify-email'] }),
+  z.object({ to: recipient, template: z.literal('reset-password'), data: templateData['reset-password'] }),
+  z.object({ to: recipient, template: z.literal('invitation'), data: templateData.invitation }),
+]);
+
+export type EmailMessage = z.infer<typeof emailMessageSchema>;
+
+type EmailConfig = Pick<Config, 'APP_ENV' | 'APP_URL' | 'EMAIL_PROVIDER_URL' | 'EMAIL_API_KEY' | 'EMAIL_FROM'>;
+
+const PROVIDER_TIMEOUT_MS = 10_000;
+
+/** Where emails go when no provider is configured. Never production or staging. */
+export function usesDevOutbox(config: Pick<Config, 'APP_ENV'>): boolean {
+  return config.APP_ENV === 'development' || config.APP_ENV === 'test';
+}
+
+/**
+ * Renders and delivers one email: to the HTTP provider when `EMAIL_PROVIDER_URL` is set, else to the
+ * dev outbox in development and test; anywhere else a missing provider is a configuration error.
+ * Throws on any failure so the queue retries.
+ *
+ * Retries: the provider request carries an `Idempotency-Key` derived from the message (Resend keeps
+ * such keys 24 h), so a retry after a lost response does not send twice; the outbox insert skips a
+ * message that is already there. A provider without idempotency keys may deliver a retried email twice.
+ */
+export async function deliverEmail(config: EmailConfig, db: Database, message: EmailMessage): Promise<void> {
+  const rendered = renderMessage(config, message);
+  if (config.EMAIL_PROVIDER_URL) return sendToProvider(config, config.EMAIL_PROVIDER_URL, message, rendered);
+  if (usesDevOutbox(config)) return writeToOutbox(db, message, rendered);
+  throw new Error('Email delivery is not configured: set EMAIL_PROVIDER_URL and EMAIL_API_KEY.');
+}
+
+function renderMessage(config: EmailConfig, message: EmailMessage): RenderedEmail {
+  switch (message.template) {
+    case 'verify-email':
+      return renderEmail(config, message.template, message.data);
+    case 'reset-password':
+      return renderEmail(config, message.template, message.data);
+    case 'invitation':
+      return renderEmail(config, message.template, message.data);
+  }
+}
+
+async function sendToProvider(config: EmailConfig, url: string, message: EmailMessage, email: RenderedEmail): Promise<void> {
+  if (!config.EMAIL_API_KEY) throw new Error('EMAIL_PROVIDER_URL is set but EMAIL_API_KEY is not.');
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${config.EMAIL_API_KEY}`,
+      'content-type': 'application/json',
+      'idempotency-key': await idempotencyKey(message),
+    },
+    body: JSON.stringify({ from: config.EMAIL_FROM, to: message.to, subject: email.subject, html: email.html, text: email.text }),
+    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+  });
+  // The body may echo the recipient; it is not kept in the error (which is stored in job_failures).
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`Email provider answered HTTP ${response.status}.`);
+}
+
+async function writeToOutbox(db: Database, message: EmailMessage, email: RenderedEmail): Promise<void> {
+  const data = JSON.stringify(message.data);
+  await db.http.execute(sql`
+    insert into dev_outbox ("to", subject, text, html, data)
+    select ${message.to}, ${email.subject}, ${email.text}, ${email.html}, ${data}::jsonb
+    where not exists (select 1 from dev_outbox o where o."to" = ${message.to} and o.subject = ${email.subject} and o.data = ${data}::jsonb)
+  `);
+}
+
+/** The same message always gets the same key; different messages differ (their data holds a fresh token). */
+function idempotencyKey(message: EmailMessage): Promise<string> {
+  return sha256Hex(JSON.stringify([message.to, message.template, message.data]));
+}

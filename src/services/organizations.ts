@@ -1,0 +1,161 @@
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import type { Database, HttpDatabase } from '../db/client.ts';
+import { memberships, organizations, users } from '../db/schema/index.ts';
+import { sqlState } from '../db/errors.ts';
+import { createScopedDatabase, type Actor, type RequestMeta } from '../db/tenant.ts';
+import { ApiError } from '../errors.ts';
+import type { OrgRole } from '../lib/permissions.ts';
+
+/** Slugs: lower-case letters and digits in hyphen-separated words (3–48 characters overall). */
+export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+const SLUG_MAX = 48;
+const SUFFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A slug derived from an organization's name: accents dropped, anything else that is not a letter or a
+ * digit becomes a hyphen. Names with too few Latin characters ("東京", "AB") get a random suffix.
+ */
+export function slugFromName(name: string): string {
+  const base = name
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, SLUG_MAX - 7)
+    .replace(/-+$/, '');
+  if (base.length >= 3) return base;
+  return withSlugSuffix(base || 'org');
+}
+
+/** `base` plus a short random suffix, for when the plain slug is taken. */
+export function withSlugSuffix(base: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  const suffix = [...bytes].map((byte) => SUFFIX_ALPHABET[byte % SUFFIX_ALPHABET.length]).join('');
+  return `${base.slice(0, SLUG_MAX - suffix.length - 1)}-${suffix}`;
+}
+
+/** Whether `error` is a unique violation of `constraint` (looking through drizzle's wrapper). */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  if (sqlState(error) !== '23505') return false;
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if ('constraint' in current && current.constraint === constraint) return true;
+  }
+  return false;
+}
+
+export const SLUG_CONSTRAINT = 'organizations_slug_unique';
+
+/**
+ * Locks the organization row for the rest of the transaction. Every change to who owns the org takes
+ * this lock first, so two such changes serialise: the second one's statements start after the first
+ * committed and see its result (READ COMMITTED takes a fresh snapshot per statement). Without it, two
+ * owners demoting each other would each still count two owners and leave none. `no key update` rather
+ * than `update`: it still excludes itself, but not the key-share locks of foreign-key checks, so inserts
+ * elsewhere in the org (projects, keys, an accepted invitation's membership) do not wait on it.
+ */
+export function lockOrganization(db: HttpDatabase, orgId: string) {
+  return db.select({ id: organizations.id, name: organizations.name }).from(organizations).where(eq(organizations.id, orgId)).for('no key update');
+}
+
+/**
+ * The caller's org role as SQL. API keys count as admins here: they may manage members and invite,
+ * but never grant, change or remove the owner role.
+ */
+export function callerRoleSql(actor: Actor, orgId: string): SQL<OrgRole> {
+  if (actor.type === 'api_key') return sql<OrgRole>`'admin'::org_role`;
+  return sql<OrgRole>`(select c.role from memberships c where c.org_id = ${orgId} and c.user_id = ${actor.id})`;
+}
+
+/** SQL: the number of owners of the org, as the current statement sees it. */
+export function ownerCountSql(orgId: string): SQL<number> {
+  return sql<number>`(select count(*)::int from memberships o where o.org_id = ${orgId} and o.role = 'owner')`;
+}
+
+/**
+ * A member as the membership endpoints show it, plus what explains a refused change: the caller's
+ * role and the owner count. Read after the change, in the same transaction and under the org lock.
+ */
+export function memberState(db: HttpDatabase, actor: Actor, orgId: string, userId: string) {
+  return db
+    .select({
+      userId: memberships.userId,
+      role: memberships.role,
+      joinedAt: memberships.createdAt,
+      name: users.name,
+      email: users.email,
+      callerRole: callerRoleSql(actor, orgId),
+      owners: ownerCountSql(orgId).mapWith(Number),
+    })
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+}
+
+export type MemberState = Awaited<ReturnType<typeof memberState>>[number];
+
+/**
+ * The ownership rules as a SQL condition on the `memberships` row being changed, so a refused change
+ * never happens (`to` is the new role, or null for a removal):
+ *  - only an owner may grant the owner role or change or remove an owner;
+ *  - the last owner may not be demoted or removed (nor leave).
+ * `ownershipRefusal` explains the same rules to the caller; keep the two in step.
+ */
+export function ownershipGuard(actor: Actor, orgId: string, to: OrgRole | null): SQL {
+  const target = memberships.role;
+  const callerIsOwner = sql`${callerRoleSql(actor, orgId)} = 'owner'`;
+  const touchesOwner = to === 'owner' ? sql`true` : sql`${target} = 'owner'`;
+  const dropsOwner = to === 'owner' ? sql`false` : sql`${target} = 'owner'`;
+  return sql`(${callerIsOwner} or not (${touchesOwner})) and not (${dropsOwner} and ${ownerCountSql(orgId)} <= 1)`;
+}
+
+/** Why the change `ownershipGuard` refused was refused, from the member's state under the org lock. */
+export function ownershipRefusal(state: MemberState, to: OrgRole | null, self: boolean): ApiError | null {
+  const touchesOwner = to === 'owner' || state.role === 'owner';
+  if (touchesOwner && state.callerRole !== 'owner') {
+    return new ApiError('FORBIDDEN', 'Only an owner can grant the owner role or change or remove an owner.');
+  }
+  if (state.role === 'owner' && to !== 'owner' && state.owners <= 1) {
+    const what = to === null ? (self ? 'leave' : 'be removed') : 'be demoted';
+    return new ApiError('CONFLICT', `The last owner of an organization cannot ${what}. Make another member an owner first, or delete the organization.`);
+  }
+  return null;
+}
+
+type UserActor = Extract<Actor, { type: 'user' }>;
+
+/** The actor of a `userRoute` (API keys were refused by its authentication). */
+export function userActor(actor: Actor): UserActor {
+  if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
+  return actor;
+}
+
+/**
+ * Creates an organization owned by `actor`: the org and the owner membership in one transaction, one
+ * round trip. The id is generated here so the user gate can admit exactly this new org (RLS's WITH
+ * CHECK). A generated slug that is taken is retried with a random suffix; an explicit one is a 409.
+ */
+export async function createOrganization(db: Database, actor: UserActor, meta: RequestMeta, input: { name: string; slug?: string }) {
+  const base = input.slug ?? slugFromName(input.name);
+  const candidates = input.slug ? [input.slug] : [base, withSlugSuffix(base), withSlugSuffix(base)];
+  for (const slug of candidates) {
+    const id = crypto.randomUUID();
+    const scoped = createScopedDatabase(db, actor, meta, { kind: 'user', newOrgId: id });
+    try {
+      const [[org]] = await scoped.batch((tx) => [
+        tx.insert(organizations).values({ id, name: input.name, slug }).returning(),
+        tx.insert(memberships).values({ orgId: id, userId: actor.id, role: 'owner' }),
+      ]);
+      if (org) return org;
+    } catch (error) {
+      if (!isUniqueViolation(error, SLUG_CONSTRAINT)) throw error;
+    }
+  }
+  throw input.slug ? slugTaken(input.slug) : new ApiError('CONFLICT', 'Could not find a free slug for this name; choose one.');
+}
+
+/** The 409 for a slug another organization holds. */
+export function slugTaken(slug: string): ApiError {
+  return new ApiError('CONFLICT', `The slug "${slug}" is already taken.`, { field: 'slug' });
+}

@@ -1,0 +1,124 @@
+import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import type { Database, HttpDatabase } from '../db/client.ts';
+import { refreshTokens, sessions } from '../db/schema/index.ts';
+import type { RequestMeta, ScopedDatabase } from '../db/tenant.ts';
+import type { Config } from '../env.ts';
+import { ApiError } from '../errors.ts';
+import { sha256Hex } from '../lib/crypto.ts';
+import { newRefreshToken, signAccessToken, successorRefreshToken } from './tokens.ts';
+
+type SessionConfig = Parameters<typeof signAccessToken>[0] & Pick<Config, 'REFRESH_TOKEN_TTL_DAYS' | 'REFRESH_GRACE_SECONDS'>;
+
+/** What a client receives after signing up, logging in or refreshing. */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+/** A session about to be opened; its rows are inserted by `insertSession` as part of a caller's batch. */
+export interface NewSession {
+  id: string;
+  refreshToken: string;
+  refreshTokenHash: string;
+}
+
+/** Why a session ended, kept in `sessions.revoked_reason`. */
+export type RevokeReason = 'logout' | 'revoked' | 'revoked_all' | 'password_reset' | 'deactivated';
+
+export async function prepareSession(): Promise<NewSession> {
+  const refreshToken = newRefreshToken();
+  return { id: crypto.randomUUID(), refreshToken, refreshTokenHash: await sha256Hex(refreshToken) };
+}
+
+/** The session row and its first refresh token, for the caller to put in its batch (no round trip here). */
+export function insertSession(db: HttpDatabase, config: SessionConfig, userId: string, session: NewSession, meta: RequestMeta) {
+  return [
+    db.insert(sessions).values({
+      id: session.id,
+      userId,
+      userAgent: meta.userAgent,
+      ip: meta.ip,
+      expiresAt: sql`now() + make_interval(days => ${config.REFRESH_TOKEN_TTL_DAYS}::int)`,
+    }),
+    db.insert(refreshTokens).values({ tokenHash: session.refreshTokenHash, sessionId: session.id }),
+  ] as const;
+}
+
+/** Signs the access token that goes with `refreshToken`. */
+export async function tokenPair(
+  config: SessionConfig,
+  subject: { userId: string; sessionId: string; issuedAt: Date; refreshToken: string },
+): Promise<TokenPair> {
+  const { accessToken, expiresIn } = await signAccessToken(config, subject);
+  return { accessToken, refreshToken: subject.refreshToken, tokenType: 'Bearer', expiresIn };
+}
+
+interface RotateRow extends Record<string, unknown> {
+  outcome: 'rotated' | 'replayed' | 'reused' | 'invalid';
+  session_id: string | null;
+  user_id: string | null;
+  issued_at: string | null;
+}
+
+/**
+ * Exchanges a refresh token for a new pair, in one round trip (`refresh_rotate`, which locks the session).
+ * The successor is derived from the presented token and the access token is signed at the rotation time,
+ * so every refresh of one token inside the grace window gets the same pair, byte for byte. Presenting an
+ * already-rotated token after that revokes the whole session: the token has probably been stolen.
+ */
+export async function rotateRefreshToken(db: Database, config: SessionConfig, presented: string): Promise<TokenPair> {
+  const successor = await successorRefreshToken(config, presented);
+  const [presentedHash, successorHash] = await Promise.all([sha256Hex(presented), sha256Hex(successor)]);
+  const { rows } = await db.http.execute<RotateRow>(sql`
+    select outcome, session_id, user_id, floor(extract(epoch from rotated_at))::bigint as issued_at
+    from refresh_rotate(${presentedHash}, ${successorHash}, ${config.REFRESH_GRACE_SECONDS}::int * interval '1 second')
+  `);
+  const row = rows[0];
+  if (row?.outcome === 'reused') {
+    throw new ApiError('UNAUTHORIZED', 'This refresh token was already used, so the session has been revoked for safety. Sign in again.', {
+      reason: 'refresh_token_reused',
+    });
+  }
+  if ((row?.outcome !== 'rotated' && row?.outcome !== 'replayed') || !row.session_id || !row.user_id || row.issued_at === null) {
+    throw new ApiError('UNAUTHORIZED', 'The refresh token is invalid, expired or revoked. Sign in again.', { reason: 'refresh_token_invalid' });
+  }
+  return tokenPair(config, { userId: row.user_id, sessionId: row.session_id, issuedAt: new Date(Number(row.issued_at) * 1000), refreshToken: successor });
+}
+
+/** The user's live sessions, most recently used first. One round trip with the gate. */
+export async function listSessions(scoped: ScopedDatabase, userId: string) {
+  const [rows] = await scoped.batch((db) => [
+    db
+      .select({ id: sessions.id, userAgent: sessions.userAgent, ip: sessions.ip, createdAt: sessions.createdAt, lastUsedAt: sessions.lastUsedAt })
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
+      .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt)),
+  ]);
+  return rows;
+}
+
+/** Revokes one live session of the user; false if there is none with that id (or it is someone else's). */
+export async function revokeSession(scoped: ScopedDatabase, userId: string, sessionId: string, reason: RevokeReason): Promise<boolean> {
+  const [rows] = await scoped.batch((db) => [
+    db
+      .update(sessions)
+      .set({ revokedAt: sql`now()`, revokedReason: reason })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+      .returning({ id: sessions.id }),
+  ]);
+  return rows.length > 0;
+}
+
+/** Revokes every live session of the user, except `keep` when given. Returns how many ended. */
+export async function revokeAllSessions(scoped: ScopedDatabase, userId: string, keep?: string): Promise<number> {
+  const [rows] = await scoped.batch((db) => [
+    db
+      .update(sessions)
+      .set({ revokedAt: sql`now()`, revokedReason: 'revoked_all' satisfies RevokeReason })
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined))
+      .returning({ id: sessions.id }),
+  ]);
+  return rows.length;
+}
