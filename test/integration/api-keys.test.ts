@@ -1,11 +1,12 @@
 import { asc, eq } from 'drizzle-orm';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apiKeys, auditLogs, projects } from '../../src/db/schema/index.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
 import type { Permission } from '../../src/lib/permissions.ts';
 import { API_KEY_PATTERN } from '../../src/middleware/auth.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { env, request } from '../helpers/worker.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
 
 type ApiKey = {
   id: string;
@@ -22,18 +23,6 @@ type ApiKey = {
 type Created = { data: ApiKey & { key: string } };
 type Auth = TestUser | { apiKey: string };
 type ErrorBody = { error: { code: string; details?: { issues: Array<{ path: string }> } } };
-
-/** Postgres round trips made while `work` runs: the Worker's Neon HTTP calls (/sql) and WebSockets. */
-async function roundTrips(work: () => Promise<unknown>): Promise<number> {
-  const fetches = vi.spyOn(globalThis, 'fetch');
-  const sockets = vi.spyOn(globalThis, 'WebSocket');
-  try {
-    await work();
-    return fetches.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length + sockets.mock.calls.length;
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 const keysUrl = (org: TestOrg) => `/api/v1/orgs/${org.id}/api-keys`;
 const auditOf = (org: TestOrg) => ownerDb.http.select().from(auditLogs).where(eq(auditLogs.orgId, org.id)).orderBy(asc(auditLogs.seq));

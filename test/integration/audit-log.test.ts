@@ -1,11 +1,12 @@
 import { asc, eq, sql } from 'drizzle-orm';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditLogs, projects } from '../../src/db/schema/index.ts';
 import { sqlState } from '../../src/db/errors.ts';
 import { createScopedDatabase } from '../../src/db/tenant.ts';
 import { GENESIS_HASH, verifyAuditChain } from '../../src/services/audit.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { testDb } from '../helpers/worker.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
 
 type Entry = {
   id: number;
@@ -26,18 +27,6 @@ type Entry = {
 type Page = { data: Entry[]; meta: { nextCursor: string | null; limit: number } };
 type Verdict = { data: { valid: boolean; entries: number; firstBrokenId?: number } };
 type Auth = TestUser | { apiKey: string };
-
-/** Postgres round trips made while `work` runs: the Worker's Neon HTTP calls (/sql) and WebSockets. */
-async function roundTrips(work: () => Promise<unknown>): Promise<number> {
-  const fetches = vi.spyOn(globalThis, 'fetch');
-  const sockets = vi.spyOn(globalThis, 'WebSocket');
-  try {
-    await work();
-    return fetches.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length + sockets.mock.calls.length;
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 const logUrl = (org: TestOrg) => `/api/v1/orgs/${org.id}/audit-logs`;
 const verifyUrl = (org: TestOrg) => `${logUrl(org)}/verify`;

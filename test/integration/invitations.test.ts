@@ -6,6 +6,7 @@ import { randomToken, sha256Hex } from '../../src/lib/crypto.ts';
 import type { OrgRole } from '../../src/lib/permissions.ts';
 import { addMember, api, createApiKey, createMember, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { env, request } from '../helpers/worker.ts';
+import { countRoundTrips } from '../helpers/round-trips.ts';
 
 type Auth = NonNullable<Parameters<typeof api>[1]>['auth'];
 type Invitation = {
@@ -79,10 +80,6 @@ async function outboxFor(to: string): Promise<OutboxEmail> {
   return email;
 }
 
-function countRoundTrips() {
-  const fetchSpy = vi.spyOn(globalThis, 'fetch');
-  return () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
-}
 afterEach(() => vi.restoreAllMocks());
 
 describe('the invitation flow, end to end', () => {

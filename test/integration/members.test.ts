@@ -2,6 +2,7 @@ import { and, eq, ne } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { auditLogs, memberships, projectMembers } from '../../src/db/schema/index.ts';
 import { addMember, api, createApiKey, createMember, createOrg, createProject, createUser, json, ownerDb, setProjectRole, type TestOrg } from '../helpers/factories.ts';
+import { countRoundTrips } from '../helpers/round-trips.ts';
 
 type Auth = NonNullable<Parameters<typeof api>[1]>['auth'];
 type Member = { userId: string; name: string; email: string; role: string; joinedAt: string };
@@ -19,10 +20,6 @@ const setRole = (org: TestOrg, userId: string, role: string, auth: Auth) => api(
 const remove = (org: TestOrg, userId: string, auth: Auth) => api(`/api/v1/orgs/${org.id}/members/${userId}`, { method: 'DELETE', auth });
 const leave = (org: TestOrg, auth: Auth) => api(`/api/v1/orgs/${org.id}/leave`, { method: 'POST', auth });
 
-function countRoundTrips() {
-  const fetchSpy = vi.spyOn(globalThis, 'fetch');
-  return () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
-}
 afterEach(() => vi.restoreAllMocks());
 
 describe('GET /api/v1/orgs/{orgId}/members', () => {

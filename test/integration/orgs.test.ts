@@ -2,6 +2,7 @@ import { and, eq, ne } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { auditLogs, invitations, memberships, organizations, sessions } from '../../src/db/schema/index.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, ownerDb, type TestUser } from '../helpers/factories.ts';
+import { countRoundTrips } from '../helpers/round-trips.ts';
 
 type Org = { id: string; name: string; slug: string; subscriptionTier: string; createdAt: string; updatedAt: string; role: string | null };
 type Auth = NonNullable<Parameters<typeof api>[1]>['auth'];
@@ -15,11 +16,6 @@ const audit = (orgId: string) =>
 const auditBy = (actorId: string) => ownerDb.http.select().from(auditLogs).where(eq(auditLogs.actorId, actorId));
 const issuePaths = (body: ErrorBody) => body.error.details?.issues?.map((issue) => issue.path);
 
-/** Postgres round trips made by the Worker (it runs in this isolate): calls to the Neon HTTP endpoint. */
-function countRoundTrips() {
-  const fetchSpy = vi.spyOn(globalThis, 'fetch');
-  return () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length;
-}
 afterEach(() => vi.restoreAllMocks());
 
 async function createOrgViaApi(user: TestUser, body: Record<string, unknown>) {

@@ -1,24 +1,13 @@
 import { asc, eq, sql } from 'drizzle-orm';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditLogs, projects } from '../../src/db/schema/index.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
 
 type Project = { id: string; orgId: string; name: string; description: string | null; createdAt: string; updatedAt: string };
 type Page = { data: Project[]; meta: { nextCursor: string | null; limit: number } };
 type ErrorBody = { error: { code: string; details?: { issues: Array<{ path: string }> } } };
 type Auth = TestUser | { apiKey: string };
-
-/** Postgres round trips made while `work` runs: the Worker's Neon HTTP calls (/sql) and WebSockets. */
-async function roundTrips(work: () => Promise<unknown>): Promise<number> {
-  const fetches = vi.spyOn(globalThis, 'fetch');
-  const sockets = vi.spyOn(globalThis, 'WebSocket');
-  try {
-    await work();
-    return fetches.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length + sockets.mock.calls.length;
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
 
 const base = (org: TestOrg) => `/api/v1/orgs/${org.id}/projects`;
 

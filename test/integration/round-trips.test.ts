@@ -1,18 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { api, createMember, createOrg, createProject, createUser, ownerDb } from '../helpers/factories.ts';
 import { auditLogs } from '../../src/db/schema/index.ts';
-import { eq } from 'drizzle-orm';
-
-/**
- * Postgres round trips on the hot paths. The Worker runs in this isolate, so its calls to the
- * Neon HTTP endpoint (the local proxy's /sql) are observable here; interactive transactions would
- * open WebSockets, which are counted too.
- */
-function countRoundTrips() {
-  const fetchSpy = vi.spyOn(globalThis, 'fetch');
-  const socketSpy = vi.spyOn(globalThis, 'WebSocket');
-  return () => fetchSpy.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length + socketSpy.mock.calls.length;
-}
+import { asc, eq } from 'drizzle-orm';
+import { countRoundTrips } from '../helpers/round-trips.ts';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -46,7 +36,7 @@ describe('round trips', () => {
     const response = await api(`/api/v1/orgs/${org.id}/projects/${project.id}`, { method: 'PATCH', body: { name: 'Renamed' }, auth: owner });
     expect(response.status).toBe(200);
     expect(roundTrips()).toBe(1);
-    const entries = await ownerDb.http.select().from(auditLogs).where(eq(auditLogs.targetId, project.id));
+    const entries = await ownerDb.http.select().from(auditLogs).where(eq(auditLogs.targetId, project.id)).orderBy(asc(auditLogs.seq));
     expect(entries.map((entry) => entry.action)).toEqual(['project.created', 'project.updated']);
   });
 });

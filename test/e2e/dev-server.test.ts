@@ -1,0 +1,229 @@
+// The dev server exactly as the README starts it (`npm run dev`), on free ports and a throwaway DATA_DIR,
+// driven over HTTP from Node; then stopped as a terminal's Ctrl-C and as `kill` would, and restarted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/lib/ports.ts';
+import { demo } from '../../scripts/lib/seed.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const READY_TIMEOUT_MS = 90_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+interface Ports {
+  http: number;
+  pg: number;
+  proxy: number;
+}
+
+/** One `npm run dev` in its own process group, as a terminal would run it. */
+class DevServer {
+  readonly child: ChildProcess;
+  readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+  output = '';
+
+  constructor(ports: Ports, dataDir: string) {
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: `${ports.http}`, PG_PORT: `${ports.pg}`, NEON_PROXY_PORT: `${ports.proxy}`, DATA_DIR: dataDir };
+    delete env.DATABASE_URL;
+    this.child = spawn('npm', ['run', 'dev'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.exited = once(this.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const keep = (chunk: Buffer) => (this.output += chunk.toString('utf8'));
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+  }
+
+  /** Resolves with the URL from the "Ready:" line. */
+  async ready(): Promise<string> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline && this.child.exitCode === null) {
+      const url = /^Ready: (http\S+)/m.exec(this.output)?.[1];
+      if (url) return url;
+      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+    throw new Error(`npm run dev did not print "Ready:" (exit ${this.child.exitCode}):\n${this.output.slice(-4_000)}`);
+  }
+
+  /** Sends `signal` to the whole group (a terminal's Ctrl-C) or to npm alone (`kill <pid>`); resolves with the exit. */
+  async stop(signal: NodeJS.Signals, target: 'group' | 'npm'): Promise<{ code: number | null; ms: number }> {
+    const pid = this.child.pid ?? 0;
+    const started = Date.now();
+    process.kill(target === 'group' ? -pid : pid, signal);
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running ${STOP_TIMEOUT_MS} ms after ${signal}:\n${this.output.slice(-2_000)}`)), STOP_TIMEOUT_MS).unref());
+    const [code] = await Promise.race([this.exited, timeout]);
+    return { code, ms: Date.now() - started };
+  }
+
+  /** Last resort for a failed test: nothing may outlive the file. */
+  kill(): void {
+    if (this.child.pid && this.child.exitCode === null) process.kill(-this.child.pid, 'SIGKILL');
+  }
+}
+
+/** Ends the process groups of the given processes ("pid: cmdline" lines), e.g. wrangler's detached group. */
+function killGroupsOf(processes: string[]): void {
+  for (const line of processes) {
+    try {
+      // Field 5 of /proc/<pid>/stat is the process group; the command (field 2) ends with ')'.
+      const stat = readFileSync(`/proc/${line.split(':', 1)[0]}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgid > 1) process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once('error', () => resolvePort(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolvePort(true)));
+  });
+}
+
+/** Processes still running with `needle` on their command line (Linux /proc), e.g. a leftover workerd. */
+function processesMentioning(needle: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmdline.includes(needle)) found.push(`${pid}: ${cmdline.slice(0, 160)}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+async function query<T extends pg.QueryResultRow>(port: number, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/app` });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Identifies the cluster and the demo org row: both survive a restart only if the data persisted. */
+async function fingerprint(port: number) {
+  const [cluster] = await query<{ id: string }>(port, 'select system_identifier::text as id from pg_control_system()');
+  const [org] = await query<{ name: string; created: string }>(port, 'select name, created_at::text as created from organizations where id = $1', [demo.org.id]);
+  return { cluster: cluster?.id, org };
+}
+
+describe('npm run dev', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-e2e-'));
+  let ports: Ports;
+  let server: DevServer | undefined;
+  let url = '';
+  let firstRun: Awaited<ReturnType<typeof fingerprint>>;
+  // wrangler and postgres name the data folder on their command line; workerd names its port.
+  const leftovers = () => [...processesMentioning(dataDir), ...(ports ? processesMentioning(`entry=127.0.0.1:${ports.http} `) : [])];
+
+  beforeAll(async () => {
+    // As root, PostgreSQL runs as the `postgres` user, who must be able to enter the data folder.
+    chmodSync(dataDir, 0o755);
+    ports = { http: await freePort(), pg: await freePort(), proxy: await freePort() };
+    server = new DevServer(ports, dataDir);
+    url = await server.ready();
+  });
+
+  afterAll(() => {
+    server?.kill();
+    killGroupsOf(leftovers());
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers liveness on the port it was given', async () => {
+    expect(url).toBe(`http://127.0.0.1:${ports.http}`);
+    const response = await fetch(`${url}/api/health/live`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { status: 'ok' } });
+  });
+
+  it('is ready: every dependency answers', async () => {
+    const response = await fetch(`${url}/api/health/ready`);
+    const body = (await response.json()) as { data: { status: string; checks: Record<string, { status: string }> } };
+    expect(response.status, JSON.stringify(body)).toBe(200);
+    expect(body.data.status).toBe('ok');
+    expect(Object.keys(body.data.checks).sort()).toEqual(['cache', 'files', 'flags', 'jobs', 'postgres', 'rateLimiter', 'rooms']);
+    for (const [name, check] of Object.entries(body.data.checks)) expect(check.status, name).toBe('ok');
+  });
+
+  it('serves an OpenAPI 3.1 document that an independent validator accepts', async () => {
+    const response = await fetch(`${url}/api/openapi.json`);
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as Record<string, unknown>;
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors ?? [], JSON.stringify(result.errors, null, 2)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+
+  it('serves the API reference page for that document', async () => {
+    const response = await fetch(`${url}/api/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await response.text()).toContain('/api/openapi.json');
+  });
+
+  it('answers an unknown route with the 404 error envelope', async () => {
+    const response = await fetch(`${url}/api/no-such-route`);
+    expect(response.status).toBe(404);
+    const body = (await response.json()) as { error: Record<string, unknown> };
+    expect(body).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String), requestId: response.headers.get('x-request-id') } });
+  });
+
+  it('answers a wrong method with 405 and an Allow header', async () => {
+    const response = await fetch(`${url}/api/health/live`, { method: 'POST' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toMatch(/\bGET\b/);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
+  });
+
+  it('echoes a sane X-Request-Id and replaces anything else', async () => {
+    const echoed = await fetch(`${url}/api/health/live`, { headers: { 'X-Request-Id': 'e2e-trace_42' } });
+    expect(echoed.headers.get('x-request-id')).toBe('e2e-trace_42');
+    for (const insane of ['has spaces and <html>', 'x'.repeat(500)]) {
+      const replaced = (await fetch(`${url}/api/health/live`, { headers: { 'X-Request-Id': insane } })).headers.get('x-request-id');
+      expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const generated = (await fetch(`${url}/api/health/live`)).headers.get('x-request-id');
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('has migrated and seeded the local PostgreSQL', async () => {
+    firstRun = await fingerprint(ports.pg);
+    expect(firstRun.cluster).toMatch(/^\d+$/);
+    expect(firstRun.org?.name).toBe(demo.org.name);
+  });
+
+  it('stops everything on Ctrl-C (SIGINT to its process group) and exits 0', async () => {
+    const stopped = await server?.stop('SIGINT', 'group');
+    expect(stopped?.code, server?.output.slice(-2_000)).toBe(0);
+    for (const port of Object.values(ports)) expect(await portIsFree(port), `port ${port}`).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('restarts on the same DATA_DIR with its data, then stops on SIGTERM to npm alone', async () => {
+    server = new DevServer(ports, dataDir);
+    url = await server.ready();
+    expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
+    expect(await fingerprint(ports.pg)).toEqual(firstRun);
+
+    const stopped = await server.stop('SIGTERM', 'npm');
+    expect(stopped.code, server.output.slice(-2_000)).toBe(0);
+    for (const port of Object.values(ports)) expect(await portIsFree(port), `port ${port}`).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+});
