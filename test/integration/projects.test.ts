@@ -46,7 +46,7 @@ const stored = async (id: string) => (await ownerDb.http.select().from(projects)
 
 describe('GET /orgs/{orgId}/projects', () => {
   it("lists the org's live projects, newest first, in the list envelope", async () => {
-    const { owner, org } = await orgWithOwner();
+    const { org } = await orgWithOwner();
     await insertProjects(org, [
       { name: 'Old', createdAt: '2025-01-01T00:00:00Z' },
       { name: 'New', createdAt: '2025-03-01T00:00:00Z' },

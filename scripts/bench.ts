@@ -1,0 +1,188 @@
+// npm run bench — throughput and latency of the real stack (wrangler dev + workerd, Neon proxy, PostgreSQL)
+// on free ports with throwaway data. Each scenario is warmed up, then driven by autocannon; prints one table,
+// writes bench-results.json, stops everything and exits. BENCH_DURATION (s, default 10), BENCH_CONNECTIONS
+// (default 10) and BENCH_WARMUP (s, default 2) tune it. Numbers are relative: the load generator shares the
+// machine with the server, so compare rows of one run, not runs on different machines.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { freePort } from './lib/ports.ts';
+import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
+
+/** One kind of request to measure. Add login, refresh, authenticated reads and writes here as they land. */
+interface Scenario {
+  name: string;
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  headers?: Record<string, string>;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Runs once before the warm-up, e.g. to sign in; the headers it returns are added to every request. */
+  setup?: (baseUrl: string) => Promise<Record<string, string>>;
+}
+
+const scenarios: Scenario[] = [
+  // The first scenario is the baseline the others are compared with.
+  { name: 'liveness', path: '/api/health/live' },
+  { name: 'readiness', path: '/api/health/ready' },
+];
+
+const DURATION_S = positive('BENCH_DURATION', 10);
+const CONNECTIONS = positive('BENCH_CONNECTIONS', 10);
+const WARMUP_S = positive('BENCH_WARMUP', 2);
+const RESULTS_FILE = join(ROOT, 'bench-results.json');
+
+interface Measurement {
+  name: string;
+  method: string;
+  path: string;
+  requests: number;
+  reqPerSec: number;
+  latencyMs: { p50: number; p95: number; p99: number; mean: number; max: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-bench-'));
+const controller = new AbortController();
+let platform: Platform | undefined;
+let running: autocannon.Instance | undefined;
+
+onShutdownSignal((signal) => {
+  if (controller.signal.aborted) return;
+  console.log(`\n${signal}: stopping…`);
+  controller.abort(new Error(`interrupted by ${signal}`));
+  running?.stop();
+});
+
+let exitCode = 0;
+try {
+  // As root, PostgreSQL runs as the `postgres` user, who must be able to enter the data folder.
+  chmodSync(dataDir, 0o755);
+  console.log(`Starting the platform (${DURATION_S} s per scenario, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up)…`);
+  platform = await startPlatform({
+    port: await freePort(),
+    dataDir,
+    persistent: false,
+    pgPort: await freePort(),
+    proxyPort: await freePort(),
+    inheritOutput: false,
+    // Wrangler pretty-printing every request is a local-only cost that would dominate the figures.
+    logLevel: 'warn',
+    signal: controller.signal,
+  });
+  const measurements: Measurement[] = [];
+  for (const scenario of scenarios) {
+    controller.signal.throwIfAborted();
+    measurements.push(await measure(platform.url, scenario));
+  }
+  report(measurements);
+} catch (error) {
+  if (!controller.signal.aborted) {
+    console.error(error instanceof Error ? error.message : error);
+    exitCode = 1;
+  } else exitCode = 130;
+} finally {
+  await platform?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(exitCode);
+
+async function measure(baseUrl: string, scenario: Scenario): Promise<Measurement> {
+  const method = scenario.method ?? 'GET';
+  const headers = { ...scenario.headers, ...(await scenario.setup?.(baseUrl)) };
+  if (scenario.body !== undefined) headers['content-type'] ??= 'application/json';
+  const options: autocannon.Options = {
+    url: `${baseUrl}${scenario.path}`,
+    method,
+    headers,
+    body: scenario.body === undefined ? undefined : JSON.stringify(scenario.body),
+    connections: CONNECTIONS,
+  };
+  process.stdout.write(`  ${scenario.name}: warming up… `);
+  await run({ ...options, duration: WARMUP_S });
+  process.stdout.write('measuring… ');
+  // autocannon's own histogram has whole-millisecond buckets and no p95; keep every sample instead.
+  const samples: number[] = [];
+  const result = await run({ ...options, duration: DURATION_S }, (ms) => samples.push(ms));
+  console.log('done');
+  samples.sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return {
+    name: scenario.name,
+    method,
+    path: scenario.path,
+    requests: result.requests.total,
+    reqPerSec: Math.round(result.requests.total / result.duration),
+    latencyMs: {
+      p50: round(percentile(samples, 50)),
+      p95: round(percentile(samples, 95)),
+      p99: round(percentile(samples, 99)),
+      mean: round(samples.reduce((sum, ms) => sum + ms, 0) / Math.max(1, samples.length)),
+      max: round(samples.at(-1) ?? 0),
+    },
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+function run(options: autocannon.Options, onLatency?: (ms: number) => void): Promise<autocannon.Result> {
+  return new Promise((resolveRun, reject) => {
+    running = autocannon(options, (error: unknown, result: autocannon.Result) => {
+      running = undefined;
+      if (controller.signal.aborted) reject(controller.signal.reason);
+      else if (error) reject(error instanceof Error ? error : new Error(String(error)));
+      else resolveRun(result);
+    });
+    if (onLatency) running.on('response', (_client, _status, _bytes, ms) => onLatency(ms));
+  });
+}
+
+/** Nearest-rank percentile of sorted samples. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function report(measurements: Measurement[]): void {
+  const [baseline] = measurements;
+  const rows = measurements.map((m) => ({
+    scenario: m.name,
+    'req/s': m.reqPerSec,
+    'p50 ms': m.latencyMs.p50,
+    'p95 ms': m.latencyMs.p95,
+    'p99 ms': m.latencyMs.p99,
+    'non-2xx': m.non2xx,
+    errors: m.errors + m.timeouts,
+    // How much slower than the baseline: its req/s over ours, our p50 over its.
+    [`req/s ÷ ${baseline?.name}`]: ratio(baseline?.reqPerSec, m.reqPerSec),
+    [`p50 ÷ ${baseline?.name}`]: ratio(m.latencyMs.p50, baseline?.latencyMs.p50),
+  }));
+  // The load generator shares the machine with the server; a busy machine lowers every row.
+  const load = loadavg().map((value) => value.toFixed(2));
+  console.log(`\n${CONNECTIONS} connections, ${DURATION_S} s per scenario, Node ${process.versions.node}, ${cpus().length} CPUs, load average ${load.join(' ')}`);
+  console.table(rows);
+  const live = measurements.find((m) => m.path === '/api/health/live');
+  const ready = measurements.find((m) => m.path === '/api/health/ready');
+  const ratios = live && ready ? { liveReqPerSecOverReady: ratio(live.reqPerSec, ready.reqPerSec), readyP50OverLive: ratio(ready.latencyMs.p50, live.latencyMs.p50) } : undefined;
+  if (ratios) console.log(`live ÷ ready req/s: ${ratios.liveReqPerSecOverReady}×; ready p50 ÷ live p50: ${ratios.readyP50OverLive}×`);
+  const failed = measurements.filter((m) => m.non2xx + m.errors + m.timeouts > 0);
+  if (failed.length > 0) console.warn(`Warning: non-2xx or errors in ${failed.map((m) => m.name).join(', ')}; their figures are suspect.`);
+  const settings = { durationS: DURATION_S, connections: CONNECTIONS, warmupS: WARMUP_S, node: process.versions.node, cpus: cpus().length, loadAverage: load };
+  writeFileSync(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), settings, scenarios: measurements, ratios }, null, 2)}\n`);
+  console.log(`Written to ${RESULTS_FILE}`);
+}
+
+function ratio(numerator: number | undefined, denominator: number | undefined): number | null {
+  if (!numerator || !denominator) return null;
+  return Math.round((numerator / denominator) * 100) / 100;
+}
+
+function positive(name: string, fallback: number): number {
+  const value = Number(process.env[name] || fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${process.env[name]}".`);
+  return value;
+}
