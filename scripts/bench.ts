@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
+import { DEMO_PASSWORD, demo } from './lib/seed.ts';
 
 /** One kind of request to measure. Add login, refresh, authenticated reads and writes here as they land. */
 interface Scenario {
@@ -18,14 +19,54 @@ interface Scenario {
   headers?: Record<string, string>;
   /** Sent as JSON. */
   body?: unknown;
-  /** Runs once before the warm-up, e.g. to sign in; the headers it returns are added to every request. */
-  setup?: (baseUrl: string) => Promise<Record<string, string>>;
+  /**
+   * Runs once before the warm-up, e.g. to sign in. Its headers are added to every request; `setupRequest`
+   * and `onResponse` (autocannon hooks) make requests that differ, e.g. each refresh sending a new token.
+   */
+  setup?: (baseUrl: string) => Promise<{ headers?: Record<string, string>; setupRequest?: autocannon.Request['setupRequest']; onResponse?: autocannon.Request['onResponse'] }>;
 }
+
+const demoProject = `/api/v1/orgs/${demo.org.id}/projects/${demo.project.id}`;
+const owner = demo.users[0];
+
+/** Signs the demo owner in and returns the session's tokens. */
+async function login(baseUrl: string): Promise<{ accessToken: string; refreshToken: string }> {
+  const response = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: owner?.email, password: DEMO_PASSWORD }),
+  });
+  if (!response.ok) throw new Error(`bench login failed: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { data: { tokens: { accessToken: string; refreshToken: string } } }).data.tokens;
+}
+
+const bearer = async (baseUrl: string) => ({ headers: { authorization: `Bearer ${(await login(baseUrl)).accessToken}` } });
 
 const scenarios: Scenario[] = [
   // The first scenario is the baseline the others are compared with.
   { name: 'liveness', path: '/api/health/live' },
   { name: 'readiness', path: '/api/health/ready' },
+  // PBKDF2 (100,000 iterations) dominates: deliberately slow, CPU-bound work.
+  { name: 'login', method: 'POST', path: '/api/v1/auth/login', body: { email: owner?.email, password: DEMO_PASSWORD } },
+  {
+    // Every refresh rotates its token, so requests draw from a pool of live tokens and each response
+    // returns its successor to the pool: no token is ever sent twice (which would revoke its session).
+    name: 'refresh',
+    method: 'POST',
+    path: '/api/v1/auth/refresh',
+    setup: async (baseUrl) => {
+      const pool = await Promise.all(Array.from({ length: CONNECTIONS * 2 }, async () => (await login(baseUrl)).refreshToken));
+      return {
+        setupRequest: (request) => ({ ...request, body: JSON.stringify({ refreshToken: pool.shift() }) }),
+        onResponse: (status, body) => {
+          if (status === 200) pool.push((JSON.parse(body) as { data: { tokens: { refreshToken: string } } }).data.tokens.refreshToken);
+        },
+      };
+    },
+  },
+  { name: 'project read (token)', path: demoProject, setup: bearer },
+  { name: 'project read (API key)', path: demoProject, headers: { 'x-api-key': demo.apiKey.key } },
+  { name: 'project write (token)', method: 'PATCH', path: demoProject, body: { description: 'Updated by the benchmark' }, setup: bearer },
 ];
 
 const DURATION_S = positive('BENCH_DURATION', 10);
@@ -92,14 +133,16 @@ process.exit(exitCode);
 
 async function measure(baseUrl: string, scenario: Scenario): Promise<Measurement> {
   const method = scenario.method ?? 'GET';
-  const headers = { ...scenario.headers, ...(await scenario.setup?.(baseUrl)) };
-  if (scenario.body !== undefined) headers['content-type'] ??= 'application/json';
+  const prepared = await scenario.setup?.(baseUrl);
+  const headers = { ...scenario.headers, ...prepared?.headers };
+  if (scenario.body !== undefined || prepared?.setupRequest) headers['content-type'] ??= 'application/json';
   const options: autocannon.Options = {
     url: `${baseUrl}${scenario.path}`,
     method,
     headers,
     body: scenario.body === undefined ? undefined : JSON.stringify(scenario.body),
     connections: CONNECTIONS,
+    requests: prepared?.setupRequest ? [{ method, setupRequest: prepared.setupRequest, onResponse: prepared.onResponse }] : undefined,
   };
   process.stdout.write(`  ${scenario.name}: warming up… `);
   await run({ ...options, duration: WARMUP_S });
