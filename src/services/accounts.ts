@@ -6,6 +6,7 @@ import { createScopedDatabase, gateStatement, type Actor, type RequestMeta } fro
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { DECOY_PASSWORD_HASH, hashPassword, normaliseEmail, verifyPassword } from '../lib/passwords.ts';
+import { ownerCountSql } from './organizations.ts';
 import { insertSession, prepareSession, tokenPair, type TokenPair } from './sessions.ts';
 
 type AccountConfig = Parameters<typeof tokenPair>[0] & Parameters<typeof insertSession>[1];
@@ -163,9 +164,10 @@ export async function relationTo(db: Database, actor: UserActor, meta: RequestMe
  * spent — so every token stops working at once. Refused with 409 while the caller is the last active
  * owner of a live organization, which would otherwise be left without anyone able to manage it.
  *
- * One interactive transaction: the owner rows of each such org are locked (in a fixed order, so two
- * co-owners deactivating at once serialise instead of both leaving), then the remaining active owners are
- * counted in a later statement, which sees whatever the other transaction committed.
+ * One interactive transaction: each such org is locked with the same lock every ownership change takes
+ * (`lockOrganization`, in a fixed order so two co-owners deactivating at once serialise instead of both
+ * leaving, and a co-owner leaving at the same moment cannot either), then the remaining active owners
+ * are counted in a later statement, which sees whatever the other transaction committed.
  */
 export async function deactivateAccount(db: Database, actor: UserActor, meta: RequestMeta): Promise<void> {
   await createScopedDatabase(db, actor, meta, { kind: 'user' }).transaction(async (tx) => {
@@ -178,12 +180,10 @@ export async function deactivateAccount(db: Database, actor: UserActor, meta: Re
     const blocking: Array<{ id: string; name: string }> = [];
     for (const org of owned) {
       await tx.execute(gateStatement(actor, meta, { kind: 'org', orgId: org.id, permission: 'org:delete' }));
-      await tx.execute(sql`select 1 from memberships where org_id = ${org.id}::uuid and role = 'owner' order by user_id for update`);
-      const { rows } = await tx.execute<{ others: number }>(sql`
-        select count(*)::int as others from memberships m join credentials c on c.user_id = m.user_id
-        where m.org_id = ${org.id}::uuid and m.role = 'owner' and m.user_id <> ${actor.id}::uuid and c.deactivated_at is null
-      `);
-      if (!rows[0]?.others) blocking.push(org);
+      await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, org.id)).for('no key update');
+      const { rows } = await tx.execute<{ owners: number }>(sql`select ${ownerCountSql(org.id)} as owners`);
+      // The caller is still active here, so they are one of the owners counted.
+      if ((rows[0]?.owners ?? 0) <= 1) blocking.push(org);
     }
     if (blocking.length > 0) {
       throw new ApiError('CONFLICT', 'You are the only owner of some organizations. Transfer their ownership or delete them first.', {

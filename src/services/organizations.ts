@@ -68,9 +68,13 @@ export function callerRoleSql(actor: Actor, orgId: string): SQL<OrgRole> {
   return sql<OrgRole>`(select c.role from memberships c where c.org_id = ${orgId} and c.user_id = ${actor.id})`;
 }
 
-/** SQL: the number of owners of the org, as the current statement sees it. */
+/**
+ * SQL: the number of active owners of the org, as the current statement sees it. A deactivated owner
+ * cannot act, so they do not count: the last active owner may not leave an org to owners who cannot.
+ */
 export function ownerCountSql(orgId: string): SQL<number> {
-  return sql<number>`(select count(*)::int from memberships o where o.org_id = ${orgId} and o.role = 'owner')`;
+  return sql<number>`(select count(*)::int from memberships o join credentials c on c.user_id = o.user_id and c.deactivated_at is null
+    where o.org_id = ${orgId} and o.role = 'owner')`;
 }
 
 /**

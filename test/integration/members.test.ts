@@ -258,6 +258,34 @@ describe('POST /api/v1/orgs/{orgId}/leave', () => {
     expect((await owners(org)).map((row) => row.userId)).toEqual([coOwner.id]);
   });
 
+  it('a deactivated owner does not count: the last active owner cannot leave', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const coOwner = await createMember(org, 'owner');
+    expect((await api(`/api/v1/users/${coOwner.id}`, { method: 'DELETE', auth: coOwner })).status).toBe(204);
+    expect((await leave(org, owner)).status).toBe(409);
+    expect((await owners(org)).map((row) => row.userId).sort()).toEqual([owner.id, coOwner.id].sort());
+  });
+
+  it('two owners, one deactivating while the other leaves at the same moment: one active owner remains', async () => {
+    const cases = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const a = await createUser();
+        const org = await createOrg(a);
+        const b = await createMember(org, 'owner');
+        return { org, a, b };
+      }),
+    );
+    const results = await Promise.all(
+      cases.map(async ({ org, a, b }) => {
+        const [deactivation, leaving] = await Promise.all([api(`/api/v1/users/${a.id}`, { method: 'DELETE', auth: a }), leave(org, b)]);
+        return [deactivation.status, leaving.status].sort();
+      }),
+    );
+    // Whoever runs second under the org lock sees the other's change and is refused with 409.
+    for (const statuses of results) expect(statuses).toEqual([204, 409]);
+  });
+
   it('404 for outsiders, 401 anonymous, 403 for API keys (they are not members)', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
