@@ -230,6 +230,19 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 --> statement-breakpoint
 
+-- Whether the caller (app.user_id, set and verified by the gate earlier in this transaction — never a
+-- parameter, so it cannot be asked about other pairs) shares a live organization with p_user.
+CREATE FUNCTION users_share_org(p_user uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT EXISTS (
+    SELECT 1 FROM memberships mine
+    JOIN memberships theirs ON theirs.org_id = mine.org_id AND theirs.user_id = p_user
+    JOIN organizations o ON o.id = mine.org_id AND o.deleted_at IS NULL
+    WHERE mine.user_id = app_user_id()
+  )
+$$;
+--> statement-breakpoint
+
 -- Accepts an invitation as the signed-in invitee; the membership and the invitation change together.
 -- The two AP409 cases carry a stable HINT (already_accepted | already_member) for the app to tell apart.
 CREATE FUNCTION invitation_accept(p_token_hash text, p_actor jsonb)
@@ -409,11 +422,13 @@ ALTER FUNCTION api_key_authenticate(text) OWNER TO app_internal;
 --> statement-breakpoint
 ALTER FUNCTION api_key_touch(uuid) OWNER TO app_internal;
 --> statement-breakpoint
+ALTER FUNCTION users_share_org(uuid) OWNER TO app_internal;
+--> statement-breakpoint
 ALTER FUNCTION invitation_accept(text, jsonb) OWNER TO app_internal;
 --> statement-breakpoint
 ALTER FUNCTION audit_row_change() OWNER TO app_internal;
 --> statement-breakpoint
 -- Functions are executable by PUBLIC by default; the definer ones only by the app.
-REVOKE EXECUTE ON FUNCTION api_key_authenticate(text), api_key_touch(uuid), invitation_accept(text, jsonb), audit_row_change() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION api_key_authenticate(text), api_key_touch(uuid), users_share_org(uuid), invitation_accept(text, jsonb), audit_row_change() FROM PUBLIC;
 --> statement-breakpoint
-GRANT EXECUTE ON FUNCTION api_key_authenticate(text), api_key_touch(uuid), invitation_accept(text, jsonb) TO app_runtime;
+GRANT EXECUTE ON FUNCTION api_key_authenticate(text), api_key_touch(uuid), users_share_org(uuid), invitation_accept(text, jsonb) TO app_runtime;

@@ -132,31 +132,18 @@ export interface PublicProfileRow {
 
 /**
  * The caller's relation to `targetId`, with the target's public profile unless they are a stranger
- * (who must not learn the user exists). Other users' memberships are visible only inside an org's
- * context (row-level security), so after reading the caller's orgs (round trip 1) the check enters each
- * of them through its gate and probes for the target (round trip 2, one batch). Self costs one round trip.
+ * (who must not learn the user exists). One round trip: the user gate (live session), the profile, and
+ * `users_share_org`, which looks across the caller's orgs on the caller's verified identity.
  */
 export async function relationTo(db: Database, actor: UserActor, meta: RequestMeta, targetId: string): Promise<{ relation: Relation; profile?: PublicProfileRow }> {
-  const [targets, myOrgs] = await createScopedDatabase(db, actor, meta, { kind: 'user' }).batch((http) => [
+  const [targets, sharing] = await createScopedDatabase(db, actor, meta, { kind: 'user' }).batch((http) => [
     http.select({ id: users.id, email: users.email, name: users.name }).from(users).where(eq(users.id, targetId)),
-    http
-      .select({ orgId: memberships.orgId })
-      .from(memberships)
-      .innerJoin(organizations, and(eq(organizations.id, memberships.orgId), isNull(organizations.deletedAt)))
-      .where(eq(memberships.userId, actor.id)),
+    http.execute<{ shared: boolean }>(sql`select users_share_org(${targetId}::uuid) as shared`),
   ]);
   const profile = targets[0];
   if (!profile) return { relation: 'none' };
   if (profile.id === actor.id) return { relation: 'self', profile };
-  const probes = myOrgs.flatMap(({ orgId }) => [
-    db.http.execute(gateStatement(actor, meta, { kind: 'org', orgId, permission: 'members:read' })),
-    db.http.execute(sql`select 1 from memberships where org_id = ${orgId}::uuid and user_id = ${targetId}::uuid`),
-  ]);
-  const [first, ...rest] = probes;
-  if (!first) return { relation: 'none' };
-  const results = await db.http.batch([first, ...rest]);
-  const shared = results.some((result, index) => index % 2 === 1 && result.rows.length > 0);
-  return shared ? { relation: 'shared', profile } : { relation: 'none' };
+  return sharing.rows[0]?.shared ? { relation: 'shared', profile } : { relation: 'none' };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { credentials, organizations, sessions, users } from '../../src/db/schema/index.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
 import { api, createApiKey, createMember, createOrg, createUser, json, ownerDb, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 
 type ErrorBody = { error: { code: string; message: string; details?: { issues?: Array<{ path: string }>; organizations?: Array<{ id: string; name: string }> } } };
@@ -50,6 +51,13 @@ describe('GET /api/v1/users/{id}', () => {
       const response = await api(`/api/v1/users/${alice.id}`, { auth: viewer });
       expect(response.status).toBe(200);
       expect((await json<{ data: unknown }>(response)).data).toEqual(expected);
+    }
+  });
+
+  it('costs one round trip, for a neighbour as for a stranger', async () => {
+    const { alice, bob, stranger } = await neighbours();
+    for (const viewer of [bob, stranger]) {
+      expect(await roundTrips(async () => api(`/api/v1/users/${alice.id}`, { auth: viewer }))).toBe(1);
     }
   });
 

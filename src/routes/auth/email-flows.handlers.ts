@@ -4,7 +4,7 @@ import { describeError, log } from '../../lib/log.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { userScope } from '../users/user-scope.ts';
 import type { forgotPasswordRoute, resendVerificationRoute, resetPasswordRoute, verifyEmailRoute } from './email-flows.routes.ts';
-import { issuePasswordReset, issueVerification, resetPassword, verifyEmail } from './email-tokens.ts';
+import { issuePasswordReset, issueVerification, resetPassword, verifyEmail } from '../../services/email-tokens.ts';
 
 /** One statement: the token is checked, spent and the email marked verified together. */
 export const verifyEmailHandler: RouteHandler<typeof verifyEmailRoute, AppEnv> = async (c) => {

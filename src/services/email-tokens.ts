@@ -1,14 +1,13 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.ts';
-import { emailTokens, users } from '../../db/schema/index.ts';
-import type { ScopedDatabase } from '../../db/tenant.ts';
-import { ApiError } from '../../errors.ts';
-import { sha256Hex } from '../../lib/crypto.ts';
-import { hashPassword } from '../../lib/passwords.ts';
-import { emailTokenExpiry, newEmailToken, passwordPolicyIssue, type EmailTokenPurpose } from '../../services/accounts.ts';
+import type { Database } from '../db/client.ts';
+import { emailTokens, users } from '../db/schema/index.ts';
+import type { ScopedDatabase } from '../db/tenant.ts';
+import { ApiError } from '../errors.ts';
+import { sha256Hex } from '../lib/crypto.ts';
+import { hashPassword } from '../lib/passwords.ts';
+import { emailTokenExpiry, newEmailToken, passwordPolicyIssue, type EmailTokenPurpose } from './accounts.ts';
 
-// Single-use email tokens (verification, password reset). Domain logic used only by the auth routes;
-// it lives next to them because src/services/ is shared with other engineers' files.
+// Single-use email tokens (verification, password reset), stored hashed.
 
 type TokenState = 'invalid' | 'expired' | 'used';
 
