@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchItem, BatchResponse } from 'drizzle-orm/batch';
+import { ApiError } from '../errors.ts';
 import { orgRolesFor, projectRolesFor, type Permission } from '../lib/permissions.ts';
 import type { Database, HttpDatabase, Transaction } from './client.ts';
 
@@ -7,6 +8,14 @@ import type { Database, HttpDatabase, Transaction } from './client.ts';
 export type Actor =
   | { type: 'user'; id: string; sessionId: string }
   | { type: 'api_key'; id: string; keyHash: string; orgId: string; projectId: string | null; scopes: readonly string[] };
+
+export type UserActor = Extract<Actor, { type: 'user' }>;
+
+/** The actor of a user route, narrowed (`userRoute` refuses API keys before the handler runs). */
+export function userActor(actor: Actor): UserActor {
+  if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
+  return actor;
+}
 
 /** Request facts the audit log records. */
 export interface RequestMeta {
@@ -42,8 +51,8 @@ export interface ScopedDatabase {
 export function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
   const context = JSON.stringify({ ...actor, ...meta });
   if (gate.kind === 'user') return sql`select app_enter_user(${context}::jsonb, ${gate.newOrgId ?? null}::uuid) as role`;
-  const orgRoles = pgArray(orgRolesFor(gate.permission));
-  const projectRoles = pgArray(projectRolesFor(gate.permission));
+  const orgRoles = sql.param(orgRolesFor(gate.permission));
+  const projectRoles = sql.param(projectRolesFor(gate.permission));
   return sql`select app_enter(${gate.orgId}::uuid, ${context}::jsonb, ${orgRoles}::text[], ${gate.projectId ?? null}::uuid, ${projectRoles}::text[]) as role`;
 }
 
@@ -70,9 +79,4 @@ export function createScopedDatabase(db: Database, actor: Actor, meta: RequestMe
       });
     },
   };
-}
-
-/** Postgres array literal for fixed identifiers (role names): `{owner,admin}`. */
-function pgArray(values: readonly string[]): string {
-  return `{${values.join(',')}}`;
 }

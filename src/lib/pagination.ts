@@ -46,8 +46,6 @@ export const paginationQuery = z.object({
     .openapi({ param: { name: 'cursor', in: 'query' }, description: 'Opaque: `meta.nextCursor` of the previous page.' }),
 });
 
-export type PaginationQuery = z.infer<typeof paginationQuery>;
-
 /** `meta` of every list response. `nextCursor` is null on the last page. */
 export const listMetaSchema = z
   .object({ nextCursor: z.string().nullable(), limit: z.number().int() })

@@ -19,15 +19,26 @@ export function requireJsonBody(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Caps the request body at the configured size; streams are counted, not trusted by Content-Length. */
-export function limitBody(): MiddlewareHandler<AppEnv> {
-  return async function limitBody(c, next) {
-    const maxSize = c.var.config.BODY_LIMIT_BYTES;
-    return bodyLimit({
+// One limiter per configured size (in practice one per isolate), not one per request.
+const limiters = new Map<number, MiddlewareHandler<AppEnv>>();
+
+function limiterFor(maxSize: number): MiddlewareHandler<AppEnv> {
+  let limiter = limiters.get(maxSize);
+  if (!limiter) {
+    limiter = bodyLimit({
       maxSize,
       onError: () => {
         throw new ApiError('PAYLOAD_TOO_LARGE', `Request body exceeds ${maxSize} bytes.`, { maxBytes: maxSize });
       },
-    })(c, next);
+    });
+    limiters.set(maxSize, limiter);
+  }
+  return limiter;
+}
+
+/** Caps the request body at the configured size; streams are counted, not trusted by Content-Length. */
+export function limitBody(): MiddlewareHandler<AppEnv> {
+  return async function limitBody(c, next) {
+    return limiterFor(c.var.config.BODY_LIMIT_BYTES)(c, next);
   };
 }

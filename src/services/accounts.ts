@@ -2,7 +2,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
 import { sqlState } from '../db/errors.ts';
 import { credentials, emailTokens, memberships, organizations, users } from '../db/schema/index.ts';
-import { createScopedDatabase, gateStatement, type Actor, type RequestMeta } from '../db/tenant.ts';
+import { createScopedDatabase, gateStatement, type RequestMeta, type UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { DECOY_PASSWORD_HASH, hashPassword, normaliseEmail, verifyPassword } from '../lib/passwords.ts';
@@ -117,8 +117,6 @@ export async function logIn(db: Database, config: AccountConfig, input: { email:
   const tokens = await tokenPair(config, { userId: account.id, sessionId: session.id, issuedAt: new Date(), refreshToken: session.refreshToken });
   return { profile, tokens };
 }
-
-type UserActor = Extract<Actor, { type: 'user' }>;
 
 /** How the caller stands to another user: themself, sharing an organization with them, or a stranger. */
 export type Relation = 'self' | 'shared' | 'none';

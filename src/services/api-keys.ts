@@ -44,15 +44,10 @@ const heldByRole = JSON.stringify(Object.fromEntries(ORG_ROLES.map((role) => [ro
  * their own scopes. Used where the scopes are only known inside the database, e.g. when rotating a key.
  */
 export function callerHoldsScopes(actor: Actor, scopes: SQL): SQL {
-  if (actor.type === 'api_key') return sql`(${scopes} <@ ${pgTextArray(actor.scopes)}::text[])`;
+  if (actor.type === 'api_key') return sql`(${scopes} <@ ${sql.param(actor.scopes)}::text[])`;
   return sql`exists (
     select 1 from memberships m
     where m.org_id = app_org_id() and m.user_id = app_user_id()
       and ${scopes} <@ array(select jsonb_array_elements_text(${heldByRole}::jsonb -> m.role::text))
   )`;
-}
-
-/** A Postgres text[] literal, every element quoted. */
-function pgTextArray(values: readonly string[]): string {
-  return `{${values.map((value) => `"${value.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }

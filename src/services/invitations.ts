@@ -2,7 +2,7 @@ import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
 import { sqlHint, sqlState } from '../db/errors.ts';
 import { invitations, organizations } from '../db/schema/index.ts';
-import type { Actor, RequestMeta, ScopedDatabase } from '../db/tenant.ts';
+import type { Actor, RequestMeta, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { rolesUpTo, type OrgRole } from '../lib/permissions.ts';
@@ -94,7 +94,7 @@ export async function discardInvitation(tenant: ScopedDatabase, id: string): Pro
  * (it finds the invitation by token hash across orgs, checks the session and the email, and writes the
  * membership and the acceptance together, audited as the invitee). One round trip.
  */
-export async function acceptInvitation(db: Database, actor: Extract<Actor, { type: 'user' }>, meta: RequestMeta, token: string): Promise<{ orgId: string; role: OrgRole }> {
+export async function acceptInvitation(db: Database, actor: UserActor, meta: RequestMeta, token: string): Promise<{ orgId: string; role: OrgRole }> {
   const context = JSON.stringify({ ...actor, ...meta });
   try {
     const { rows } = await db.http.execute<{ org_id: string; role: OrgRole }>(

@@ -2,7 +2,7 @@ import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
 import { memberships, organizations, users } from '../db/schema/index.ts';
 import { sqlState } from '../db/errors.ts';
-import { createScopedDatabase, type Actor, type RequestMeta } from '../db/tenant.ts';
+import { createScopedDatabase, type Actor, type RequestMeta, type UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import type { OrgRole } from '../lib/permissions.ts';
 
@@ -125,14 +125,6 @@ export function ownershipRefusal(state: MemberState, to: OrgRole | null, self: b
     return new ApiError('CONFLICT', `The last owner of an organization cannot ${what}. Make another member an owner first, or delete the organization.`);
   }
   return null;
-}
-
-type UserActor = Extract<Actor, { type: 'user' }>;
-
-/** The actor of a `userRoute` (API keys were refused by its authentication). */
-export function userActor(actor: Actor): UserActor {
-  if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
-  return actor;
 }
 
 /**

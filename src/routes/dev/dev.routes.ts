@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
+import { jsonContent } from '../../lib/envelope.ts';
 import { normaliseEmail } from '../../lib/passwords.ts';
 import { usesDevOutbox } from '../../services/email.ts';
 
@@ -13,7 +14,7 @@ function devOnly(): MiddlewareHandler<AppEnv> {
   };
 }
 
-export const outboxEmailSchema = z.object({ to: z.string(), subject: z.string(), text: z.string(), html: z.string(), data: z.unknown() });
+const outboxEmailSchema = z.object({ to: z.string(), subject: z.string(), text: z.string(), html: z.string(), data: z.unknown() });
 
 /** Hidden from the OpenAPI document: a development tool, not part of the API. */
 export const outbox = createRoute({
@@ -22,5 +23,5 @@ export const outbox = createRoute({
   hide: true,
   middleware: [devOnly()] as const,
   request: { query: z.object({ to: z.string().max(254).transform(normaliseEmail).pipe(z.email()) }) },
-  responses: { 200: { description: 'Emails "sent" to `to`, newest first.' } },
+  responses: { 200: jsonContent(z.object({ data: z.array(outboxEmailSchema) }), 'Emails "sent" to `to`, newest first.') },
 });

@@ -1,6 +1,7 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { invitations } from '../../db/schema/index.ts';
+import { userActor } from '../../db/tenant.ts';
 import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import { describeError, log } from '../../lib/log.ts';
@@ -10,7 +11,7 @@ import { requestMeta } from '../../middleware/auth.ts';
 import { appLink } from '../../services/email-templates.ts';
 import { acceptInvitation as accept, createInvitation as create, discardInvitation, invitationStatusSql } from '../../services/invitations.ts';
 import { enqueueJob } from '../../services/jobs.ts';
-import { userActor } from '../../services/organizations.ts';
+
 import type { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.routes.ts';
 import { invitationCursor, toInvitation } from './invitations.schemas.ts';
 

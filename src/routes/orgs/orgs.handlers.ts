@@ -1,12 +1,12 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { invitations, memberships, organizations } from '../../db/schema/index.ts';
-import { createScopedDatabase } from '../../db/tenant.ts';
+import { createScopedDatabase, userActor } from '../../db/tenant.ts';
 import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import { decodeCursor, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
 import { requestMeta } from '../../middleware/auth.ts';
-import { createOrganization, isUniqueViolation, SLUG_CONSTRAINT, slugTaken, userActor } from '../../services/organizations.ts';
+import { createOrganization, isUniqueViolation, SLUG_CONSTRAINT, slugTaken } from '../../services/organizations.ts';
 import type { createOrg, deleteOrg, getOrg, listOrgs, updateOrg } from './orgs.routes.ts';
 import { orgCursor, toOrganization } from './orgs.schemas.ts';
 
@@ -79,7 +79,7 @@ export const deleteOrgHandler: RouteHandler<typeof deleteOrg, AppEnv> = async (c
   const { orgId } = c.req.valid('param');
   const [deleted] = await c.var.tenant.batch((db) => [
     db.update(organizations).set({ deletedAt: sql`now()` }).where(and(eq(organizations.id, orgId), isNull(organizations.deletedAt))).returning({ id: organizations.id }),
-    // invitation_accept does not look at the org, so a pending invitation would still let someone in.
+    // invitation_accept refuses invitations of deleted orgs anyway; revoking them keeps their status true.
     db
       .update(invitations)
       .set({ revokedAt: sql`now()`, updatedAt: sql`now()` })

@@ -2,11 +2,12 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { eq, sql } from 'drizzle-orm';
 import { users } from '../../db/schema/index.ts';
+import { userActor } from '../../db/tenant.ts';
 import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import { requestMeta } from '../../middleware/auth.ts';
 import { deactivateAccount, relationTo, selectProfile } from '../../services/accounts.ts';
-import { userActor, userScope } from './user-scope.ts';
+import { userScope } from './user-scope.ts';
 import type { deactivateUser, getMe, getUser, replaceUser, updateUser } from './users.routes.ts';
 import { toProfile, toPublicUser } from './users.schemas.ts';
 
@@ -22,7 +23,7 @@ export const getMeHandler: RouteHandler<typeof getMe, AppEnv> = async (c) => {
 /** One round trip for yourself; two for anyone else (see `relationTo`). */
 export const getUserHandler: RouteHandler<typeof getUser, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const actor = userActor(c);
+  const actor = userActor(c.var.actor);
   const { relation, profile } = await relationTo(c.var.db, actor, requestMeta(c), id);
   if (relation === 'none' || !profile) throw new ApiError('NOT_FOUND', 'User not found.');
   return c.json({ data: toPublicUser(profile) }, 200);
@@ -30,7 +31,7 @@ export const getUserHandler: RouteHandler<typeof getUser, AppEnv> = async (c) =>
 
 /** 403 for a user the caller can see, 404 for one they cannot: never reveals strangers. */
 async function refuseOthers(c: Context<AppEnv>, id: string): Promise<never> {
-  const { relation } = await relationTo(c.var.db, userActor(c), requestMeta(c), id);
+  const { relation } = await relationTo(c.var.db, userActor(c.var.actor), requestMeta(c), id);
   if (relation === 'shared') throw new ApiError('FORBIDDEN', 'You can only change your own account.');
   throw new ApiError('NOT_FOUND', 'User not found.');
 }
@@ -49,21 +50,21 @@ async function saveProfile(c: Context<AppEnv>, changes: { name?: string }) {
 
 export const replaceUserHandler: RouteHandler<typeof replaceUser, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  if (id !== userActor(c).id) return refuseOthers(c, id);
+  if (id !== userActor(c.var.actor).id) return refuseOthers(c, id);
   const { name } = c.req.valid('json');
   return c.json({ data: await saveProfile(c, { name }) }, 200);
 };
 
 export const updateUserHandler: RouteHandler<typeof updateUser, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  if (id !== userActor(c).id) return refuseOthers(c, id);
+  if (id !== userActor(c.var.actor).id) return refuseOthers(c, id);
   const body = c.req.valid('json');
   return c.json({ data: await saveProfile(c, body.name === undefined ? {} : { name: body.name }) }, 200);
 };
 
 export const deactivateUserHandler: RouteHandler<typeof deactivateUser, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const actor = userActor(c);
+  const actor = userActor(c.var.actor);
   if (id !== actor.id) return refuseOthers(c, id);
   await deactivateAccount(c.var.db, actor, requestMeta(c));
   return c.body(null, 204);
