@@ -1,12 +1,13 @@
 import { cors } from 'hono/cors';
 import { methodNotAllowed } from 'hono/method-not-allowed';
-import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
-import { createRouter } from './lib/router.ts';
+import { createRouter } from './routes/router.ts';
 import { appContext } from './middleware/context.ts';
 import { handleError, handleMethodNotAllowed, handleNotFound } from './middleware/error-handler.ts';
 import { limitBody, requireJsonBody } from './middleware/json-body.ts';
+import { requestId } from './middleware/request-id.ts';
 import { requestLogger } from './middleware/request-logger.ts';
+import { responsePolicy } from './middleware/response-policy.ts';
 import { mountDocs } from './routes/docs/index.ts';
 import { healthRoutes } from './routes/health/index.ts';
 import { apiKeyRoutes } from './routes/api-keys/index.ts';
@@ -23,9 +24,10 @@ import { wellKnownRoutes } from './routes/well-known/index.ts';
 export function createApp() {
   const app = createRouter();
 
-  app.use(requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
+  app.use(requestId());
   app.use(requestLogger());
   app.use(secureHeaders());
+  app.use(responsePolicy());
   app.use(appContext());
   app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id'], maxAge: 600 }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));

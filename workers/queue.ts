@@ -1,9 +1,10 @@
 import { createDatabase, type Database } from '../src/db/client.ts';
-import { getConfig } from '../src/env.ts';
+import { getConfig } from '../src/config.ts';
 import { describeError, log } from '../src/lib/log.ts';
 import { z } from 'zod';
 import { recordDeadLetter, recordJobFailure, type FailedJob } from '../src/services/job-failures.ts';
-import { jobMessageSchema, jobs, type JobContext, type JobMessage, type JobRegistry } from './jobs/registry.ts';
+import { jobMessageSchema, type JobMessage } from '../src/services/jobs.ts';
+import { jobs, type JobContext, type JobRegistry } from './jobs/registry.ts';
 
 /** Dead-letter queues are named `<queue>-dlq[-<env>]` in wrangler.toml. */
 const DEAD_LETTER_QUEUE = /-dlq(-|$)/;

@@ -1,5 +1,5 @@
 import { createDatabase } from '../src/db/client.ts';
-import { getConfig } from '../src/env.ts';
+import { getConfig } from '../src/config.ts';
 import { log } from '../src/lib/log.ts';
 import { reportError } from '../src/services/error-reporting.ts';
 import { enqueueHeartbeat } from './tasks/heartbeat.ts';

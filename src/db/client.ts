@@ -1,7 +1,7 @@
 import { neon, neonConfig, Pool } from '@neondatabase/serverless';
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
 import { drizzle as drizzleWs, type NeonDatabase } from 'drizzle-orm/neon-serverless';
-import type { Config } from '../env.ts';
+import type { Config } from '../config.ts';
 import { describeError, log } from '../lib/log.ts';
 import * as schema from './schema/index.ts';
 

@@ -1,6 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { BatchItem, BatchResponse } from 'drizzle-orm/batch';
-import { ApiError } from '../errors.ts';
 import { orgRolesFor, projectRolesFor, type Permission } from '../lib/permissions.ts';
 import type { Database, HttpDatabase, Transaction } from './client.ts';
 
@@ -10,12 +9,7 @@ export type Actor =
   | { type: 'api_key'; id: string; keyHash: string; orgId: string; projectId: string | null; scopes: readonly string[] };
 
 export type UserActor = Extract<Actor, { type: 'user' }>;
-
-/** The actor of a user route, narrowed (`userRoute` refuses API keys before the handler runs). */
-export function userActor(actor: Actor): UserActor {
-  if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
-  return actor;
-}
+export type KeyActor = Extract<Actor, { type: 'api_key' }>;
 
 /** Request facts the audit log records. */
 export interface RequestMeta {
@@ -38,17 +32,25 @@ type Queries = readonly [BatchItem<'pg'>, ...BatchItem<'pg'>[]];
  * tenants' rows, and a caller without the permission never gets to run the work (the gate raises
  * and the transaction rolls back).
  */
-export interface ScopedDatabase {
+export interface ScopedDatabase<A extends Actor = Actor> {
+  /** The caller, as authenticated; the gate re-checks in Postgres that it is still live. */
+  readonly actor: A;
   /** One round trip: the gate plus `build`'s queries, in one transaction. Resolves to the queries' results. */
   batch<T extends Queries>(build: (db: HttpDatabase) => T): Promise<BatchResponse<T>>;
   /** An interactive transaction (several round trips) that begins with the gate. */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** The gate alone (one round trip), for work outside Postgres that must not start before it; throws its refusal. */
+  enter(): Promise<void>;
+  /** Whether the gate has been sent (and so decided the request), by a batch, a transaction or `enter`. */
+  readonly gated: boolean;
   /** The caller's org role after the first batch or transaction ('api_key' for keys; null for user gates). */
   readonly role: string | null;
+  /** The gate statement of another scope of the same caller, to require it too inside a batch or transaction. */
+  check(gate: Gate): SQL;
 }
 
 /** The gate statement for a caller. Role lists come from the permission matrix, never from input. */
-export function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
+function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
   const context = JSON.stringify({ ...actor, ...meta });
   if (gate.kind === 'user') return sql`select app_enter_user(${context}::jsonb, ${gate.newOrgId ?? null}::uuid) as role`;
   const orgRoles = sql.param(orgRolesFor(gate.permission));
@@ -56,27 +58,40 @@ export function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL 
   return sql`select app_enter(${gate.orgId}::uuid, ${context}::jsonb, ${orgRoles}::text[], ${gate.projectId ?? null}::uuid, ${projectRoles}::text[]) as role`;
 }
 
-export function createScopedDatabase(db: Database, actor: Actor, meta: RequestMeta, gate: Gate): ScopedDatabase {
+/** The only way to a caller's data: built by the route kinds' middleware, handed to handlers and services. */
+export function createScopedDatabase<A extends Actor>(db: Database, actor: A, meta: RequestMeta, gate: Gate): ScopedDatabase<A> {
   const statement = gateStatement(actor, meta, gate);
   let role: string | null = null;
+  let gated = false;
   const remember = (rows: Array<Record<string, unknown>>) => {
     const value = rows[0]?.role;
     role = typeof value === 'string' && value ? value : null;
   };
   return {
+    actor,
     get role() {
       return role;
     },
+    get gated() {
+      return gated;
+    },
     async batch<T extends Queries>(build: (db: HttpDatabase) => T): Promise<BatchResponse<T>> {
+      gated = true;
       const [entered, ...results] = await db.http.batch([db.http.execute(statement), ...build(db.http)]);
       remember(entered.rows);
       return results as BatchResponse<T>;
     },
     async transaction(work) {
+      gated = true;
       return db.transaction(async (tx) => {
         remember((await tx.execute(statement)).rows);
         return work(tx);
       });
     },
+    async enter() {
+      gated = true;
+      remember((await db.http.execute(statement)).rows);
+    },
+    check: (other) => gateStatement(actor, meta, other),
   };
 }

@@ -1,15 +1,19 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import type { Actor, RequestMeta } from '../db/tenant.ts';
-import type { AppEnv } from '../env.ts';
+import type { Actor, KeyActor } from '../db/tenant.ts';
+import type { AppEnv, KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { sha256Hex } from '../lib/crypto.ts';
 import { verifyAccessToken } from '../services/tokens.ts';
+import { requestDatabase } from './database.ts';
 
 export const API_KEY_PATTERN = /^sk_(live|test)_[\w-]{43}$/;
 
-type KeyActor = Extract<Actor, { type: 'api_key' }>;
+export type AuthVariables = {
+  /** The authenticated caller. */
+  actor: Actor;
+};
 
 // Key lookups are cached briefly per isolate. Safe: every tenant transaction re-checks in its gate that
 // the key is still live (not revoked, not expired, rotation grace not over), in the same round trip.
@@ -18,33 +22,48 @@ const KEY_CACHE_MAX = 1_000;
 const keyCache = new Map<string, { actor: KeyActor | null; expires: number }>();
 
 /**
- * Authenticates the caller: an access token (`Authorization: Bearer <jwt>`) or an API key
- * (`Authorization: Bearer sk_…` or `X-API-Key: sk_…`). Sets `c.var.actor`; 401 otherwise.
- * Access tokens are verified in-process; sessions and deactivation are checked by the gate.
+ * Authenticates the caller: an access token or an API key in `Authorization: Bearer …`, or an API key
+ * in `X-API-Key`. Sets `c.var.actor`; 401 otherwise. Two different credentials in one request are a 400
+ * (which one should win is a guess we do not make). Access tokens are verified in-process; sessions and
+ * deactivation are checked by the gate.
  */
-export function authenticate(options: { allow?: Actor['type'][] } = {}): MiddlewareHandler<AppEnv> {
+export function authenticate(options: { allow?: Actor['type'][] } = {}): MiddlewareHandler<KindEnv<AuthVariables>> {
   const allow = options.allow ?? ['user', 'api_key'];
   return async function authenticate(c, next) {
-    const bearer = c.req.header('authorization')?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    const credential = c.req.header('x-api-key') ?? bearer;
-    if (!credential) throw new ApiError('UNAUTHORIZED', 'Authentication required.', undefined, { 'WWW-Authenticate': 'Bearer' });
-    const actor: Actor = API_KEY_PATTERN.test(credential) ? await authenticateKey(c, credential) : await authenticateToken(c, credential);
+    const actor = await authenticateCredential(c);
     if (!allow.includes(actor.type)) throw new ApiError('FORBIDDEN', actor.type === 'api_key' ? 'API keys cannot be used here.' : 'This route is for API keys.');
     c.set('actor', actor);
     await next();
   };
 }
 
-async function authenticateToken(c: Context<AppEnv>, token: string): Promise<Actor> {
+async function authenticateCredential<E extends AppEnv>(c: Context<E>): Promise<Actor> {
+  const authorization = c.req.header('authorization');
+  const bearer = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  if (authorization !== undefined && bearer === undefined) throw unauthorized('The Authorization header must be "Bearer <token>".');
+  const apiKey = c.req.header('x-api-key');
+  if (apiKey !== undefined) {
+    if (bearer !== undefined && bearer !== apiKey) throw new ApiError('BAD_REQUEST', 'Send one credential: Authorization or X-API-Key, not both.');
+    if (!API_KEY_PATTERN.test(apiKey)) throw unauthorized('X-API-Key takes an API key (sk_…); send access tokens as Authorization: Bearer.');
+    return authenticateKey(c, apiKey);
+  }
+  if (bearer === undefined) throw unauthorized('Authentication required.');
+  return API_KEY_PATTERN.test(bearer) ? authenticateKey(c, bearer) : authenticateToken(c, bearer);
+}
+
+const unauthorized = (message: string) => new ApiError('UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer' });
+
+async function authenticateToken<E extends AppEnv>(c: Context<E>, token: string): Promise<Actor> {
   const { userId, sessionId } = await verifyAccessToken(c.var.config, token);
   return { type: 'user', id: userId, sessionId };
 }
 
-async function authenticateKey(c: Context<AppEnv>, key: string): Promise<KeyActor> {
+async function authenticateKey<E extends AppEnv>(c: Context<E>, key: string): Promise<KeyActor> {
   const keyHash = await sha256Hex(key);
-  const actor = await lookupKey(c.var.db, keyHash);
-  if (!actor) throw new ApiError('UNAUTHORIZED', 'API key is invalid, expired or revoked.');
-  c.executionCtx.waitUntil(c.var.db.http.execute(sql`select api_key_touch(${actor.id}::uuid)`).catch(() => {}));
+  const db = requestDatabase(c);
+  const actor = await lookupKey(db, keyHash);
+  if (!actor) throw unauthorized('API key is invalid, expired or revoked.');
+  c.executionCtx.waitUntil(db.http.execute(sql`select api_key_touch(${actor.id}::uuid)`).catch(() => {}));
   return actor;
 }
 
@@ -60,13 +79,4 @@ async function lookupKey(db: Database, keyHash: string): Promise<KeyActor | null
   // Misses are not cached: a key created a moment ago must work at once.
   if (actor) keyCache.set(keyHash, { actor, expires: Date.now() + KEY_CACHE_TTL_MS });
   return actor;
-}
-
-/** What the audit log records about the request. */
-export function requestMeta(c: Context<AppEnv>): RequestMeta {
-  return {
-    requestId: c.var.requestId,
-    ip: c.req.header('cf-connecting-ip') ?? null,
-    userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
-  };
 }

@@ -1,9 +1,15 @@
 import type { MiddlewareHandler } from 'hono';
-import { createScopedDatabase } from '../db/tenant.ts';
-import type { AppEnv } from '../env.ts';
+import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/tenant.ts';
+import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import type { Permission } from '../lib/permissions.ts';
-import { requestMeta } from './auth.ts';
+import { gated, requestDatabase, requestMeta } from './database.ts';
+
+export type TenantVariables = {
+  actor: Actor;
+  /** The caller's database in the route's org, gated on the route's permission. */
+  tenant: ScopedDatabase;
+};
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -13,7 +19,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * project role and session are checked by the gate in the same round trip as the route's own queries.
  * Ids that are not UUIDs answer 404 like any other unknown resource.
  */
-export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
+export function authorize(permission: Permission): MiddlewareHandler<KindEnv<TenantVariables>> {
   return async function authorize(c, next) {
     const orgId = c.req.param('orgId') ?? '';
     const projectId = c.req.param('projectId');
@@ -28,8 +34,9 @@ export function authorize(permission: Permission): MiddlewareHandler<AppEnv> {
         throw new ApiError('FORBIDDEN', 'This API key is limited to one project.');
       }
     }
+    const tenant = createScopedDatabase(requestDatabase(c), actor, requestMeta(c), { kind: 'org', orgId, permission, projectId });
     c.set('tenantId', orgId);
-    c.set('tenant', createScopedDatabase(c.var.db, actor, requestMeta(c), { kind: 'org', orgId, permission, projectId }));
-    await next();
+    c.set('tenant', tenant);
+    await gated(c, tenant, next);
   };
 }

@@ -19,6 +19,7 @@ export function requestLogger(): MiddlewareHandler<AppEnv> {
       status,
       durationMs: Math.round((performance.now() - started) * 100) / 100,
       requestId: c.var.requestId,
+      clientRequestId: c.var.clientRequestId,
       tenantId: c.var.tenantId,
     });
   };

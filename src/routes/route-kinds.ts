@@ -3,19 +3,27 @@ import { authErrorResponses, commonErrorResponses } from '../errors.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
+import { unscoped } from '../middleware/unscoped.ts';
+import { userScope } from '../middleware/user-scope.ts';
+
+// Route kinds decide what a handler may touch: each composes the middleware that sets exactly its
+// variables, and `@hono/zod-openapi` types the handler from that middleware (`RouteHandler<typeof route>`),
+// so a public handler cannot even name `tenant`, and only public handlers hold the unscoped database.
+// Each kind is published in the OpenAPI document as `x-route-kind`, which the generated tests read.
 
 type RouteConfig = Parameters<typeof createRoute>[0];
 
 const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKey: [] }];
 
 /**
- * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission`
- * by the one mechanism (see middleware/authorize.ts). The permission is also published in the
- * OpenAPI document as `x-permission`, which the isolation-matrix test reads to cover every such route.
+ * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission` by the one
+ * mechanism (middleware/authorize.ts); the handler gets `actor` and the gated `tenant`. The permission is
+ * published in the OpenAPI document as `x-permission`, which the isolation matrix reads to cover every such route.
  */
 export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(permission: Permission, config: R) {
   return createRoute({
     ...config,
+    'x-route-kind': 'org',
     'x-permission': permission,
     security,
     middleware: [authenticate(), authorize(permission)] as const,
@@ -23,17 +31,26 @@ export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'secur
   });
 }
 
-/** A route for a signed-in user acting for themself (not in an org). API keys are refused. */
+/**
+ * A route for a signed-in user acting for themself (not in an org): the handler gets the user `actor`
+ * and `account`, gated on the live session. API keys are refused.
+ */
 export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(config: R) {
   return createRoute({
     ...config,
+    'x-route-kind': 'user',
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [authenticate({ allow: ['user'] })] as const,
+    middleware: [authenticate({ allow: ['user'] }), userScope()] as const,
     responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
   });
 }
 
-/** A route anyone may call (sign up, log in, refresh, JWKS). */
-export function publicRoute<const R extends RouteConfig>(config: R) {
-  return createRoute({ ...config, responses: { ...commonErrorResponses, ...config.responses } });
+/** A route anyone may call (sign up, log in, refresh, JWKS): the handler gets only `unscopedDb`. */
+export function publicRoute<const R extends Omit<RouteConfig, 'middleware'>>(config: R) {
+  return createRoute({
+    ...config,
+    'x-route-kind': 'public',
+    middleware: [unscoped()] as const,
+    responses: { ...commonErrorResponses, ...config.responses },
+  });
 }

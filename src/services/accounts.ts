@@ -2,7 +2,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
 import { sqlState } from '../db/errors.ts';
 import { credentials, emailTokens, memberships, organizations, users } from '../db/schema/index.ts';
-import { createScopedDatabase, gateStatement, type RequestMeta, type UserActor } from '../db/tenant.ts';
+import type { RequestMeta, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { DECOY_PASSWORD_HASH, hashPassword, normaliseEmail, verifyPassword } from '../lib/passwords.ts';
@@ -33,6 +33,14 @@ export interface ProfileRow {
 /** The profile of `userId` (no round trip here: batch it). */
 export function selectProfile(db: HttpDatabase, userId: string) {
   return db.select(profileColumns).from(users).innerJoin(credentials, eq(credentials.userId, users.id)).where(eq(users.id, userId));
+}
+
+/** One round trip: the gate, the change (none for an empty one) and the profile after it; undefined if the account is gone. */
+export async function updateProfile(account: ScopedDatabase<UserActor>, changes: { name?: string }): Promise<ProfileRow | undefined> {
+  const userId = account.actor.id;
+  if (changes.name === undefined) return (await account.batch((db) => [selectProfile(db, userId)]))[0][0];
+  const [, rows] = await account.batch((db) => [db.update(users).set({ name: changes.name, updatedAt: sql`now()` }).where(eq(users.id, userId)), selectProfile(db, userId)]);
+  return rows[0];
 }
 
 /**
@@ -133,14 +141,14 @@ export interface PublicProfileRow {
  * (who must not learn the user exists). One round trip: the user gate (live session), the profile, and
  * `users_share_org`, which looks across the caller's orgs on the caller's verified identity.
  */
-export async function relationTo(db: Database, actor: UserActor, meta: RequestMeta, targetId: string): Promise<{ relation: Relation; profile?: PublicProfileRow }> {
-  const [targets, sharing] = await createScopedDatabase(db, actor, meta, { kind: 'user' }).batch((http) => [
+export async function relationTo(account: ScopedDatabase<UserActor>, targetId: string): Promise<{ relation: Relation; profile?: PublicProfileRow }> {
+  const [targets, sharing] = await account.batch((http) => [
     http.select({ id: users.id, email: users.email, name: users.name }).from(users).where(eq(users.id, targetId)),
     http.execute<{ shared: boolean }>(sql`select users_share_org(${targetId}::uuid) as shared`),
   ]);
   const profile = targets[0];
   if (!profile) return { relation: 'none' };
-  if (profile.id === actor.id) return { relation: 'self', profile };
+  if (profile.id === account.actor.id) return { relation: 'self', profile };
   return sharing.rows[0]?.shared ? { relation: 'shared', profile } : { relation: 'none' };
 }
 
@@ -154,8 +162,9 @@ export async function relationTo(db: Database, actor: UserActor, meta: RequestMe
  * leaving, and a co-owner leaving at the same moment cannot either), then the remaining active owners
  * are counted in a later statement, which sees whatever the other transaction committed.
  */
-export async function deactivateAccount(db: Database, actor: UserActor, meta: RequestMeta): Promise<void> {
-  await createScopedDatabase(db, actor, meta, { kind: 'user' }).transaction(async (tx) => {
+export async function deactivateAccount(account: ScopedDatabase<UserActor>): Promise<void> {
+  const actor = account.actor;
+  await account.transaction(async (tx) => {
     const owned = await tx
       .select({ id: organizations.id, name: organizations.name })
       .from(memberships)
@@ -164,7 +173,7 @@ export async function deactivateAccount(db: Database, actor: UserActor, meta: Re
       .orderBy(asc(organizations.id));
     const blocking: Array<{ id: string; name: string }> = [];
     for (const org of owned) {
-      await tx.execute(gateStatement(actor, meta, { kind: 'org', orgId: org.id, permission: 'org:delete' }));
+      await tx.execute(account.check({ kind: 'org', orgId: org.id, permission: 'org:delete' }));
       await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, org.id)).for('no key update');
       const { rows } = await tx.execute<{ owners: number }>(sql`select ${ownerCountSql(org.id)} as owners`);
       // The caller is still active here, so they are one of the owners counted.

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { Config } from '../env.ts';
-import { gateStatement, type Actor, type RequestMeta } from '../db/tenant.ts';
+import type { Config } from '../config.ts';
+import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { ORG_ROLES, orgRoleAllows, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } from '../lib/permissions.ts';
 
@@ -30,9 +30,9 @@ export function contestedScopes(creatorRoles: readonly OrgRole[], scopes: readon
  * same roles need one check, so there are at most as many statements as distinct role sets (4 today).
  * API keys pass the gate by being live, so the caller must also check `scopes ⊆ actor.scopes` for them.
  */
-export function scopeGates(actor: Actor, meta: RequestMeta, orgId: string, scopes: readonly Permission[]): SQL[] {
+export function scopeGates(tenant: ScopedDatabase, orgId: string, scopes: readonly Permission[]): SQL[] {
   const byRoleSet = new Map(scopes.map((scope) => [orgRolesFor(scope).join(','), scope]));
-  return [...byRoleSet.values()].map((permission) => gateStatement(actor, meta, { kind: 'org', orgId, permission }));
+  return [...byRoleSet.values()].map((permission) => tenant.check({ kind: 'org', orgId, permission }));
 }
 
 // role → permissions it holds org-wide, for SQL: {"owner": ["org:read", …], …}

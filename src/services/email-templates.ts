@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Config } from '../env.ts';
+import type { Config } from '../config.ts';
 import { ORG_ROLES } from '../lib/permissions.ts';
 
 /** What each template needs. The `email.send` job validates its payload against these. */

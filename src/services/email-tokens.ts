@@ -1,7 +1,7 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { emailTokens, users } from '../db/schema/index.ts';
-import type { ScopedDatabase } from '../db/tenant.ts';
+import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { sha256Hex } from '../lib/crypto.ts';
 import { hashPassword } from '../lib/passwords.ts';
@@ -24,9 +24,10 @@ const insertToken = (hash: string, purpose: EmailTokenPurpose) => sql`${hash}, c
  * A new verification token for the signed-in user (earlier ones stay valid until they expire).
  * One round trip with the gate; 409 if the email is already verified.
  */
-export async function issueVerification(scoped: ScopedDatabase, userId: string): Promise<{ to: string; name: string; token: string }> {
+export async function issueVerification(account: ScopedDatabase<UserActor>): Promise<{ to: string; name: string; token: string }> {
+  const userId = account.actor.id;
   const { token, hash } = await newEmailToken();
-  const [inserted, profile] = await scoped.batch((db) => [
+  const [inserted, profile] = await account.batch((db) => [
     db.execute(sql`
       insert into email_tokens (token_hash, user_id, purpose, expires_at)
       select ${insertToken(hash, 'verify_email')} from credentials c where c.user_id = ${userId}::uuid and c.email_verified_at is null

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../db/client.ts';
-import type { Config } from '../env.ts';
+import type { Config } from '../config.ts';
 import { sha256Hex } from '../lib/crypto.ts';
 import { normaliseEmail } from '../lib/passwords.ts';
 import { renderEmail, templateData, type RenderedEmail } from './email-templates.ts';

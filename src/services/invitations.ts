@@ -1,8 +1,8 @@
 import { eq, sql, type SQL } from 'drizzle-orm';
-import type { Database, HttpDatabase } from '../db/client.ts';
+import type { HttpDatabase } from '../db/client.ts';
 import { sqlHint, sqlState } from '../db/errors.ts';
 import { invitations, organizations } from '../db/schema/index.ts';
-import type { Actor, RequestMeta, ScopedDatabase, UserActor } from '../db/tenant.ts';
+import type { Actor, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { rolesUpTo, type OrgRole } from '../lib/permissions.ts';
@@ -46,7 +46,8 @@ export interface CreatedInvitation {
  *  - the inviter may not grant a role above their own (API keys count as admins) → 403;
  *  - the address belongs to a member, or has a pending invitation → 409.
  */
-export async function createInvitation(tenant: ScopedDatabase, actor: Actor, orgId: string, input: { email: string; role: OrgRole }): Promise<CreatedInvitation> {
+export async function createInvitation(tenant: ScopedDatabase, orgId: string, input: { email: string; role: OrgRole }): Promise<CreatedInvitation> {
+  const actor = tenant.actor;
   const id = crypto.randomUUID();
   const token = randomToken('inv_');
   const tokenHash = await sha256Hex(token);
@@ -94,12 +95,13 @@ export async function discardInvitation(tenant: ScopedDatabase, id: string): Pro
  * (it finds the invitation by token hash across orgs, checks the session and the email, and writes the
  * membership and the acceptance together, audited as the invitee). One round trip.
  */
-export async function acceptInvitation(db: Database, actor: UserActor, meta: RequestMeta, token: string): Promise<{ orgId: string; role: OrgRole }> {
-  const context = JSON.stringify({ ...actor, ...meta });
+export async function acceptInvitation(account: ScopedDatabase<UserActor>, token: string): Promise<{ orgId: string; role: OrgRole }> {
+  const tokenHash = await sha256Hex(token);
   try {
-    const { rows } = await db.http.execute<{ org_id: string; role: OrgRole }>(
-      sql`select org_id, role from invitation_accept(${await sha256Hex(token)}, ${context}::jsonb)`,
-    );
+    // The user gate has just checked the session and set `app.actor`, the context invitation_accept takes.
+    const [{ rows }] = await account.batch((db) => [
+      db.execute<{ org_id: string; role: OrgRole }>(sql`select org_id, role from invitation_accept(${tokenHash}, current_setting('app.actor')::jsonb)`),
+    ]);
     const row = rows[0];
     if (!row) throw new Error('invitation_accept returned no row');
     return { orgId: row.org_id, role: row.role };

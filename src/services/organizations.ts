@@ -1,9 +1,10 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm';
-import type { Database, HttpDatabase } from '../db/client.ts';
-import { memberships, organizations, users } from '../db/schema/index.ts';
+import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
+import type { HttpDatabase } from '../db/client.ts';
+import { invitations, memberships, organizations, users } from '../db/schema/index.ts';
 import { sqlState } from '../db/errors.ts';
-import { createScopedDatabase, type Actor, type RequestMeta, type UserActor } from '../db/tenant.ts';
+import type { Actor, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
+import { keysetAfter, keysetOrderBy, type KeyPart } from '../lib/pagination.ts';
 import type { OrgRole } from '../lib/permissions.ts';
 
 /** Slugs: lower-case letters and digits in hyphen-separated words (3–48 characters overall). */
@@ -132,16 +133,17 @@ export function ownershipRefusal(state: MemberState, to: OrgRole | null, self: b
  * round trip. The id is generated here so the user gate can admit exactly this new org (RLS's WITH
  * CHECK). A generated slug that is taken is retried with a random suffix; an explicit one is a 409.
  */
-export async function createOrganization(db: Database, actor: UserActor, meta: RequestMeta, input: { name: string; slug?: string }) {
+export async function createOrganization(account: ScopedDatabase<UserActor>, input: { name: string; slug?: string }) {
   const base = input.slug ?? slugFromName(input.name);
   const candidates = input.slug ? [input.slug] : [base, withSlugSuffix(base), withSlugSuffix(base)];
   for (const slug of candidates) {
     const id = crypto.randomUUID();
-    const scoped = createScopedDatabase(db, actor, meta, { kind: 'user', newOrgId: id });
     try {
-      const [[org]] = await scoped.batch((tx) => [
+      // The second gate admits exactly this new org (RLS's WITH CHECK on the inserts).
+      const [, [org]] = await account.batch((tx) => [
+        tx.execute(account.check({ kind: 'user', newOrgId: id })),
         tx.insert(organizations).values({ id, name: input.name, slug }).returning(),
-        tx.insert(memberships).values({ orgId: id, userId: actor.id, role: 'owner' }),
+        tx.insert(memberships).values({ orgId: id, userId: account.actor.id, role: 'owner' }),
       ]);
       if (org) return org;
     } catch (error) {
@@ -154,4 +156,46 @@ export async function createOrganization(db: Database, actor: UserActor, meta: R
 /** The 409 for a slug another organization holds. */
 export function slugTaken(slug: string): ApiError {
   return new ApiError('CONFLICT', `The slug "${slug}" is already taken.`, { field: 'slug' });
+}
+
+/** The organization by id, unless deleted. */
+const liveOrg = (orgId: string) => and(eq(organizations.id, orgId), isNull(organizations.deletedAt));
+
+/** The caller's organizations by name, with their role in each. */
+const myOrgsOrder: KeyPart[] = [
+  { expression: organizations.name, direction: 'asc' },
+  { expression: organizations.id, direction: 'asc' },
+];
+
+/** A page of `userId`'s live organizations with their role, by name (`limit + 1` rows: see takePage). */
+export function selectMyOrgs(db: HttpDatabase, userId: string, page: { limit: number; after?: readonly unknown[] }) {
+  return db
+    .select({ org: organizations, role: memberships.role })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.orgId))
+    .where(and(eq(memberships.userId, userId), isNull(organizations.deletedAt), page.after && keysetAfter(myOrgsOrder, page.after)))
+    .orderBy(...keysetOrderBy(myOrgsOrder))
+    .limit(page.limit + 1);
+}
+
+export function selectOrg(db: HttpDatabase, orgId: string) {
+  return db.select().from(organizations).where(liveOrg(orgId));
+}
+
+/** Renames and/or re-slugs a live org; returns the row after the change. */
+export function updateOrg(db: HttpDatabase, orgId: string, changes: { name?: string; slug?: string }) {
+  return db.update(organizations).set({ ...changes, updatedAt: sql`now()` }).where(liveOrg(orgId)).returning();
+}
+
+/** Soft-deletes a live org; returns its id if it was live. */
+export function softDeleteOrg(db: HttpDatabase, orgId: string) {
+  return db.update(organizations).set({ deletedAt: sql`now()` }).where(liveOrg(orgId)).returning({ id: organizations.id });
+}
+
+/** Revokes the org's pending invitations (invitation_accept refuses those of deleted orgs anyway; this keeps their status true). */
+export function revokePendingInvitations(db: HttpDatabase, orgId: string) {
+  return db
+    .update(invitations)
+    .set({ revokedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(eq(invitations.orgId, orgId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt), gt(invitations.expiresAt, sql`now()`)));
 }

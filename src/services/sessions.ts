@@ -1,8 +1,8 @@
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
 import { refreshTokens, sessions } from '../db/schema/index.ts';
-import type { RequestMeta, ScopedDatabase } from '../db/tenant.ts';
-import type { Config } from '../env.ts';
+import type { RequestMeta, ScopedDatabase, UserActor } from '../db/tenant.ts';
+import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { sha256Hex } from '../lib/crypto.ts';
 import { newRefreshToken, signAccessToken, successorRefreshToken } from './tokens.ts';
@@ -88,8 +88,9 @@ export async function rotateRefreshToken(db: Database, config: SessionConfig, pr
 }
 
 /** The user's live sessions, most recently used first. One round trip with the gate. */
-export async function listSessions(scoped: ScopedDatabase, userId: string) {
-  const [rows] = await scoped.batch((db) => [
+export async function listSessions(account: ScopedDatabase<UserActor>) {
+  const userId = account.actor.id;
+  const [rows] = await account.batch((db) => [
     db
       .select({ id: sessions.id, userAgent: sessions.userAgent, ip: sessions.ip, createdAt: sessions.createdAt, lastUsedAt: sessions.lastUsedAt })
       .from(sessions)
@@ -100,8 +101,9 @@ export async function listSessions(scoped: ScopedDatabase, userId: string) {
 }
 
 /** Revokes one live session of the user; false if there is none with that id (or it is someone else's). */
-export async function revokeSession(scoped: ScopedDatabase, userId: string, sessionId: string, reason: RevokeReason): Promise<boolean> {
-  const [rows] = await scoped.batch((db) => [
+export async function revokeSession(account: ScopedDatabase<UserActor>, sessionId: string, reason: RevokeReason): Promise<boolean> {
+  const userId = account.actor.id;
+  const [rows] = await account.batch((db) => [
     db
       .update(sessions)
       .set({ revokedAt: sql`now()`, revokedReason: reason })
@@ -112,8 +114,9 @@ export async function revokeSession(scoped: ScopedDatabase, userId: string, sess
 }
 
 /** Revokes every live session of the user, except `keep` when given. Returns how many ended. */
-export async function revokeAllSessions(scoped: ScopedDatabase, userId: string, keep?: string): Promise<number> {
-  const [rows] = await scoped.batch((db) => [
+export async function revokeAllSessions(account: ScopedDatabase<UserActor>, keep?: string): Promise<number> {
+  const userId = account.actor.id;
+  const [rows] = await account.batch((db) => [
     db
       .update(sessions)
       .set({ revokedAt: sql`now()`, revokedReason: 'revoked_all' satisfies RevokeReason })

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
-import type { Config } from '../env.ts';
+import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { hmacSha256, randomToken } from '../lib/crypto.ts';
 

@@ -2,7 +2,7 @@ import { SELF } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.ts';
 import { apiKeys, credentials, memberships, organizations, projectMembers, projects, sessions, users } from '../../src/db/schema/index.ts';
-import { getConfig } from '../../src/env.ts';
+import { getConfig } from '../../src/config.ts';
 import { sha256Hex, randomToken } from '../../src/lib/crypto.ts';
 import { hashPassword } from '../../src/lib/passwords.ts';
 import type { OrgRole, Permission, ProjectRole } from '../../src/lib/permissions.ts';
@@ -108,7 +108,7 @@ export async function createApiKey(
   return { id: row.id, key };
 }
 
-type Credential = TestUser | { apiKey: string } | { token: string } | undefined;
+export type Credential = TestUser | { apiKey: string } | { token: string } | undefined;
 
 function authHeader(auth: Credential): Record<string, string> {
   if (!auth) return {};
@@ -121,7 +121,7 @@ function authHeader(auth: Credential): Record<string, string> {
 export function api(path: string, options: { method?: string; body?: unknown; auth?: Credential; headers?: Record<string, string> } = {}): Promise<Response> {
   const headers: Record<string, string> = { ...authHeader(options.auth), ...options.headers };
   if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-  return SELF.fetch(`http://example.com${path}`, {
+  return SELF.fetch(`http://localhost${path}`, {
     method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
     headers,
     body: options.body === undefined ? undefined : JSON.stringify(options.body),

@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { vi } from 'vitest';
-import type { JobMessage } from '../../workers/jobs/registry.ts';
+import type { JobMessage } from '../../src/services/jobs.ts';
 
 /** A message as the runtime hands it to the consumer. */
 export type DeliveredMessage = Parameters<typeof createMessageBatch>[1][number];

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers';
 import { createDatabase, type Database } from '../../src/db/client.ts';
 import { createApp } from '../../src/app.ts';
-import { getConfig } from '../../src/env.ts';
+import { getConfig } from '../../src/config.ts';
 
 export { env };
 

@@ -58,32 +58,44 @@ async function readAll(org: TestOrg, auth: Auth, query = '', from: string | null
   throw new Error('pagination did not end');
 }
 
-/** A handful of mutations through the API, each with its own request id. */
+/**
+ * A handful of mutations through the API. Each request also sends a client-chosen `X-Request-Id`, which
+ * the server must ignore: `ids` maps each label to the id the server generated (its response header).
+ */
 async function mutate(org: TestOrg, owner: TestUser) {
-  const headers = (id: string) => ({ 'x-request-id': id, 'cf-connecting-ip': '198.51.100.4', 'user-agent': 'audit-test/2.0' });
-  const created = await api(`/api/v1/orgs/${org.id}/projects`, { auth: owner, body: { name: 'Audited' }, headers: headers('m-create') });
+  const ids: Record<string, string> = {};
+  const call = async (label: string, path: string, options: Parameters<typeof api>[1]) => {
+    const headers = { 'x-request-id': `client-${label}`, 'cf-connecting-ip': '198.51.100.4', 'user-agent': 'audit-test/2.0' };
+    const response = await api(path, { ...options, headers });
+    ids[label] = response.headers.get('x-request-id') ?? '';
+    return response;
+  };
+  const created = await call('m-create', `/api/v1/orgs/${org.id}/projects`, { auth: owner, body: { name: 'Audited' } });
   const project = (await json<{ data: { id: string } }>(created)).data;
   const member = await createMember(org, 'member');
   const base = `/api/v1/orgs/${org.id}/projects/${project.id}`;
-  await api(base, { auth: owner, method: 'PATCH', body: { description: 'described' }, headers: headers('m-patch') });
-  await api(base, { auth: owner, method: 'PUT', body: { name: 'Audited 2', description: null }, headers: headers('m-put') });
-  await api(`${base}/members/${member.id}`, { auth: owner, method: 'PUT', body: { role: 'editor' }, headers: headers('m-role') });
-  await api(`${base}/members/${member.id}`, { auth: owner, method: 'DELETE', headers: headers('m-unrole') });
-  const keyResponse = await api(`/api/v1/orgs/${org.id}/api-keys`, { auth: owner, body: { name: 'k', scopes: ['projects:write'] }, headers: headers('m-key') });
+  await call('m-patch', base, { auth: owner, method: 'PATCH', body: { description: 'described' } });
+  await call('m-put', base, { auth: owner, method: 'PUT', body: { name: 'Audited 2', description: null } });
+  await call('m-role', `${base}/members/${member.id}`, { auth: owner, method: 'PUT', body: { role: 'editor' } });
+  await call('m-unrole', `${base}/members/${member.id}`, { auth: owner, method: 'DELETE' });
+  const keyResponse = await call('m-key', `/api/v1/orgs/${org.id}/api-keys`, { auth: owner, body: { name: 'k', scopes: ['projects:write'] } });
   const key = (await json<{ data: { id: string; key: string } }>(keyResponse)).data;
-  await api(base, { auth: { apiKey: key.key }, method: 'PATCH', body: { name: 'By key' }, headers: headers('m-keypatch') });
-  await api(`/api/v1/orgs/${org.id}/api-keys/${key.id}/rotate`, { auth: owner, method: 'POST', headers: headers('m-rotate') });
-  await api(`/api/v1/orgs/${org.id}/api-keys/${key.id}`, { auth: owner, method: 'DELETE', headers: headers('m-revoke') });
-  await api(base, { auth: owner, method: 'DELETE', headers: headers('m-delete') });
-  return { project, member, key };
+  await call('m-keypatch', base, { auth: { apiKey: key.key }, method: 'PATCH', body: { name: 'By key' } });
+  await call('m-rotate', `/api/v1/orgs/${org.id}/api-keys/${key.id}/rotate`, { auth: owner, method: 'POST' });
+  await call('m-revoke', `/api/v1/orgs/${org.id}/api-keys/${key.id}`, { auth: owner, method: 'DELETE' });
+  await call('m-delete', base, { auth: owner, method: 'DELETE' });
+  return { project, member, key, ids };
 }
 
 describe('GET /orgs/{orgId}/audit-logs', () => {
   it('records every API mutation exactly once, with actor, ip, user agent, request id and changed fields', async () => {
     const { owner, org } = await setup();
-    const { project, member, key } = await mutate(org, owner);
+    const { project, member, key, ids } = await mutate(org, owner);
     const entries = await readAll(org, owner);
-    const byRequest = (requestId: string) => entries.filter((entry) => entry.requestId === requestId);
+    const byRequest = (label: string) => entries.filter((entry) => entry.requestId === ids[label]);
+    // The server's ids, never the client's.
+    expect(Object.values(ids).every((id) => /^[0-9a-f-]{36}$/.test(id))).toBe(true);
+    expect(entries.filter((entry) => entry.requestId?.startsWith('client-'))).toEqual([]);
     const common = { ip: '198.51.100.4', userAgent: 'audit-test/2.0' };
     const user = { actorType: 'user', actorId: owner.id };
 

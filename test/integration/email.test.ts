@@ -1,5 +1,7 @@
 import { and, eq } from 'drizzle-orm';
+import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { getConfig } from '../../src/config.ts';
 import { credentials, emailTokens, jobFailures } from '../../src/db/schema/index.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
 import { renderEmail } from '../../src/services/email-templates.ts';
@@ -202,10 +204,27 @@ describe('password reset', () => {
 });
 
 describe('GET /api/dev/outbox', () => {
-  it('is 404 NOT_FOUND outside development and test, before any validation', async () => {
-    const response = await request('/api/dev/outbox', {}, { bindings: { ...env, APP_ENV: 'production' } });
-    expect(response.status).toBe(404);
-    expect((await response.json<ErrorBody>()).error.code).toBe('NOT_FOUND');
+  it('is 404 NOT_FOUND unless DEV_OUTBOX_ROUTE=on, before any validation, even in development', async () => {
+    for (const bindings of [{ ...env, APP_ENV: 'production', DEV_OUTBOX_ROUTE: 'off' }, { ...env, APP_ENV: 'development', DEV_OUTBOX_ROUTE: 'off' }, { ...env, DEV_OUTBOX_ROUTE: undefined }]) {
+      const response = await request('/api/dev/outbox', {}, { bindings: bindings as Env });
+      expect(response.status).toBe(404);
+      expect((await response.json<ErrorBody>()).error.code).toBe('NOT_FOUND');
+    }
+  });
+
+  it('answers loopback callers only', async () => {
+    const to = encodeURIComponent('someone@example.com');
+    expect((await SELF.fetch(`http://localhost/api/dev/outbox?to=${to}`)).status).toBe(200);
+    expect((await SELF.fetch(`http://127.0.0.1/api/dev/outbox?to=${to}`)).status).toBe(200);
+    expect((await SELF.fetch(`http://dev.example.com/api/dev/outbox?to=${to}`)).status).toBe(404);
+    const proxied = await SELF.fetch(`http://localhost/api/dev/outbox?to=${to}`, { headers: { 'cf-connecting-ip': '203.0.113.9' } });
+    expect(proxied.status).toBe(404);
+  });
+
+  it('cannot be turned on in production or staging: the configuration is refused', async () => {
+    for (const APP_ENV of ['production', 'staging']) {
+      expect(() => getConfig({ ...env, APP_ENV, DEV_OUTBOX_ROUTE: 'on' } as Env)).toThrow('Invalid configuration: DEV_OUTBOX_ROUTE');
+    }
   });
 
   it('400s without a valid `to`, and lists newest first', async () => {
@@ -266,7 +285,7 @@ describe('email.send job', () => {
   });
 
   it('refuses to run without a provider outside development and test', async () => {
-    await expect(run({ ...env, APP_ENV: 'production' }, invitation)).rejects.toThrow('Email delivery is not configured');
+    await expect(run({ ...env, APP_ENV: 'production', DEV_OUTBOX_ROUTE: 'off' }, invitation)).rejects.toThrow('Email delivery is not configured');
   });
 
   it('writes to the dev outbox once, even when the job runs twice', async () => {

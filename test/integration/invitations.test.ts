@@ -1,7 +1,7 @@
 import { and, eq, ne } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { auditLogs, invitations, memberships } from '../../src/db/schema/index.ts';
-import { getConfig } from '../../src/env.ts';
+import { getConfig } from '../../src/config.ts';
 import { randomToken, sha256Hex } from '../../src/lib/crypto.ts';
 import type { OrgRole } from '../../src/lib/permissions.ts';
 import { addMember, api, createApiKey, createMember, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { auditChainHeads, invitations } from '../../src/db/schema/index.ts';
-import { getConfig } from '../../src/env.ts';
+import { getConfig } from '../../src/config.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
 import { ORG_ROLES, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } from '../../src/lib/permissions.ts';
 import { signAccessToken } from '../../src/services/tokens.ts';

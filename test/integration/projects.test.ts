@@ -223,7 +223,7 @@ describe('POST /orgs/{orgId}/projects', () => {
       targetId: data.id,
       ip: '203.0.113.7',
       userAgent: 'projects-test/1.0',
-      requestId: 'req-create-1',
+      requestId: response.headers.get('x-request-id'),
       changes: expect.objectContaining({ name: 'Website', description: 'Marketing' }),
     });
   });
@@ -295,7 +295,7 @@ describe('PATCH and PUT /orgs/{orgId}/projects/{projectId}', () => {
     expect(Date.parse(data.updatedAt)).toBeGreaterThan(project.updatedAt.getTime());
     const entries = (await auditOf(org)).slice(before);
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ action: 'project.updated', targetId: project.id, actorId: owner.id, requestId: 'req-patch-1', changes: { name: { from: 'Before', to: 'After' } } });
+    expect(entries[0]).toMatchObject({ action: 'project.updated', targetId: project.id, actorId: owner.id, requestId: response.headers.get('x-request-id'), changes: { name: { from: 'Before', to: 'After' } } });
 
     const cleared = await api(`${base(org)}/${project.id}`, { auth: owner, method: 'PATCH', body: { description: null } });
     expect((await json<{ data: Project }>(cleared)).data).toMatchObject({ name: 'After', description: null });

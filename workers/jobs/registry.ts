@@ -1,7 +1,8 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Database } from '../../src/db/client.ts';
-import { heartbeat, heartbeatPayload } from './heartbeat.ts';
-import { sendEmail, sendEmailPayload } from './send-email.ts';
+import { jobContracts, type JobType, type ParsedJobPayload } from '../../src/services/jobs.ts';
+import { heartbeat } from './heartbeat.ts';
+import { sendEmail } from './send-email.ts';
 
 /** What a job handler receives besides its payload. */
 export interface JobContext {
@@ -15,26 +16,14 @@ export interface JobDefinition<P extends z.ZodType = z.ZodType> {
   run(context: JobContext, payload: z.infer<P>): Promise<void>;
 }
 
-const defineJob = <P extends z.ZodType>(definition: JobDefinition<P>) => definition;
+/** A job type's contract (src/services/jobs.ts) with the function that runs it. */
+const runs = <T extends JobType>(type: T, run: (context: JobContext, payload: ParsedJobPayload<T>) => Promise<void>) => ({ payload: jobContracts[type], run });
 
-/** Every job type the consumer accepts, with the schema its payload must match. */
+/** The consumer's side of every job contract: type → run. A contract without a runner does not compile. */
 export const jobs = {
-  /** Sent by the readiness check to prove the producer works; consumed as a no-op. */
-  'system.probe': defineJob({ payload: z.object({}), run: async () => {} }),
-  'system.heartbeat': defineJob({ payload: heartbeatPayload, run: heartbeat }),
-  /** `{ to, template, data }`: renders and delivers one email (templates in src/services/email-templates.ts). */
-  'email.send': defineJob({ payload: sendEmailPayload, run: sendEmail }),
-};
+  'system.probe': runs('system.probe', async () => {}),
+  'system.heartbeat': runs('system.heartbeat', heartbeat),
+  'email.send': runs('email.send', sendEmail),
+} satisfies Record<JobType, JobDefinition>;
 
 export type JobRegistry = Record<string, JobDefinition>;
-export type JobType = keyof typeof jobs;
-export type JobPayload<T extends JobType> = z.input<(typeof jobs)[T]['payload']>;
-
-/** The message body on the wire. `id` follows the job through retries and the dead-letter queue. */
-export const jobMessageSchema = z.object({
-  id: z.uuid(),
-  type: z.string().min(1),
-  payload: z.unknown(),
-});
-
-export type JobMessage = z.infer<typeof jobMessageSchema>;

@@ -3,12 +3,9 @@ import { z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { sqlState } from '../../db/errors.ts';
 import { apiKeys } from '../../db/schema/index.ts';
-import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
-import { gateStatement } from '../../db/tenant.ts';
 import { decodeCursor, exactTimestamp, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
 import { orgRolesFor } from '../../lib/permissions.ts';
-import { requestMeta } from '../../middleware/auth.ts';
 import { callerHoldsScopes, contestedScopes, generateApiKey, scopeGates } from '../../services/api-keys.ts';
 import type { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from './api-keys.routes.ts';
 import { DEFAULT_GRACE_SECONDS, toApiKey } from './api-keys.schemas.ts';
@@ -18,7 +15,7 @@ import { DEFAULT_GRACE_SECONDS, toApiKey } from './api-keys.schemas.ts';
  * not a live project of the org); one gate per scope role-set proving the caller's role holds every scope
  * (403); then the insert, whose audit entry the trigger writes. Any refusal rolls everything back.
  */
-export const createApiKeyHandler: RouteHandler<typeof createApiKey, AppEnv> = async (c) => {
+export const createApiKeyHandler: RouteHandler<typeof createApiKey> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { name, scopes, projectId, expiresAt } = c.req.valid('json');
   const actor = c.var.actor;
@@ -27,10 +24,9 @@ export const createApiKeyHandler: RouteHandler<typeof createApiKey, AppEnv> = as
     if (beyond.length > 0) throw new ApiError('FORBIDDEN', 'An API key can only create keys with scopes it holds itself.', { scopes: beyond });
   }
   const { key, prefix, keyHash } = await generateApiKey(c.var.config);
-  const meta = requestMeta(c);
   const [firstCheck, ...moreChecks] = [
-    ...(projectId ? [gateStatement(actor, meta, { kind: 'org', orgId, permission: 'api_keys:write', projectId })] : []),
-    ...scopeGates(actor, meta, orgId, scopes),
+    ...(projectId ? [c.var.tenant.check({ kind: 'org', orgId, permission: 'api_keys:write', projectId })] : []),
+    ...scopeGates(c.var.tenant, orgId, scopes),
   ];
   if (!firstCheck) throw new Error('a key has at least one scope, so at least one check');
   const values = {
@@ -71,7 +67,7 @@ const newestFirst: KeyPart[] = [
   { expression: apiKeys.id, direction: 'desc' },
 ];
 
-export const listApiKeysHandler: RouteHandler<typeof listApiKeys, AppEnv> = async (c) => {
+export const listApiKeysHandler: RouteHandler<typeof listApiKeys> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { limit, cursor } = c.req.valid('query');
   const after = cursor ? decodeCursor(cursor, z.tuple([z.iso.datetime(), z.uuid()])) : undefined;
@@ -92,7 +88,7 @@ export const listApiKeysHandler: RouteHandler<typeof listApiKeys, AppEnv> = asyn
  * scopes (so an admin cannot mint a fresh secret for an owner's `org:delete` key). The read explains a
  * refusal without a second query.
  */
-export const rotateApiKeyHandler: RouteHandler<typeof rotateApiKey, AppEnv> = async (c) => {
+export const rotateApiKeyHandler: RouteHandler<typeof rotateApiKey> = async (c) => {
   const { keyId } = c.req.valid('param');
   // Without a JSON body the validator yields {}, defaults unapplied: apply the default here.
   const graceSeconds = c.req.valid('json').gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
@@ -125,7 +121,7 @@ export const rotateApiKeyHandler: RouteHandler<typeof rotateApiKey, AppEnv> = as
 };
 
 /** One round trip. Idempotent: a revoked key keeps its first `revoked_at`, and no second audit entry is written. */
-export const revokeApiKeyHandler: RouteHandler<typeof revokeApiKey, AppEnv> = async (c) => {
+export const revokeApiKeyHandler: RouteHandler<typeof revokeApiKey> = async (c) => {
   const { keyId } = c.req.valid('param');
   const [rows] = await c.var.tenant.batch((db) => [
     db

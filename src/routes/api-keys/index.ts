@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { createApiKeyHandler, listApiKeysHandler, revokeApiKeyHandler, rotateApiKeyHandler } from './api-keys.handlers.ts';
 import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from './api-keys.routes.ts';
 

@@ -2,7 +2,6 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import { and, eq, gte, lt } from 'drizzle-orm';
 import { auditLogs } from '../../db/schema/index.ts';
-import type { AppEnv } from '../../env.ts';
 import { decodeCursor, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
 import { verifyAuditChain } from '../../services/audit.ts';
 import type { listAuditLogs, verifyAuditLogs } from './audit-logs.routes.ts';
@@ -12,7 +11,7 @@ import { toAuditLog } from './audit-logs.schemas.ts';
 const newestFirst: KeyPart[] = [{ expression: auditLogs.seq, direction: 'desc' }];
 
 /** One round trip: gate + one keyset query on the (org_id, seq) index. */
-export const listAuditLogsHandler: RouteHandler<typeof listAuditLogs, AppEnv> = async (c) => {
+export const listAuditLogsHandler: RouteHandler<typeof listAuditLogs> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { limit, cursor, action, actorId, from, to } = c.req.valid('query');
   const after = cursor ? decodeCursor(cursor, z.tuple([z.number().int().positive()])) : undefined;
@@ -38,7 +37,7 @@ export const listAuditLogsHandler: RouteHandler<typeof listAuditLogs, AppEnv> = 
 };
 
 /** One round trip per 1,000 entries (each page is its own gated read). */
-export const verifyAuditLogsHandler: RouteHandler<typeof verifyAuditLogs, AppEnv> = async (c) => {
+export const verifyAuditLogsHandler: RouteHandler<typeof verifyAuditLogs> = async (c) => {
   const { orgId } = c.req.valid('param');
   c.header('Cache-Control', 'no-store');
   return c.json({ data: await verifyAuditChain(c.var.tenant, orgId) }, 200);

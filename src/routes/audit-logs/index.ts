@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { listAuditLogsHandler, verifyAuditLogsHandler } from './audit-logs.handlers.ts';
 import { listAuditLogs, verifyAuditLogs } from './audit-logs.routes.ts';
 

@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { loginHandler, logoutHandler, refreshHandler, signupHandler } from './auth.handlers.ts';
 import { login, logout, refresh, signup } from './auth.routes.ts';
 import { forgotPasswordHandler, resendVerificationHandler, resetPasswordHandler, verifyEmailHandler } from './email-flows.handlers.ts';

@@ -4,12 +4,19 @@ import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import { jsonContent } from '../../lib/envelope.ts';
 import { normaliseEmail } from '../../lib/passwords.ts';
-import { usesDevOutbox } from '../../services/email.ts';
+import { unscoped } from '../../middleware/unscoped.ts';
 
-/** Outside development and test these routes do not exist: 404 before any validation runs. */
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+
+/**
+ * These routes exist only when `DEV_OUTBOX_ROUTE=on` (set by `npm run dev` and the tests, never by
+ * wrangler.toml) and only for loopback callers: anything else gets the 404 of an unknown route.
+ */
 function devOnly(): MiddlewareHandler<AppEnv> {
   return async function devOnly(c, next) {
-    if (!usesDevOutbox(c.var.config)) throw new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`);
+    const client = c.req.header('cf-connecting-ip');
+    const local = LOOPBACK.has(new URL(c.req.url).hostname) && (client === undefined || LOOPBACK.has(client));
+    if (c.var.config.DEV_OUTBOX_ROUTE !== 'on' || !local) throw new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`);
     await next();
   };
 }
@@ -21,7 +28,7 @@ export const outbox = createRoute({
   method: 'get',
   path: '/outbox',
   hide: true,
-  middleware: [devOnly()] as const,
+  middleware: [devOnly(), unscoped()] as const,
   request: { query: z.object({ to: z.string().max(254).transform(normaliseEmail).pipe(z.email()) }) },
   responses: { 200: jsonContent(z.object({ data: z.array(outboxEmailSchema) }), 'Emails "sent" to `to`, newest first.') },
 });

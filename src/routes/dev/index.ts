@@ -1,6 +1,6 @@
 import { desc, eq } from 'drizzle-orm';
 import { devOutbox } from '../../db/schema/index.ts';
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { outbox } from './dev.routes.ts';
 
 const OUTBOX_LIMIT = 50;
@@ -9,7 +9,7 @@ const OUTBOX_LIMIT = 50;
 export const devRoutes = createRouter().openapi(outbox, async (c) => {
   const { to } = c.req.valid('query');
   // dev_outbox is not a tenant table (no RLS), so the plain handle is the right one.
-  const rows = await c.var.db.http
+  const rows = await c.var.unscopedDb.http
     .select({ to: devOutbox.to, subject: devOutbox.subject, text: devOutbox.text, html: devOutbox.html, data: devOutbox.data })
     .from(devOutbox)
     .where(eq(devOutbox.to, to))

@@ -1,5 +1,6 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { publicRoute } from '../route-kinds.ts';
 
 const checkSchema = z.object({ status: z.enum(['ok', 'fail']), latencyMs: z.number() });
 
@@ -12,7 +13,7 @@ export const readinessSchema = z
   })
   .openapi('Readiness');
 
-export const live = createRoute({
+export const live = publicRoute({
   method: 'get',
   path: '/live',
   tags: ['Health'],
@@ -22,7 +23,7 @@ export const live = createRoute({
   },
 });
 
-export const ready = createRoute({
+export const ready = publicRoute({
   method: 'get',
   path: '/ready',
   tags: ['Health'],

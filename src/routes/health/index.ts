@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { liveHandler, readyHandler } from './health.handlers.ts';
 import { live, ready } from './health.routes.ts';
 

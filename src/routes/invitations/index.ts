@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { acceptInvitationHandler, createInvitationHandler, listInvitationsHandler, revokeInvitationHandler } from './invitations.handlers.ts';
 import { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.routes.ts';
 

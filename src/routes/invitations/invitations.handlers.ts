@@ -1,13 +1,10 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { invitations } from '../../db/schema/index.ts';
-import { userActor } from '../../db/tenant.ts';
-import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import { describeError, log } from '../../lib/log.ts';
 import { decodeCursor, exactTimestamp, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
 import { normaliseEmail } from '../../lib/passwords.ts';
-import { requestMeta } from '../../middleware/auth.ts';
 import { appLink } from '../../services/email-templates.ts';
 import { acceptInvitation as accept, createInvitation as create, discardInvitation, invitationStatusSql } from '../../services/invitations.ts';
 import { enqueueJob } from '../../services/jobs.ts';
@@ -19,11 +16,11 @@ import { invitationCursor, toInvitation } from './invitations.schemas.ts';
  * One round trip for the invitation (see services/invitations.ts), then the email is queued. If it
  * cannot be queued the invitation is discarded: otherwise it would block a new invitation for 7 days.
  */
-export const createInvitationHandler: RouteHandler<typeof createInvitation, AppEnv> = async (c) => {
+export const createInvitationHandler: RouteHandler<typeof createInvitation> = async (c) => {
   const { orgId } = c.req.valid('param');
   const body = c.req.valid('json');
   const email = normaliseEmail(body.email);
-  const { invitation, token, orgName, inviterName } = await create(c.var.tenant, c.var.actor, orgId, { email, role: body.role });
+  const { invitation, token, orgName, inviterName } = await create(c.var.tenant, orgId, { email, role: body.role });
   const url = appLink(c.var.config, '/invitations/accept', token);
   try {
     await enqueueJob(c.env.JOBS, 'email.send', { to: email, template: 'invitation', data: { token, url, orgName, role: invitation.role, inviterName } });
@@ -41,7 +38,7 @@ const invitationOrder: KeyPart[] = [
 ];
 
 /** One round trip: gate and page. */
-export const listInvitationsHandler: RouteHandler<typeof listInvitations, AppEnv> = async (c) => {
+export const listInvitationsHandler: RouteHandler<typeof listInvitations> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { limit, cursor, status } = c.req.valid('query');
   const after = cursor === undefined ? undefined : decodeCursor(cursor, invitationCursor);
@@ -58,7 +55,7 @@ export const listInvitationsHandler: RouteHandler<typeof listInvitations, AppEnv
 };
 
 /** One round trip: gate, the revocation, and the invitation's state to explain a refusal. */
-export const revokeInvitationHandler: RouteHandler<typeof revokeInvitation, AppEnv> = async (c) => {
+export const revokeInvitationHandler: RouteHandler<typeof revokeInvitation> = async (c) => {
   const { orgId, invitationId } = c.req.valid('param');
   const target = and(eq(invitations.id, invitationId), eq(invitations.orgId, orgId));
   const [revoked, [current]] = await c.var.tenant.batch((db) => [
@@ -78,9 +75,9 @@ export const revokeInvitationHandler: RouteHandler<typeof revokeInvitation, AppE
 };
 
 /** One round trip: `invitation_accept` checks, writes and audits everything in one transaction. */
-export const acceptInvitationHandler: RouteHandler<typeof acceptInvitation, AppEnv> = async (c) => {
+export const acceptInvitationHandler: RouteHandler<typeof acceptInvitation> = async (c) => {
   const { token } = c.req.valid('json');
-  const accepted = await accept(c.var.db, userActor(c.var.actor), requestMeta(c), token);
+  const accepted = await accept(c.var.account, token);
   c.set('tenantId', accepted.orgId);
   return c.json({ data: accepted }, 200);
 };

@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { leaveOrgHandler, listMembersHandler, removeMemberHandler, updateMemberHandler } from './members.handlers.ts';
 import { leaveOrg, listMembers, removeMember, updateMember } from './members.routes.ts';
 import { createOrgHandler, deleteOrgHandler, getOrgHandler, listOrgsHandler, updateOrgHandler } from './orgs.handlers.ts';

@@ -1,8 +1,7 @@
-import type { Context } from 'hono';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { memberships, projectMembers, users } from '../../db/schema/index.ts';
-import type { AppEnv } from '../../env.ts';
+import type { ScopedDatabase } from '../../db/tenant.ts';
 import { ApiError } from '../../errors.ts';
 import { decodeCursor, exactTimestamp, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
 import { lockOrganization, memberState, ownershipGuard, ownershipRefusal } from '../../services/organizations.ts';
@@ -15,7 +14,7 @@ const memberOrder: KeyPart[] = [
 ];
 
 /** One round trip: gate and page. Members in the order they joined. */
-export const listMembersHandler: RouteHandler<typeof listMembers, AppEnv> = async (c) => {
+export const listMembersHandler: RouteHandler<typeof listMembers> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { limit, cursor } = c.req.valid('query');
   const after = cursor === undefined ? undefined : decodeCursor(cursor, memberCursor);
@@ -44,7 +43,7 @@ export const listMembersHandler: RouteHandler<typeof listMembers, AppEnv> = asyn
  * One round trip: gate, org lock, the change (guarded by the ownership rules in SQL), and the member's
  * state, which is the response — or, when the guard refused, the explanation.
  */
-export const updateMemberHandler: RouteHandler<typeof updateMember, AppEnv> = async (c) => {
+export const updateMemberHandler: RouteHandler<typeof updateMember> = async (c) => {
   const { orgId, userId } = c.req.valid('param');
   const { role } = c.req.valid('json');
   const actor = c.var.actor;
@@ -63,18 +62,18 @@ export const updateMemberHandler: RouteHandler<typeof updateMember, AppEnv> = as
 };
 
 /** One round trip; see `removeMembership`. */
-export const removeMemberHandler: RouteHandler<typeof removeMember, AppEnv> = async (c) => {
+export const removeMemberHandler: RouteHandler<typeof removeMember> = async (c) => {
   const { orgId, userId } = c.req.valid('param');
-  await removeMembership(c, orgId, userId);
+  await removeMembership(c.var.tenant, orgId, userId);
   return c.body(null, 204);
 };
 
 /** The caller removes themself: the same rules and round trip as a removal (the last owner stays). */
-export const leaveOrgHandler: RouteHandler<typeof leaveOrg, AppEnv> = async (c) => {
+export const leaveOrgHandler: RouteHandler<typeof leaveOrg> = async (c) => {
   const { orgId } = c.req.valid('param');
   const actor = c.var.actor;
   if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys are not members and cannot leave an organization.');
-  await removeMembership(c, orgId, actor.id);
+  await removeMembership(c.var.tenant, orgId, actor.id);
   return c.body(null, 204);
 };
 
@@ -82,9 +81,9 @@ export const leaveOrgHandler: RouteHandler<typeof leaveOrg, AppEnv> = async (c) 
  * One round trip: gate, org lock, then one statement that deletes the membership (if the ownership
  * rules allow) and, only if it did, the member's project roles — so a refused removal touches nothing.
  */
-async function removeMembership(c: Context<AppEnv>, orgId: string, userId: string): Promise<void> {
-  const actor = c.var.actor;
-  const [, removal, [state]] = await c.var.tenant.batch((db) => [
+async function removeMembership(tenant: ScopedDatabase, orgId: string, userId: string): Promise<void> {
+  const actor = tenant.actor;
+  const [, removal, [state]] = await tenant.batch((db) => [
     lockOrganization(db, orgId),
     db.execute<{ removed: number }>(sql`
       with removed as (

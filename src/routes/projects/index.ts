@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { projectMemberRoutes } from './members/index.ts';
 import { createProjectHandler, deleteProjectHandler, getProjectHandler, replaceProjectHandler, updateProjectHandler } from './projects.handlers.ts';
 import { listProjectsHandler } from './projects.list.ts';

@@ -2,7 +2,6 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { projects } from '../../db/schema/index.ts';
 import type { ScopedDatabase } from '../../db/tenant.ts';
-import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
 import type { createProject, deleteProject, getProject, replaceProject, updateProject } from './projects.routes.ts';
 import { toProject } from './projects.schemas.ts';
@@ -11,7 +10,7 @@ import { toProject } from './projects.schemas.ts';
 // as one transaction, and the audit trigger writes the entry inside it. A live project is one not deleted.
 const live = (projectId: string) => and(eq(projects.id, projectId), isNull(projects.deletedAt));
 
-export const getProjectHandler: RouteHandler<typeof getProject, AppEnv> = async (c) => {
+export const getProjectHandler: RouteHandler<typeof getProject> = async (c) => {
   const { projectId } = c.req.valid('param');
   const [rows] = await c.var.tenant.batch((db) => [db.select().from(projects).where(live(projectId))]);
   const project = rows[0];
@@ -19,7 +18,7 @@ export const getProjectHandler: RouteHandler<typeof getProject, AppEnv> = async 
   return c.json({ data: toProject(project) }, 200);
 };
 
-export const createProjectHandler: RouteHandler<typeof createProject, AppEnv> = async (c) => {
+export const createProjectHandler: RouteHandler<typeof createProject> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { name, description } = c.req.valid('json');
   const [rows] = await c.var.tenant.batch((db) => [db.insert(projects).values({ orgId, name, description: description ?? null }).returning()]);
@@ -29,12 +28,12 @@ export const createProjectHandler: RouteHandler<typeof createProject, AppEnv> = 
   return c.json({ data: toProject(project) }, 201);
 };
 
-export const updateProjectHandler: RouteHandler<typeof updateProject, AppEnv> = async (c) => {
+export const updateProjectHandler: RouteHandler<typeof updateProject> = async (c) => {
   const project = await saveProject(c.var.tenant, c.req.valid('param').projectId, c.req.valid('json'));
   return c.json({ data: toProject(project) }, 200);
 };
 
-export const replaceProjectHandler: RouteHandler<typeof replaceProject, AppEnv> = async (c) => {
+export const replaceProjectHandler: RouteHandler<typeof replaceProject> = async (c) => {
   const project = await saveProject(c.var.tenant, c.req.valid('param').projectId, c.req.valid('json'));
   return c.json({ data: toProject(project) }, 200);
 };
@@ -59,7 +58,7 @@ async function saveProject(tenant: ScopedDatabase, projectId: string, fields: { 
   return project;
 }
 
-export const deleteProjectHandler: RouteHandler<typeof deleteProject, AppEnv> = async (c) => {
+export const deleteProjectHandler: RouteHandler<typeof deleteProject> = async (c) => {
   const { projectId } = c.req.valid('param');
   const [rows] = await c.var.tenant.batch((db) => [
     db.update(projects).set({ deletedAt: sql`now()`, updatedAt: sql`now()` }).where(live(projectId)).returning({ id: projects.id }),

@@ -2,7 +2,6 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import { and, eq, gte, ilike, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { projects } from '../../db/schema/index.ts';
-import type { AppEnv } from '../../env.ts';
 import { decodeCursor, escapeLike, exactTimestamp, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
 import type { listProjects } from './projects.routes.ts';
 import { toProject, type ProjectSort } from './projects.schemas.ts';
@@ -45,7 +44,7 @@ const sorts: Record<ProjectSort, SortSpec> = {
  * One round trip: gate + one keyset query. The cursor is `[sort, keyText, id]`; it only continues the
  * sort it was made for. Filters may differ between pages (the key alone fixes the position).
  */
-export const listProjectsHandler: RouteHandler<typeof listProjects, AppEnv> = async (c) => {
+export const listProjectsHandler: RouteHandler<typeof listProjects> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { limit, cursor, q, createdAfter, createdBefore, sort } = c.req.valid('query');
   const spec = sorts[sort];

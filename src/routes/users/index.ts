@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { listSessionsHandler, revokeAllSessionsHandler, revokeSessionHandler } from './sessions.handlers.ts';
 import { listSessionsRoute, revokeAllSessionsRoute, revokeSessionRoute } from './sessions.routes.ts';
 import { deactivateUserHandler, getMeHandler, getUserHandler, replaceUserHandler, updateUserHandler } from './users.handlers.ts';

@@ -1,4 +1,4 @@
-import { createRouter } from '../../lib/router.ts';
+import { createRouter } from '../router.ts';
 import { publicJwks } from '../../services/tokens.ts';
 import { jwks, jwksSchema } from './well-known.routes.ts';
 

@@ -1,4 +1,4 @@
-import { createRouter } from '../../../lib/router.ts';
+import { createRouter } from '../../router.ts';
 import { listProjectMembersHandler, removeProjectRoleHandler, setProjectRoleHandler } from './project-members.handlers.ts';
 import { listProjectMembers, removeProjectRole, setProjectRole } from './project-members.routes.ts';
 

@@ -2,7 +2,6 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { memberships, projectMembers, users } from '../../../db/schema/index.ts';
-import type { AppEnv } from '../../../env.ts';
 import { ApiError } from '../../../errors.ts';
 import { decodeCursor, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../../lib/pagination.ts';
 import type { listProjectMembers, removeProjectRole, setProjectRole } from './project-members.routes.ts';
@@ -17,7 +16,7 @@ const byName: KeyPart[] = [
 const memberFields = { userId: projectMembers.userId, name: users.name, role: projectMembers.role };
 
 /** One round trip: gate (which also 404s an unknown or deleted project) + one keyset query. */
-export const listProjectMembersHandler: RouteHandler<typeof listProjectMembers, AppEnv> = async (c) => {
+export const listProjectMembersHandler: RouteHandler<typeof listProjectMembers> = async (c) => {
   const { projectId } = c.req.valid('param');
   const { limit, cursor } = c.req.valid('query');
   const after = cursor ? decodeCursor(cursor, z.tuple([z.string().max(1000), z.uuid()])) : undefined;
@@ -39,7 +38,7 @@ export const listProjectMembersHandler: RouteHandler<typeof listProjectMembers, 
  * outside the org inserts nothing and gets 404 (as any user the caller cannot see). Setting the role a
  * user already has changes nothing, so it writes no audit entry.
  */
-export const setProjectRoleHandler: RouteHandler<typeof setProjectRole, AppEnv> = async (c) => {
+export const setProjectRoleHandler: RouteHandler<typeof setProjectRole> = async (c) => {
   const { orgId, projectId, userId } = c.req.valid('param');
   const { role } = c.req.valid('json');
   const [, rows] = await c.var.tenant.batch((db) => [
@@ -76,7 +75,7 @@ export const setProjectRoleHandler: RouteHandler<typeof setProjectRole, AppEnv> 
   return c.json({ data: toProjectMember(member) }, 200);
 };
 
-export const removeProjectRoleHandler: RouteHandler<typeof removeProjectRole, AppEnv> = async (c) => {
+export const removeProjectRoleHandler: RouteHandler<typeof removeProjectRole> = async (c) => {
   const { projectId, userId } = c.req.valid('param');
   const [rows] = await c.var.tenant.batch((db) => [
     db

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
-import { validationError } from './validation.ts';
+import { validationError } from '../lib/validation.ts';
 
 /** A router whose validation failures throw into the one error envelope. Every route module uses it. */
 export function createRouter(): OpenAPIHono<AppEnv> {

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+const optional = <T extends z.ZodType>(schema: T) => schema.optional().or(z.literal('').transform(() => undefined));
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+const publicJwk = z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string().min(1) });
+const privateJwk = publicJwk.extend({ d: z.string() });
+
+/** Configuration and secrets, parsed once per isolate at the boundary. */
+const configSchema = z.object({
+  APP_ENV: z.enum(['development', 'test', 'staging', 'production']),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+  /** host:port of the local Neon proxy (scripts/lib/neon-proxy.ts); never set in production. */
+  NEON_LOCAL_PROXY: optional(z.string().regex(/^[\w.-]+:\d+$/)),
+  SENTRY_DSN: optional(z.url()),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  JOB_MAX_RETRIES: z.coerce.number().int().min(0).default(5),
+  /** Public base URL of the app, for links in emails. */
+  APP_URL: z.url().default('http://localhost:8787'),
+  /** Ed25519 private JWK (with `kid`) that signs access tokens. Secret. */
+  JWT_SIGNING_KEY: json(privateJwk),
+  /** Public JWKs of previous signing keys: tokens they signed still verify during a rotation. */
+  JWT_PREVIOUS_KEYS: optional(json(z.array(publicJwk))).default([]),
+  JWT_ISSUER: z.string().min(1).default('edge-saas'),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** Concurrent refreshes of one token within this window all get the same new pair. */
+  REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).default(10),
+  /** HMAC key for deriving successor refresh tokens. Secret, ≥ 32 characters. */
+  TOKEN_SECRET: z.string().min(32),
+  /** HTTP email provider (Resend-compatible `POST {from,to,subject,html,text}`); unset → dev outbox. */
+  EMAIL_PROVIDER_URL: optional(z.url()),
+  EMAIL_API_KEY: optional(z.string()),
+  EMAIL_FROM: z.string().default('Edge SaaS <no-reply@example.com>'),
+  /**
+   * `on` serves GET /api/dev/outbox (the dev outbox's emails, with their single-use tokens) to loopback
+   * callers. Only `npm run dev` and the tests set it; it is never in wrangler.toml, and production or
+   * staging refuse to start with it.
+   */
+  DEV_OUTBOX_ROUTE: z.enum(['on', 'off']).default('off'),
+}).refine((config) => config.DEV_OUTBOX_ROUTE === 'off' || config.APP_ENV === 'development' || config.APP_ENV === 'test', {
+  path: ['DEV_OUTBOX_ROUTE'],
+  message: 'only development and test may serve the dev outbox',
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+const parsed = new WeakMap<Env, Config>();
+
+/**
+ * Parses the Worker's vars and secrets, caching by env object so the cost is paid once per isolate.
+ * Throws with the offending keys (never their values) when the configuration is invalid.
+ */
+export function getConfig(env: Env): Config {
+  let config = parsed.get(env);
+  if (!config) {
+    const result = configSchema.safeParse(env);
+    if (!result.success) {
+      const keys = result.error.issues.map((issue) => issue.path.join('.')).join(', ');
+      throw new Error(`Invalid configuration: ${keys}`);
+    }
+    config = result.data;
+    parsed.set(env, config);
+  }
+  return config;
+}

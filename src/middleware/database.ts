@@ -1,0 +1,32 @@
+import type { Context, Next } from 'hono';
+import { createDatabase, type Database } from '../db/client.ts';
+import type { RequestMeta, ScopedDatabase } from '../db/tenant.ts';
+import type { AppEnv } from '../env.ts';
+
+/**
+ * The request's unscoped database handle, for middleware only: handlers get theirs from their route
+ * kind (a gated `tenant` or `account`, or `unscopedDb` on public routes). Cheap: the HTTP client is
+ * shared per isolate and pools open only for interactive transactions.
+ */
+export function requestDatabase<E extends AppEnv>(c: Context<E>): Database {
+  return createDatabase(c.var.config, (promise) => c.executionCtx.waitUntil(promise));
+}
+
+/** What the audit log records about the request. */
+export function requestMeta<E extends AppEnv>(c: Context<E>): RequestMeta {
+  return {
+    requestId: c.var.requestId,
+    ip: c.req.header('cf-connecting-ip') ?? null,
+    userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
+  };
+}
+
+/**
+ * Runs the rest of the request, then fails closed: a success never leaves a gated route unless the gate
+ * decided the request. Handlers normally send the gate with their first batch (no extra round trip); for
+ * one that queried nothing, the gate runs now, and its refusal replaces the response.
+ */
+export async function gated<E extends AppEnv>(c: Context<E>, scoped: ScopedDatabase, next: Next): Promise<void> {
+  await next();
+  if (!scoped.gated && c.res.status < 400) await scoped.enter();
+}

@@ -1,0 +1,117 @@
+import { z } from '@hono/zod-openapi';
+import { eq } from 'drizzle-orm';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import { sessions } from '../../src/db/schema/index.ts';
+import { jsonContent } from '../../src/lib/envelope.ts';
+import { orgRoute, publicRoute, userRoute } from '../../src/routes/route-kinds.ts';
+import { createApiKey, createMember, createOrg, createUser, ownerDb, type Credential } from '../helpers/factories.ts';
+import { countRoundTrips } from '../helpers/round-trips.ts';
+import { request } from '../helpers/worker.ts';
+
+/**
+ * Route kinds decide what a handler may touch, and the gated kinds fail closed: a handler that never
+ * queries (as a WebSocket connect or a signed URL will not) still cannot answer a caller the gate refuses.
+ */
+const ok = { 200: jsonContent(z.object({ data: z.object({ ok: z.literal(true) }) }), 'The handler ran.') };
+const orgNoop = orgRoute('projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/noop', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
+const userNoop = userRoute({ method: 'get', path: '/api/v1/test/me/noop', responses: ok });
+const publicNoop = publicRoute({ method: 'get', path: '/api/v1/test/public/noop', responses: ok });
+
+function appWithNoopRoutes() {
+  const app = createApp();
+  app.openapi(orgNoop, (c) => c.json({ data: { ok: true as const } }, 200));
+  app.openapi(userNoop, (c) => c.json({ data: { ok: true as const } }, 200));
+  app.openapi(publicNoop, (c) => c.json({ data: { ok: true as const } }, 200));
+  return app;
+}
+
+const get = (path: string, auth?: Credential) => {
+  const headers: Record<string, string> = {};
+  if (auth && 'accessToken' in auth) headers.authorization = `Bearer ${auth.accessToken}`;
+  if (auth && 'apiKey' in auth) headers['x-api-key'] = auth.apiKey;
+  return request(path, { headers }, { app: appWithNoopRoutes() });
+};
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('gated route kinds fail closed', () => {
+  it('an org route that queries nothing still runs the gate: members pass, everyone else gets the gate’s answer', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const viewer = await createMember(org, 'viewer');
+    const stranger = await createUser();
+    const otherOrgKey = await createApiKey(await createOrg(stranger), { scopes: ['projects:read'] });
+    const path = `/api/v1/orgs/${org.id}/test/noop`;
+
+    const count = countRoundTrips();
+    expect((await get(path, viewer)).status).toBe(200);
+    expect(count()).toBe(1); // the gate alone, run after the handler, before the response leaves
+    vi.restoreAllMocks();
+
+    expect((await get(path, stranger)).status).toBe(404);
+    expect((await get(path)).status).toBe(401);
+    expect((await get(path, { apiKey: otherOrgKey.key })).status).toBe(404);
+    await ownerDb.http.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, viewer.sessionId));
+    const loggedOut = await get(path, viewer);
+    expect(loggedOut.status).toBe(401);
+    expect(await loggedOut.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+  });
+
+  it('a user route that queries nothing refuses a logged-out session', async () => {
+    const user = await createUser();
+    expect((await get('/api/v1/test/me/noop', user)).status).toBe(200);
+    await ownerDb.http.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, user.sessionId));
+    expect((await get('/api/v1/test/me/noop', user)).status).toBe(401);
+  });
+
+  it('a public route makes no round trip of its own', async () => {
+    const count = countRoundTrips();
+    expect((await get('/api/v1/test/public/noop')).status).toBe(200);
+    expect(count()).toBe(0);
+  });
+
+  it('publishes each route’s kind in the OpenAPI document', () => {
+    const document = appWithNoopRoutes().getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'kinds', version: '1' } });
+    const kind = (path: string) => (document.paths?.[path]?.get as Record<string, unknown> | undefined)?.['x-route-kind'];
+    expect([kind('/api/v1/orgs/{orgId}/test/noop'), kind('/api/v1/test/me/noop'), kind('/api/v1/test/public/noop')]).toEqual(['org', 'user', 'public']);
+  });
+});
+
+describe('credentials', () => {
+  it('X-API-Key takes only API keys; two different credentials are a 400; the same key twice is fine', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const key = await createApiKey(org, { scopes: ['projects:read'] });
+    const path = `/api/v1/orgs/${org.id}/test/noop`;
+    const app = appWithNoopRoutes();
+    const call = (headers: Record<string, string>) => request(path, { headers }, { app });
+
+    const tokenAsKey = await call({ 'x-api-key': owner.accessToken });
+    expect(tokenAsKey.status).toBe(401);
+    const both = await call({ authorization: `Bearer ${owner.accessToken}`, 'x-api-key': key.key });
+    expect(both.status).toBe(400);
+    expect(await both.json()).toMatchObject({ error: { code: 'BAD_REQUEST' } });
+    expect((await call({ authorization: `Bearer ${owner.accessToken}`, 'x-api-key': 'sk_test_bogus' })).status).toBe(400);
+    expect((await call({ authorization: `Bearer ${key.key}`, 'x-api-key': key.key })).status).toBe(200);
+    expect((await call({ 'x-api-key': key.key })).status).toBe(200);
+    expect((await call({ authorization: `Basic ${btoa('a:b')}` })).status).toBe(401);
+  });
+});
+
+describe('response policy', () => {
+  it('no-store on every authenticated response and every error; a CSP on JSON', async () => {
+    const user = await createUser();
+    const authenticated = await get('/api/v1/test/me/noop', user);
+    expect(authenticated.headers.get('cache-control')).toBe('no-store');
+    expect(authenticated.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+
+    for (const error of [await get('/api/v1/test/me/noop'), await get('/api/v1/nowhere'), await get(`/api/v1/orgs/not-a-uuid/test/noop`, user)]) {
+      expect(error.status).toBeGreaterThanOrEqual(400);
+      expect(error.headers.get('cache-control')).toBe('no-store');
+      expect(error.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+    }
+    const anonymous = await get('/api/v1/test/public/noop');
+    expect(anonymous.headers.get('cache-control')).toBeNull();
+  });
+});
