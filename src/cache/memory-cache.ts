@@ -116,6 +116,6 @@ async function join<V>(running: Promise<V>, loadAlone: () => Promise<V>, timeout
     const result = await Promise.race([running, timeout]);
     return result === timedOut ? await loadAlone() : result;
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
