@@ -1,6 +1,7 @@
 import { neon, neonConfig, Pool } from '@neondatabase/serverless';
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
 import { drizzle as drizzleWs, type NeonDatabase } from 'drizzle-orm/neon-serverless';
+import { createMemoryCache } from '../cache/memory-cache.ts';
 import type { Config } from '../config.ts';
 import { describeError, log } from '../lib/log.ts';
 import * as schema from './schema/index.ts';
@@ -23,7 +24,9 @@ export interface Database {
 
 type DatabaseConfig = Pick<Config, 'DATABASE_URL' | 'NEON_LOCAL_PROXY'>;
 
-const httpClients = new Map<string, HttpDatabase>();
+// HTTP queries hold no connection between calls, so one client per database URL and isolate is safe and
+// saves setup. Memory only: the key is a connection string with its password. In practice there is one URL.
+const httpClients = createMemoryCache<string, HttpDatabase>({ name: 'neon-http-clients', max: 4 });
 
 /**
  * Creates the database handle for one request (or one queue batch / cron run).
@@ -32,7 +35,6 @@ const httpClients = new Map<string, HttpDatabase>();
 export function createDatabase(config: DatabaseConfig, waitUntil: (promise: Promise<unknown>) => void): Database {
   if (config.NEON_LOCAL_PROXY) useLocalProxy(config.NEON_LOCAL_PROXY);
   const url = config.DATABASE_URL;
-  // HTTP queries hold no connection between calls, so one client per isolate is safe and saves setup.
   let http = httpClients.get(url);
   if (!http) {
     http = drizzleHttp({ client: neon(url), schema });

@@ -25,16 +25,13 @@ export async function sha256Hex(value: string): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', encoder.encode(value)));
 }
 
-const hmacKeys = new Map<string, ReturnType<typeof crypto.subtle.importKey>>();
-
-/** HMAC-SHA256 of `value` under `secret`, base64url. The imported key is cached per isolate. */
+/**
+ * HMAC-SHA256 of `value` under `secret`, base64url. The key is imported per call: that costs microseconds,
+ * is rare (one refresh), and keeps this module free of state (a secret never becomes a cache key).
+ */
 export async function hmacSha256(secret: string, value: string): Promise<string> {
-  let key = hmacKeys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-    hmacKeys.set(secret, key);
-  }
-  return base64url(new Uint8Array(await crypto.subtle.sign('HMAC', await key, encoder.encode(value))));
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return base64url(new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(value))));
 }
 
 /** Compares two byte strings in time that depends only on their length. */

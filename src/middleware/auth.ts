@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { sql } from 'drizzle-orm';
+import { createMemoryCache } from '../cache/memory-cache.ts';
 import type { Database } from '../db/client.ts';
 import type { Actor, KeyActor } from '../db/tenant.ts';
 import type { AppEnv, KindEnv } from '../env.ts';
@@ -17,9 +18,7 @@ export type AuthVariables = {
 
 // Key lookups are cached briefly per isolate. Safe: every tenant transaction re-checks in its gate that
 // the key is still live (not revoked, not expired, rotation grace not over), in the same round trip.
-const KEY_CACHE_TTL_MS = 30_000;
-const KEY_CACHE_MAX = 1_000;
-const keyCache = new Map<string, { actor: KeyActor | null; expires: number }>();
+const keyLookups = createMemoryCache<string, KeyActor>({ name: 'api-key-lookups', max: 1_000, ttlMs: 30_000 });
 
 /**
  * Authenticates the caller: an access token or an API key in `Authorization: Bearer …`, or an API key
@@ -67,16 +66,13 @@ async function authenticateKey<E extends AppEnv>(c: Context<E>, key: string): Pr
   return actor;
 }
 
-async function lookupKey(db: Database, keyHash: string): Promise<KeyActor | null> {
-  const cached = keyCache.get(keyHash);
-  if (cached && cached.expires > Date.now()) return cached.actor;
-  const { rows } = await db.http.execute<{ id: string; org_id: string; project_id: string | null; scopes: string[] }>(
-    sql`select id, org_id, project_id, scopes from api_key_authenticate(${keyHash})`,
-  );
-  const row = rows[0];
-  const actor: KeyActor | null = row ? { type: 'api_key', id: row.id, keyHash, orgId: row.org_id, projectId: row.project_id, scopes: row.scopes } : null;
-  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
-  // Misses are not cached: a key created a moment ago must work at once.
-  if (actor) keyCache.set(keyHash, { actor, expires: Date.now() + KEY_CACHE_TTL_MS });
-  return actor;
+async function lookupKey(db: Database, keyHash: string): Promise<KeyActor | undefined> {
+  // Misses are not cached (the loader answers `undefined`): a key created a moment ago must work at once.
+  return keyLookups.getOrLoad(keyHash, async () => {
+    const { rows } = await db.http.execute<{ id: string; org_id: string; project_id: string | null; scopes: string[] }>(
+      sql`select id, org_id, project_id, scopes from api_key_authenticate(${keyHash})`,
+    );
+    const row = rows[0];
+    return row ? { type: 'api_key', id: row.id, keyHash, orgId: row.org_id, projectId: row.project_id, scopes: row.scopes } : undefined;
+  });
 }

@@ -19,26 +19,22 @@ export function requireJsonBody(): MiddlewareHandler<AppEnv> {
   };
 }
 
-// One limiter per configured size (in practice one per isolate), not one per request.
-const limiters = new Map<number, MiddlewareHandler<AppEnv>>();
-
 function limiterFor(maxSize: number): MiddlewareHandler<AppEnv> {
-  let limiter = limiters.get(maxSize);
-  if (!limiter) {
-    limiter = bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new ApiError('PAYLOAD_TOO_LARGE', `Request body exceeds ${maxSize} bytes.`, { maxBytes: maxSize });
-      },
-    });
-    limiters.set(maxSize, limiter);
-  }
-  return limiter;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError('PAYLOAD_TOO_LARGE', `Request body exceeds ${maxSize} bytes.`, { maxBytes: maxSize });
+    },
+  });
 }
 
 /** Caps the request body at the configured size; streams are counted, not trusted by Content-Length. */
 export function limitBody(): MiddlewareHandler<AppEnv> {
+  // Built once per configured size (in practice once per app), not once per request.
+  let built: { maxSize: number; limiter: MiddlewareHandler<AppEnv> } | undefined;
   return async function limitBody(c, next) {
-    return limiterFor(c.var.config.BODY_LIMIT_BYTES)(c, next);
+    const maxSize = c.var.config.BODY_LIMIT_BYTES;
+    if (built?.maxSize !== maxSize) built = { maxSize, limiter: limiterFor(maxSize) };
+    return built.limiter(c, next);
   };
 }

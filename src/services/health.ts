@@ -1,4 +1,6 @@
 import { sql } from 'drizzle-orm';
+import { rateLimiterFor, rateLimiterPingReply } from '../../durable-objects/rate-limiter/index.ts';
+import { roomFor, roomPingReply } from '../../durable-objects/room/index.ts';
 import type { Database } from '../db/client.ts';
 
 import { describeError, log } from '../lib/log.ts';
@@ -16,8 +18,8 @@ function probes(env: Env, db: Database): Record<string, () => Promise<unknown>> 
     cache: () => env.CACHE.get(PROBE_KEY),
     flags: () => env.FLAGS.get(PROBE_KEY),
     files: () => env.FILES.head(PROBE_KEY),
-    rateLimiter: () => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(PROBE_KEY)).ping(),
-    rooms: () => env.ROOMS.get(env.ROOMS.idFromName(PROBE_KEY)).ping(),
+    rateLimiter: async () => rateLimiterPingReply.parse(await rateLimiterFor(env, PROBE_KEY).ping()),
+    rooms: async () => roomPingReply.parse(await roomFor(env, PROBE_KEY).ping()),
     jobs: () => enqueueJob(env.JOBS, 'system.probe', {}),
   };
 }

@@ -1,4 +1,5 @@
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { createMemoryCache } from '../cache/memory-cache.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { hmacSha256, randomToken } from '../lib/crypto.ts';
@@ -16,14 +17,16 @@ interface KeyMaterial {
   verify: ReturnType<typeof createLocalJWKSet>;
 }
 
-// Keys are imported once per isolate (per config object), so verifying a token costs no I/O.
-const keyCache = new WeakMap<object, KeyMaterial>();
+// Keys are imported once per isolate, so verifying a token costs no I/O. Keyed by the public keys (a
+// private Ed25519 key determines its public `x`), so no secret becomes a cache key; a handful covers a rotation.
+const keyMaterial = createMemoryCache<string, KeyMaterial>({ name: 'jwt-key-material', max: 8 });
 
 function keys(config: TokenConfig): KeyMaterial {
-  let material = keyCache.get(config.JWT_SIGNING_KEY);
+  const { d: _private, ...current } = config.JWT_SIGNING_KEY;
+  const publicKeys = [current, ...config.JWT_PREVIOUS_KEYS].map(({ kty, crv, x, kid }) => ({ kty, crv, x, kid, alg: ALGORITHM, use: 'sig' }));
+  const fingerprint = JSON.stringify(publicKeys.map(({ kid, x }) => [kid, x]));
+  let material = keyMaterial.get(fingerprint);
   if (!material) {
-    const { d: _private, ...current } = config.JWT_SIGNING_KEY;
-    const publicKeys = [current, ...config.JWT_PREVIOUS_KEYS].map(({ kty, crv, x, kid }) => ({ kty, crv, x, kid, alg: ALGORITHM, use: 'sig' }));
     const jwks = { keys: publicKeys };
     material = {
       signingKey: importJWK({ ...config.JWT_SIGNING_KEY, alg: ALGORITHM }, ALGORITHM),
@@ -31,7 +34,7 @@ function keys(config: TokenConfig): KeyMaterial {
       jwks,
       verify: createLocalJWKSet(jwks),
     };
-    keyCache.set(config.JWT_SIGNING_KEY, material);
+    keyMaterial.set(fingerprint, material);
   }
   return material;
 }

@@ -15,7 +15,7 @@ async function signingKey(kid: string): Promise<SigningKey> {
 
 const publicPart = ({ kty, crv, x, kid }: SigningKey) => ({ kty, crv, x, kid });
 
-/** A fresh config object each time: key material is cached per signing-key object. */
+/** A fresh config object each time: key material is cached by the public keys, not by object. */
 function config(key: SigningKey, overrides: Partial<TokenConfig> = {}): TokenConfig {
   return { JWT_SIGNING_KEY: { ...key }, JWT_PREVIOUS_KEYS: [], JWT_ISSUER: 'edge-saas', ACCESS_TOKEN_TTL_SECONDS: 900, TOKEN_SECRET: 's'.repeat(32), ...overrides };
 }
