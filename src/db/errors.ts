@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.ts';
 
-/** SQLSTATEs raised by our own SQL (migrations/0002_security.sql) and Postgres errors a client can cause. */
+/** SQLSTATEs raised by our own SQL (src/db/sql/) and Postgres errors a client can cause. */
 const mapped: Record<string, () => ApiError> = {
   AP401: () => new ApiError('UNAUTHORIZED', 'Your credentials are no longer valid.'),
   AP403: () => new ApiError('FORBIDDEN', 'You do not have permission to do this.'),

@@ -1,6 +1,11 @@
+// The same rules as the audit log's SQL (src/db/sql/masking.sql); test/integration/masking.test.ts
+// feeds both the same cases.
 // Keys whose values are secrets. `url`/`link`: emailed links carry single-use tokens in their query.
-const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|dsn|signature|^url$|link/i;
-const EMAIL = /^([^@\s]{1,3})[^@\s]*(@[^@\s]+)$/;
+// `key_hash`: what the database keeps of an API key; like the other hashes, the audit log never shows it.
+const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|key[-_]?hash|dsn|signature|^url$|link/i;
+// The domain follows the last "@" (a quoted local part may hold one). `u`: count code points, so an
+// emoji is never cut in half.
+const EMAIL = /^([^@\s]{1,3})[^\s]*(@[^@\s]+)$/u;
 
 /** `john.doe@example.com` → `joh***@example.com`; anything that is not an email passes through. */
 export function maskEmail(value: string): string {

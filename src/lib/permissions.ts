@@ -1,6 +1,6 @@
 /**
  * THE permission matrix: every action × resource, and which roles hold it. Routes name one
- * permission each; the gate (`app_enter` in migrations/0002_security.sql) enforces it in the same
+ * permission each; the gate (`app_enter` in src/db/sql/gate.sql) enforces it in the same
  * round trip as the route's work. API-key scopes are drawn from the same names.
  *
  * Org roles: owner > admin > member > viewer. A project role (admin / editor / viewer) replaces the

@@ -82,7 +82,7 @@ export const apiKeys = pgTable(
 
 /**
  * Append-only, hash-chained per org: `hash = sha256(prevHash || '\n' || canonical(entry))`.
- * Written only by the audit trigger (see migrations/0002_security.sql); the app role may only read.
+ * Written only by the audit trigger (src/db/sql/audit.sql); the app role may only read.
  */
 export const auditLogs = pgTable(
   'audit_logs',

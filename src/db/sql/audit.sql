@@ -1,0 +1,73 @@
+-- Audit log: a trigger on every tenant table writes the entry in the same transaction as the change.
+
+-- Inserted/deleted rows: their fields; updates: {field: {from, to}} for fields that changed.
+CREATE OR REPLACE FUNCTION audit_changes(p_old jsonb, p_new jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(jsonb_object_agg(k.key, CASE
+      WHEN p_old IS NULL THEN audit_mask(k.key, p_new->k.key)
+      WHEN p_new IS NULL THEN audit_mask(k.key, p_old->k.key)
+      ELSE jsonb_build_object('from', audit_mask(k.key, p_old->k.key), 'to', audit_mask(k.key, p_new->k.key))
+    END), '{}'::jsonb)
+  FROM jsonb_object_keys(coalesce(p_new, p_old)) AS k(key)
+  WHERE k.key NOT IN ('created_at', 'updated_at', 'last_used_at', 'password_hash', 'token_hash', 'key_hash', 'previous_key_hash')
+    AND (p_old IS NULL OR p_new IS NULL OR (p_old->k.key) IS DISTINCT FROM (p_new->k.key))
+$$;
+
+-- The exact text each entry's hash covers; GET …/audit-logs/verify recomputes hashes from it.
+CREATE OR REPLACE FUNCTION audit_canonical(a audit_logs) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT concat_ws(E'\x1f', a.org_id::text, a.seq::text, a.actor_type, coalesce(a.actor_id, ''), a.action,
+    a.target_type, coalesce(a.target_id, ''), coalesce(a.ip, ''), coalesce(a.user_agent, ''), coalesce(a.request_id, ''),
+    a.changes::text, to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+$$;
+
+CREATE OR REPLACE FUNCTION audit_row_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  v_actor jsonb := coalesce(nullif(current_setting('app.actor', true), '')::jsonb, '{"type":"system"}'::jsonb);
+  v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+  v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+  v_row jsonb := coalesce(v_new, v_old);
+  v_entry audit_logs;
+  v_head audit_chain_heads;
+  v_verb text;
+BEGIN
+  v_entry.changes := audit_changes(v_old, v_new);
+  IF TG_OP = 'UPDATE' AND v_entry.changes = '{}'::jsonb THEN
+    RETURN NULL; -- e.g. only last_used_at moved: not a change worth an entry
+  END IF;
+  v_verb := CASE
+    WHEN TG_OP = 'INSERT' THEN 'created'
+    WHEN TG_OP = 'DELETE' THEN 'deleted'
+    WHEN v_entry.changes ? 'deleted_at' AND v_old->>'deleted_at' IS NULL THEN 'deleted'
+    WHEN v_entry.changes ? 'revoked_at' AND v_old->>'revoked_at' IS NULL THEN 'revoked'
+    WHEN v_entry.changes ? 'accepted_at' AND v_old->>'accepted_at' IS NULL THEN 'accepted'
+    WHEN v_entry.changes ? 'previous_expires_at' THEN 'rotated'
+    ELSE 'updated'
+  END;
+  v_entry.target_type := TG_ARGV[0];
+  v_entry.action := TG_ARGV[0] || '.' || v_verb;
+  v_entry.target_id := v_row->>TG_ARGV[1];
+  v_entry.org_id := (v_row->>TG_ARGV[2])::uuid;
+  v_entry.actor_type := v_actor->>'type';
+  v_entry.actor_id := v_actor->>'id';
+  v_entry.ip := v_actor->>'ip';
+  v_entry.user_agent := v_actor->>'userAgent';
+  v_entry.request_id := v_actor->>'requestId';
+  v_entry.created_at := date_trunc('milliseconds', clock_timestamp());
+
+  -- The head row's lock serialises appends per org, so the chain never forks under concurrency.
+  INSERT INTO audit_chain_heads (org_id, seq, hash) VALUES (v_entry.org_id, 0, repeat('0', 64)) ON CONFLICT DO NOTHING;
+  SELECT * INTO v_head FROM audit_chain_heads h WHERE h.org_id = v_entry.org_id FOR UPDATE;
+  v_entry.seq := v_head.seq + 1;
+  v_entry.prev_hash := v_head.hash;
+  v_entry.hash := encode(sha256(convert_to(v_entry.prev_hash || E'\n' || audit_canonical(v_entry), 'UTF8')), 'hex');
+
+  INSERT INTO audit_logs (org_id, seq, actor_type, actor_id, action, target_type, target_id, ip, user_agent, request_id, changes, created_at, prev_hash, hash)
+  VALUES (v_entry.org_id, v_entry.seq, v_entry.actor_type, v_entry.actor_id, v_entry.action, v_entry.target_type, v_entry.target_id,
+          v_entry.ip, v_entry.user_agent, v_entry.request_id, v_entry.changes, v_entry.created_at, v_entry.prev_hash, v_entry.hash);
+  UPDATE audit_chain_heads h SET seq = v_entry.seq, hash = v_entry.hash WHERE h.org_id = v_entry.org_id;
+  RETURN NULL;
+END $$;
+
+ALTER FUNCTION audit_row_change() OWNER TO app_internal;
+-- Only ever run as a trigger; nobody calls it directly.
+REVOKE EXECUTE ON FUNCTION audit_row_change() FROM PUBLIC;
