@@ -3,10 +3,14 @@ import { authErrorResponses, commonErrorResponses } from '../errors.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
+import { refuseQuery } from '../middleware/no-query.ts';
 
 type RouteConfig = Parameters<typeof createRoute>[0];
 
 const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKey: [] }];
+
+// A route with a query schema refuses unknown parameters through it (strict); one without refuses them all.
+const queryPolicy = (config: Pick<RouteConfig, 'request'>) => (config.request?.query ? [] : [refuseQuery()]);
 
 /**
  * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission`
@@ -18,7 +22,7 @@ export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'secur
     ...config,
     'x-permission': permission,
     security,
-    middleware: [authenticate(), authorize(permission)] as const,
+    middleware: [authenticate(), authorize(permission), ...queryPolicy(config)] as const,
     responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
   });
 }
@@ -28,12 +32,13 @@ export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'secu
   return createRoute({
     ...config,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [authenticate({ allow: ['user'] })] as const,
+    middleware: [authenticate({ allow: ['user'] }), ...queryPolicy(config)] as const,
     responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
   });
 }
 
 /** A route anyone may call (sign up, log in, refresh, JWKS). */
 export function publicRoute<const R extends RouteConfig>(config: R) {
-  return createRoute({ ...config, responses: { ...commonErrorResponses, ...config.responses } });
+  const own = config.middleware === undefined ? [] : Array.isArray(config.middleware) ? config.middleware : [config.middleware];
+  return createRoute({ ...config, middleware: [...own, ...queryPolicy(config)], responses: { ...commonErrorResponses, ...config.responses } });
 }

@@ -22,6 +22,6 @@ export const outbox = createRoute({
   path: '/outbox',
   hide: true,
   middleware: [devOnly()] as const,
-  request: { query: z.object({ to: z.string().max(254).transform(normaliseEmail).pipe(z.email()) }) },
+  request: { query: z.strictObject({ to: z.string().max(254).transform(normaliseEmail).pipe(z.email()) }) },
   responses: { 200: jsonContent(z.object({ data: z.array(outboxEmailSchema) }), 'Emails "sent" to `to`, newest first.') },
 });
