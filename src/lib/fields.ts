@@ -75,9 +75,17 @@ export const instantField = z.union([dateTimeField, bounded(z.iso.date())]);
 /** A timestamp inside a cursor: exact UTC text with microseconds, as `exactTimestamp` selects it. */
 export const cursorTimestamp = bounded(z.iso.datetime({ precision: 6 }));
 
+const uuid = z.uuid();
+
+/**
+ * An id in a request. zod accepts only RFC 9562 uuids (version 1–8, variant 10xx, or nil/max) while
+ * `format: uuid` alone admits any 8-4-4-4-12 hex, so its exact pattern is published with it.
+ */
+export const idField = uuid.openapi({ pattern: uuid._zod.def.pattern?.source });
+
 /** A uuid path parameter named `name`. */
 export function pathId(name: string) {
-  return z.uuid().openapi({ param: { name, in: 'path' } });
+  return idField.openapi({ param: { name, in: 'path' } });
 }
 
 /** `{orgId}`: the path parameters of every org-scoped route. */

@@ -121,6 +121,19 @@ describe('the OpenAPI document states the policy', () => {
     expect(['0', '101', '0x10', '1e1', ' 5', '05', '-1', '5.0'].some((value) => limit.test(value))).toBe(false);
   });
 
+  it('ids publish the uuid rule the server applies, not just `format: uuid`', async () => {
+    const ids = operations.flatMap((op) => (op.operation.parameters ?? []).filter((p) => p.schema.format === 'uuid').map((p) => ({ op, p })));
+    expect(ids.length).toBeGreaterThan(20);
+    for (const { p } of ids) expect(p.schema.pattern, p.name).toEqual(expect.any(String));
+    const pattern = new RegExp(ids[0]?.p.schema.pattern ?? '');
+    // Valid under `format: uuid` alone, but not an RFC 9562 uuid: the pattern says so, and the server agrees.
+    const versionZero = '12345678-1234-0234-8234-123456789abc';
+    expect(pattern.test(versionZero)).toBe(false);
+    expect(pattern.test(crypto.randomUUID())).toBe(true);
+    const response = await api(`/api/v1/orgs/${versionZero}/projects`, { auth: owner });
+    expect(response.status).toBe(400);
+  });
+
   it('publishes the server’s email rule, which refuses 0@com', () => {
     const emails: JsonSchema[] = [];
     for (const op of operations) {

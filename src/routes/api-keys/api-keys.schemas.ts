@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { cursorTimestamp, dateTimeField, lineField, orgParams, pathId } from '../../lib/fields.ts';
+import { cursorTimestamp, dateTimeField, idField, lineField, orgParams, pathId } from '../../lib/fields.ts';
 import { PERMISSIONS, projectRolesFor, type Permission } from '../../lib/permissions.ts';
 
 const permission = z.enum(PERMISSIONS as [Permission, ...Permission[]]);
@@ -41,7 +41,7 @@ export const createApiKeyBody = z
           'Permissions the key holds; each must be one your own role holds. With `projectId`, only project permissions and `projects:read`.',
         example: ['projects:read'],
       }),
-    projectId: z.uuid().optional().openapi({ description: 'Limit the key to this project of the org.' }),
+    projectId: idField.optional().openapi({ description: 'Limit the key to this project of the org.' }),
     expiresAt: dateTimeField
       // NaN (not a date-time) already has its issue.
       .refine((value) => !(Date.parse(value) <= Date.now()), 'must be in the future')
