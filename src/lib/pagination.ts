@@ -13,14 +13,15 @@ import { base64url, fromBase64url } from './crypto.ts';
  *
  * Usage, in a handler (see routes/api-keys/api-keys.handlers.ts for a complete one):
  *   const key: KeyPart[] = [{ expression: apiKeys.createdAt, direction: 'desc' }, { expression: apiKeys.id, direction: 'desc' }];
- *   const after = cursor ? decodeCursor(cursor, z.tuple([z.iso.datetime(), z.uuid()])) : undefined;
+ *   const after = cursor ? decodeCursor(cursor, apiKeyCursor) : undefined;   // z.tuple([cursorTimestamp, z.uuid()])
  *   db.select({ row: apiKeys, keyText: exactTimestamp(apiKeys.createdAt) }).from(apiKeys)
  *     .where(and(...filters, after ? keysetAfter(key, after) : undefined)).orderBy(...keysetOrderBy(key)).limit(limit + 1)
  *   const page = takePage(rows, limit, (r) => [r.keyText, r.row.id]);
  *   return c.json({ data: page.items.map(toX), meta: { nextCursor: page.nextCursor, limit } }, 200);
  *
  * A cursor is client input: validate its shape with a zod schema strict enough that no value can make the
- * SQL fail (e.g. `z.iso.datetime()` for a timestamp). When a list has several sorts, put the sort in the
+ * SQL fail (e.g. `cursorTimestamp` from lib/fields.ts for a timestamp: year 0000 is valid ISO but not
+ * a Postgres timestamp). Keep it in the resource's schemas file, next to the list's query schema. When a list has several sorts, put the sort in the
  * cursor and make the schema accept only the current one (see routes/projects/projects.list.ts), so a
  * cursor never continues a different order. Filters may change between pages; the key alone fixes the position.
  *
@@ -28,22 +29,29 @@ import { base64url, fromBase64url } from './crypto.ts';
  * `exactTimestamp(column)` and put that text in the cursor, never `Date#toISOString()`.
  */
 
-/** `limit` and `cursor`, for a list's query schema: `paginationQuery.extend({ …filters })`. */
-export const paginationQuery = z.object({
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(20)
-    .openapi({ param: { name: 'limit', in: 'query' }, description: 'Page size, 1–100.', example: 20 }),
+/** 1–100 in decimal digits, no sign, no leading zero: `0x10`, `1e1`, ` 5` and `05` are refused, not read as numbers. */
+export const LIMIT_PATTERN = /^(?:[1-9]\d?|100)$/;
+
+/**
+ * `limit` and `cursor`, for a list's query schema: `paginationQuery.extend({ …filters })`. Strict, like
+ * every query schema: an unknown parameter is a 400 naming it (`?limt=5` must not quietly mean 20).
+ */
+export const paginationQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(LIMIT_PATTERN, 'must be a whole number from 1 to 100, in digits')
+    .default('20')
+    .transform(Number)
+    .openapi({ param: { name: 'limit', in: 'query' }, description: 'Page size, 1–100 (decimal digits).', example: '20' }),
   cursor: z
     .string()
     .min(1)
     .max(1024)
-    .regex(/^[\w-]+$/, 'must be a cursor returned by this list')
     .optional()
-    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'Opaque: `meta.nextCursor` of the previous page.' }),
+    .openapi({
+      param: { name: 'cursor', in: 'query' },
+      description: 'Opaque: pass `meta.nextCursor` of the previous page unchanged. Any other value is a 400.',
+    }),
 });
 
 /** `meta` of every list response. `nextCursor` is null on the last page. */
@@ -69,9 +77,7 @@ export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
   let value: unknown;
   try {
     const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(fromBase64url(cursor));
-    // Cursor values become SQL parameters, and Postgres text cannot hold NUL: refuse rather than fail there.
-    if (text.includes('\\u0000') || text.includes('\u0000')) throw invalidCursor();
-    value = JSON.parse(text);
+    value = JSON.parse(text, refuseUnstorableText);
   } catch {
     throw invalidCursor();
   }
@@ -79,6 +85,15 @@ export function decodeCursor<T>(cursor: string, schema: z.ZodType<T>): T {
   if (!result.success) throw invalidCursor();
   return result.data;
 }
+
+// Cursor values become SQL parameters, and Postgres text holds neither NUL nor a lone surrogate (which
+// JSON can spell as `\u0000`, `\ud800`): refuse them here rather than fail in the database.
+function refuseUnstorableText(_key: string, value: unknown): unknown {
+  if (typeof value === 'string' && (value.includes('\u0000') || LONE_SURROGATE.test(value))) throw new SyntaxError('unstorable text');
+  return value;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The 400 for a cursor that does not belong to this list (or to this sort order). */
 export function invalidCursor(): ApiError {

@@ -5,7 +5,13 @@ import { ApiError } from '../errors.ts';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** Rejects a request body that is not JSON with 415, before any handler reads it. */
+// JSON is UTF-8 (RFC 8259); Request#json() would turn malformed bytes into U+FFFD and store them.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * Rejects a request body that is not JSON with 415, and one that is not valid UTF-8 with 400 (like
+ * malformed JSON), before any handler reads it.
+ */
 export function requireJsonBody(): MiddlewareHandler<AppEnv> {
   return async function requireJsonBody(c, next) {
     const hasBody = c.req.header('content-length') !== undefined && c.req.header('content-length') !== '0';
@@ -14,9 +20,22 @@ export function requireJsonBody(): MiddlewareHandler<AppEnv> {
       if (type !== 'application/json' && !type?.endsWith('+json')) {
         throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be JSON (Content-Type: application/json).');
       }
+      // Hono caches the bytes, and the JSON validator later decodes the same (now known valid) bytes.
+      if (!isUtf8(await c.req.arrayBuffer())) {
+        throw new ApiError('BAD_REQUEST', 'The request body is not valid UTF-8.', { reason: 'invalid_utf8' });
+      }
     }
     await next();
   };
+}
+
+function isUtf8(bytes: ArrayBuffer): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function limiterFor(maxSize: number): MiddlewareHandler<AppEnv> {

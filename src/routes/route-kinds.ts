@@ -1,8 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../env.ts';
 import { authErrorResponses, commonErrorResponses } from '../errors.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
+import { refuseQuery } from '../middleware/no-query.ts';
 import { unscoped } from '../middleware/unscoped.ts';
 import { userScope } from '../middleware/user-scope.ts';
 
@@ -15,6 +18,13 @@ type RouteConfig = Parameters<typeof createRoute>[0];
 
 const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKey: [] }];
 
+const acceptQuery: MiddlewareHandler<AppEnv> = async function acceptQuery(_, next) {
+  await next();
+};
+
+/** A route with a query schema refuses unknown parameters through it (strict); one without refuses them all. */
+const queryPolicy = (config: Pick<RouteConfig, 'request'>): MiddlewareHandler<AppEnv> => (config.request?.query ? acceptQuery : refuseQuery());
+
 /**
  * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission` by the one
  * mechanism (middleware/authorize.ts); the handler gets `actor` and the gated `tenant`. The permission is
@@ -26,7 +36,7 @@ export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'secur
     'x-route-kind': 'org',
     'x-permission': permission,
     security,
-    middleware: [authenticate(), authorize(permission)] as const,
+    middleware: [authenticate(), authorize(permission), queryPolicy(config)] as const,
     responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
   });
 }
@@ -40,7 +50,7 @@ export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'secu
     ...config,
     'x-route-kind': 'user',
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [authenticate({ allow: ['user'] }), userScope()] as const,
+    middleware: [authenticate({ allow: ['user'] }), userScope(), queryPolicy(config)] as const,
     responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
   });
 }
@@ -50,7 +60,7 @@ export function publicRoute<const R extends Omit<RouteConfig, 'middleware'>>(con
   return createRoute({
     ...config,
     'x-route-kind': 'public',
-    middleware: [unscoped()] as const,
+    middleware: [unscoped(), queryPolicy(config)] as const,
     responses: { ...commonErrorResponses, ...config.responses },
   });
 }

@@ -1,3 +1,5 @@
+import { EMAIL_PATTERN } from '../../src/lib/fields.ts';
+
 type Schema = {
   $ref?: string;
   type?: string | string[];
@@ -11,6 +13,7 @@ type Schema = {
   items?: Schema;
   minItems?: number;
   format?: string;
+  pattern?: string;
   minLength?: number;
   minimum?: number;
   exclusiveMinimum?: number;
@@ -49,6 +52,8 @@ export function sampleFor(schema: Schema | undefined, doc: OpenApiDocument): unk
 }
 
 function sampleString(schema: Schema): string {
+  // Emails are published as the server's pattern, not `format: email` (see src/lib/fields.ts).
+  if (schema.pattern === EMAIL_PATTERN.source) return `matrix-${crypto.randomUUID().slice(0, 8)}@example.com`;
   switch (schema.format) {
     case 'email':
       return `matrix-${crypto.randomUUID().slice(0, 8)}@example.com`;

@@ -34,6 +34,8 @@ describe('cursors', () => {
     ['the wrong shape', encodeCursor({ seq: 1 })],
     ['carrying NUL, which Postgres text cannot hold', encodeCursor(['name', 'a\u0000b', '0b9f5c9e-4a4e-4f8e-9c61-2f1f0b6a8d11'])],
     ['another sort', encodeCursor(['createdAt', '2025-01-01T00:00:00.000000Z', '0b9f5c9e-4a4e-4f8e-9c61-2f1f0b6a8d11'])],
+    ['carrying a lone surrogate, which Postgres text cannot hold', encodeCursor(['name', 'a\ud800b', '0b9f5c9e-4a4e-4f8e-9c61-2f1f0b6a8d11'])],
+    ['not even ASCII', 'a b\u00e9'],
   ])('reject a cursor that is %s with a 400 on the cursor field', (_, cursor) => {
     const error = cursorError(cursor);
     expect(error.code).toBe('VALIDATION_FAILED');
@@ -48,13 +50,19 @@ describe('paginationQuery', () => {
     expect(paginationQuery.parse({ limit: '100', cursor: 'abc_-1' })).toEqual({ limit: 100, cursor: 'abc_-1' });
   });
 
-  it.each([['0'], ['101'], ['1.5'], ['ten']])('refuses limit=%s', (limit) => {
+  it.each([['0'], ['101'], ['1.5'], ['ten'], ['0x10'], ['1e1'], [' 16'], ['016'], ['+5'], ['']])('refuses limit=%s', (limit) => {
     expect(paginationQuery.safeParse({ limit }).success).toBe(false);
   });
 
-  it('refuses a cursor with characters base64url never produces', () => {
-    expect(paginationQuery.safeParse({ cursor: 'a b' }).success).toBe(false);
+  it('takes the cursor as an opaque string (decodeCursor judges it) but refuses an empty or oversized one', () => {
+    expect(paginationQuery.safeParse({ cursor: 'a b' }).success).toBe(true);
     expect(paginationQuery.safeParse({ cursor: '' }).success).toBe(false);
+    expect(paginationQuery.safeParse({ cursor: 'x'.repeat(1025) }).success).toBe(false);
+  });
+
+  it('refuses an unknown parameter, naming it', () => {
+    const result = paginationQuery.safeParse({ limt: '5' });
+    expect(result.error?.issues).toEqual([expect.objectContaining({ code: 'unrecognized_keys', keys: ['limt'] })]);
   });
 });
 

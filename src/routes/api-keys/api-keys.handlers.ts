@@ -1,5 +1,4 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import { z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { sqlState } from '../../db/errors.ts';
 import { apiKeys } from '../../db/schema/index.ts';
@@ -8,7 +7,7 @@ import { decodeCursor, exactTimestamp, keysetAfter, keysetOrderBy, takePage, typ
 import { orgRolesFor } from '../../lib/permissions.ts';
 import { callerHoldsScopes, contestedScopes, generateApiKey, scopeGates } from '../../services/api-keys.ts';
 import type { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from './api-keys.routes.ts';
-import { DEFAULT_GRACE_SECONDS, toApiKey } from './api-keys.schemas.ts';
+import { apiKeyCursor, DEFAULT_GRACE_SECONDS, toApiKey } from './api-keys.schemas.ts';
 
 /**
  * One round trip, one transaction: the route's gate; for a project key, a gate on that project (404 if it is
@@ -70,7 +69,7 @@ const newestFirst: KeyPart[] = [
 export const listApiKeysHandler: RouteHandler<typeof listApiKeys> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { limit, cursor } = c.req.valid('query');
-  const after = cursor ? decodeCursor(cursor, z.tuple([z.iso.datetime(), z.uuid()])) : undefined;
+  const after = cursor ? decodeCursor(cursor, apiKeyCursor) : undefined;
   const [rows] = await c.var.tenant.batch((db) => [
     db
       .select({ key: apiKeys, keyText: exactTimestamp(apiKeys.createdAt) })

@@ -1,12 +1,12 @@
-import type { z } from '@hono/zod-openapi';
 import { bodyErrorResponses, errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope, paginationQuery } from '../../lib/pagination.ts';
+import { jsonBody, optionalJsonBody } from '../../lib/request-body.ts';
 import { orgRoute } from '../route-kinds.ts';
-import { apiKeyParams, apiKeySchema, apiKeyWithSecretSchema, createApiKeyBody, orgParams, rotateApiKeyBody } from './api-keys.schemas.ts';
+import { apiKeyParams, apiKeySchema, apiKeyWithSecretSchema, createApiKeyBody, rotateApiKeyBody } from './api-keys.schemas.ts';
 
 const tags = ['API keys'];
-const body = <T extends z.ZodType>(schema: T, required = true) => ({ required, content: { 'application/json': { schema } } });
 
 export const createApiKey = orgRoute('api_keys:write', {
   method: 'post',
@@ -14,7 +14,7 @@ export const createApiKey = orgRoute('api_keys:write', {
   tags,
   summary: 'Create an API key',
   description: 'The key is in `data.key`, in this response only. Every scope must be a permission your own org role holds (else 403).',
-  request: { params: orgParams, body: body(createApiKeyBody) },
+  request: { params: orgParams, body: jsonBody(createApiKeyBody, 'The key to create.') },
   responses: { 201: jsonContent(dataEnvelope(apiKeyWithSecretSchema), 'The new key, with its secret.'), ...bodyErrorResponses },
 });
 
@@ -36,7 +36,7 @@ export const rotateApiKey = orgRoute('api_keys:write', {
   description:
     'Issues a new secret (in `data.key`, shown once). The old secret keeps working for `gracePeriodSeconds`, then fails with 401; ' +
     'a secret replaced by an earlier rotation stops at once. You must hold every scope of the key (else 403).',
-  request: { params: apiKeyParams, body: body(rotateApiKeyBody, false) },
+  request: { params: apiKeyParams, body: optionalJsonBody(rotateApiKeyBody, 'Optional: the grace period of the old secret.') },
   responses: {
     200: jsonContent(dataEnvelope(apiKeyWithSecretSchema), 'The key, with its new secret.'),
     409: errorResponse('The key is revoked or expired.'),

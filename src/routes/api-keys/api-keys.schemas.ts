@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { cursorTimestamp, dateTimeField, idField, lineField, orgParams, pathId } from '../../lib/fields.ts';
 import { PERMISSIONS, projectRolesFor, type Permission } from '../../lib/permissions.ts';
 
 const permission = z.enum(PERMISSIONS as [Permission, ...Permission[]]);
@@ -23,28 +24,29 @@ export const apiKeyWithSecretSchema = apiKeySchema
   .extend({ key: z.string().openapi({ description: 'The secret key. Shown only in this response: store it now.' }) })
   .openapi('ApiKeyWithSecret');
 
-export const orgParams = z.object({ orgId: z.uuid().openapi({ param: { name: 'orgId', in: 'path' } }) });
-export const apiKeyParams = orgParams.extend({ keyId: z.uuid().openapi({ param: { name: 'keyId', in: 'path' } }) });
+export const apiKeyParams = orgParams.extend({ keyId: pathId('keyId') });
+
+/** Cursor of the key list, newest first: (created at, exact to the microsecond; id). */
+export const apiKeyCursor = z.tuple([cursorTimestamp, z.uuid()]);
 
 export const createApiKeyBody = z
-  .object({
-    name: z
-      .string()
-      .trim()
-      .min(1)
-      .max(100)
-      .refine((text) => !text.includes('\u0000'), 'must not contain NUL')
-      .openapi({ example: 'CI deploys' }),
+  .strictObject({
+    name: lineField(100).openapi({ example: 'CI deploys' }),
     scopes: z
       .array(permission)
       .min(1)
       .transform((scopes) => [...new Set(scopes)])
-      .openapi({ description: 'Permissions the key holds; each must be one your own role holds.', example: ['projects:read'] }),
-    projectId: z.uuid().optional().openapi({ description: 'Limit the key to this project of the org.' }),
-    expiresAt: z.iso
-      .datetime({ offset: true })
-      .refine((value) => Number.isNaN(Date.parse(value)) || Date.parse(value) > Date.now(), 'must be in the future')
-      .optional(),
+      .openapi({
+        description:
+          'Permissions the key holds; each must be one your own role holds. With `projectId`, only project permissions and `projects:read`.',
+        example: ['projects:read'],
+      }),
+    projectId: idField.optional().openapi({ description: 'Limit the key to this project of the org.' }),
+    expiresAt: dateTimeField
+      // NaN (not a date-time) already has its issue.
+      .refine((value) => !(Date.parse(value) <= Date.now()), 'must be in the future')
+      .optional()
+      .openapi({ description: 'When the key stops working: a date-time in the future, before the year 10000.' }),
   })
   .superRefine(
     (body, ctx) => {
@@ -63,7 +65,7 @@ export const createApiKeyBody = z
 export const DEFAULT_GRACE_SECONDS = 86_400;
 
 export const rotateApiKeyBody = z
-  .object({
+  .strictObject({
     gracePeriodSeconds: z
       .number()
       .int()

@@ -1,7 +1,8 @@
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
 import { orgRoute } from '../route-kinds.ts';
-import { auditLogSchema, chainVerificationSchema, listAuditLogsQuery, orgParams } from './audit-logs.schemas.ts';
+import { orgParams } from '../../lib/fields.ts';
+import { auditLogSchema, chainVerificationSchema, listAuditLogsQuery } from './audit-logs.schemas.ts';
 
 const tags = ['Audit log'];
 

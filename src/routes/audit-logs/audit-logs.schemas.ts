@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { instantField, lineField } from '../../lib/fields.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
 
 /** One audit entry, with the links of its hash chain. */
@@ -31,17 +32,13 @@ export const chainVerificationSchema = z
   })
   .openapi('AuditChainVerification');
 
-export const orgParams = z.object({ orgId: z.uuid().openapi({ param: { name: 'orgId', in: 'path' } }) });
-
-// Postgres text cannot hold NUL: refuse it as invalid input instead of failing in the database.
-const filterText = z.string().min(1).max(100).refine((text) => !text.includes('\u0000'), 'must not contain NUL');
-const isoDate = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+const filterText = lineField(100);
 
 export const listAuditLogsQuery = paginationQuery.extend({
   action: filterText.optional().openapi({ param: { name: 'action', in: 'query' }, example: 'project.updated' }),
   actorId: filterText.optional().openapi({ param: { name: 'actorId', in: 'query' }, description: 'A user id or API key id.' }),
-  from: isoDate.optional().openapi({ param: { name: 'from', in: 'query' }, description: 'ISO date or date-time; inclusive.' }),
-  to: isoDate.optional().openapi({ param: { name: 'to', in: 'query' }, description: 'ISO date or date-time; exclusive.' }),
+  from: instantField.optional().openapi({ param: { name: 'from', in: 'query' }, description: 'ISO date or date-time, years 0001–9999 (UTC); inclusive.' }),
+  to: instantField.optional().openapi({ param: { name: 'to', in: 'query' }, description: 'ISO date or date-time, years 0001–9999 (UTC); exclusive.' }),
 });
 
 type AuditRow = {

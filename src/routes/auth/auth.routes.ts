@@ -1,11 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { bodyErrorResponses, errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { jsonBody } from '../../lib/request-body.ts';
 import { publicRoute, userRoute } from '../route-kinds.ts';
 import { authResultSchema, loginBody, refreshBody, signupBody, tokensSchema } from './auth.schemas.ts';
-
-/** A required JSON request body. */
-export const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 export const signup = publicRoute({
   method: 'post',
@@ -13,7 +11,7 @@ export const signup = publicRoute({
   tags: ['Auth'],
   summary: 'Create an account and sign in',
   description: 'Sends a verification email. The password must be 10–256 characters and not the email address.',
-  request: { body: jsonBody(signupBody) },
+  request: { body: jsonBody(signupBody, 'The new account.') },
   responses: {
     ...bodyErrorResponses,
     201: jsonContent(dataEnvelope(authResultSchema), 'The new account and its first tokens.'),
@@ -26,7 +24,7 @@ export const login = publicRoute({
   path: '/auth/login',
   tags: ['Auth'],
   summary: 'Sign in with email and password',
-  request: { body: jsonBody(loginBody) },
+  request: { body: jsonBody(loginBody, 'The credentials.') },
   responses: {
     ...bodyErrorResponses,
     200: jsonContent(dataEnvelope(authResultSchema), 'The account and a new session.'),
@@ -42,7 +40,7 @@ export const refresh = publicRoute({
   description:
     'Refresh tokens are single use. Concurrent refreshes of the same token within a short grace window all receive the same new pair; ' +
     'presenting a used token after that revokes the whole session.',
-  request: { body: jsonBody(refreshBody) },
+  request: { body: jsonBody(refreshBody, 'The refresh token to exchange.') },
   responses: {
     ...bodyErrorResponses,
     200: jsonContent(dataEnvelope(z.object({ tokens: tokensSchema })), 'The new token pair.'),

@@ -1,16 +1,9 @@
 import { z } from '@hono/zod-openapi';
-import { normaliseEmail, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../lib/passwords.ts';
+import { emailField } from '../../lib/fields.ts';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../lib/passwords.ts';
 import { passwordPolicyIssue } from '../../services/accounts.ts';
 import { REFRESH_TOKEN_PREFIX } from '../../services/tokens.ts';
 import { nameField, profileSchema } from '../users/users.schemas.ts';
-
-/** An email as typed; stored and compared normalised (trimmed, NFC, lower-case). */
-export const emailField = z
-  .string()
-  .max(254)
-  .transform(normaliseEmail)
-  .pipe(z.email())
-  .openapi({ type: 'string', format: 'email', example: 'ada@example.com' });
 
 export const newPasswordField = z
   .string()
@@ -22,7 +15,7 @@ export const newPasswordField = z
 export const emailTokenField = z.string().min(1).max(256);
 
 export const signupBody = z
-  .object({ email: emailField, password: newPasswordField, name: nameField })
+  .strictObject({ email: emailField, password: newPasswordField, name: nameField })
   .superRefine((value, ctx) => {
     const issue = passwordPolicyIssue(value.password, value.email);
     if (issue) ctx.addIssue({ code: 'custom', path: ['password'], message: issue });
@@ -30,10 +23,10 @@ export const signupBody = z
   .openapi('SignupRequest');
 
 // Login does not apply today's length minimum: accounts made under an older policy must still sign in.
-export const loginBody = z.object({ email: emailField, password: z.string().min(1).max(PASSWORD_MAX_LENGTH) }).openapi('LoginRequest');
+export const loginBody = z.strictObject({ email: emailField, password: z.string().min(1).max(PASSWORD_MAX_LENGTH) }).openapi('LoginRequest');
 
 export const refreshBody = z
-  .object({ refreshToken: z.string().regex(new RegExp(`^${REFRESH_TOKEN_PREFIX}[\\w-]{43}$`), 'not a refresh token') })
+  .strictObject({ refreshToken: z.string().regex(new RegExp(`^${REFRESH_TOKEN_PREFIX}[\\w-]{43}$`), 'not a refresh token') })
   .openapi('RefreshRequest');
 
 export const tokensSchema = z
@@ -47,6 +40,6 @@ export const tokensSchema = z
 
 export const authResultSchema = z.object({ user: profileSchema, tokens: tokensSchema }).openapi('AuthResult');
 
-export const verifyEmailBody = z.object({ token: emailTokenField }).openapi('VerifyEmailRequest');
-export const forgotPasswordBody = z.object({ email: emailField }).openapi('ForgotPasswordRequest');
-export const resetPasswordBody = z.object({ token: emailTokenField, password: newPasswordField }).openapi('ResetPasswordRequest');
+export const verifyEmailBody = z.strictObject({ token: emailTokenField }).openapi('VerifyEmailRequest');
+export const forgotPasswordBody = z.strictObject({ email: emailField }).openapi('ForgotPasswordRequest');
+export const resetPasswordBody = z.strictObject({ token: emailTokenField, password: newPasswordField }).openapi('ResetPasswordRequest');

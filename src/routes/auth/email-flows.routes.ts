@@ -3,7 +3,7 @@ import { bodyErrorResponses, errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { publicRoute, userRoute } from '../route-kinds.ts';
 import { forgotPasswordBody, resetPasswordBody, verifyEmailBody } from './auth.schemas.ts';
-import { jsonBody } from './auth.routes.ts';
+import { jsonBody } from '../../lib/request-body.ts';
 
 const badToken = {
   400: errorResponse('Validation failed, or the token is not valid (`BAD_REQUEST`, `details.reason: "token_invalid"`).'),
@@ -17,7 +17,7 @@ export const verifyEmailRoute = publicRoute({
   path: '/auth/verify-email',
   tags: ['Auth'],
   summary: 'Confirm an email address with the token from the verification email',
-  request: { body: jsonBody(verifyEmailBody) },
+  request: { body: jsonBody(verifyEmailBody, 'The token from the verification email.') },
   responses: { ...bodyErrorResponses, ...badToken, 200: jsonContent(dataEnvelope(z.object({ emailVerified: z.literal(true) })), 'The email is verified.') },
 });
 
@@ -36,7 +36,7 @@ export const forgotPasswordRoute = publicRoute({
   tags: ['Auth'],
   summary: 'Email a password-reset link',
   description: 'Always answers 202, whether or not an account has this email, so the answer reveals nothing. The link is valid for one hour.',
-  request: { body: jsonBody(forgotPasswordBody) },
+  request: { body: jsonBody(forgotPasswordBody, 'The address to send the link to.') },
   responses: { ...bodyErrorResponses, 202: accepted },
 });
 
@@ -46,6 +46,6 @@ export const resetPasswordRoute = publicRoute({
   tags: ['Auth'],
   summary: 'Set a new password with the token from the reset email',
   description: 'Every session of the account is revoked: sign in again with the new password.',
-  request: { body: jsonBody(resetPasswordBody) },
+  request: { body: jsonBody(resetPasswordBody, 'The token from the reset email and the new password.') },
   responses: { ...bodyErrorResponses, ...badToken, 204: { description: 'The password is changed.' } },
 });

@@ -1,7 +1,8 @@
 import { bodyErrorResponses, errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
-import { orgParams } from '../orgs/orgs.schemas.ts';
+import { jsonBody } from '../../lib/request-body.ts';
 import { orgRoute, userRoute } from '../route-kinds.ts';
 import {
   acceptedInvitationSchema,
@@ -20,7 +21,7 @@ export const createInvitation = orgRoute('invitations:write', {
   tags,
   summary: 'Invite someone by email',
   description: 'Emails a link valid for 7 days. The inviter may not grant a role above their own (API keys count as admins).',
-  request: { params: orgParams, body: { required: true, content: { 'application/json': { schema: createInvitationBody } } } },
+  request: { params: orgParams, body: jsonBody(createInvitationBody, 'Who to invite, and as what.') },
   responses: {
     201: jsonContent(dataEnvelope(invitationSchema), 'The invitation (without its token).'),
     409: errorResponse('The address belongs to a member or already has a pending invitation.'),
@@ -55,7 +56,7 @@ export const acceptInvitation = userRoute({
   tags,
   summary: 'Accept an invitation',
   description: 'As the signed-in user the invitation was sent to; makes them a member with the invited role.',
-  request: { body: { required: true, content: { 'application/json': { schema: acceptInvitationBody } } } },
+  request: { body: jsonBody(acceptInvitationBody, 'The token from the invitation email.') },
   responses: {
     200: jsonContent(dataEnvelope(acceptedInvitationSchema), 'Now a member.'),
     409: errorResponse('Already accepted, or already a member.'),

@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
+import { cursorTimestamp, emailField, orgParams, pathId } from '../../lib/fields.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
 import { INVITATION_STATUSES, type InvitationStatus } from '../../services/invitations.ts';
-import { orgParams, orgRoleSchema } from '../orgs/orgs.schemas.ts';
+import { orgRoleSchema } from '../orgs/orgs.schemas.ts';
 
 /** An invitation as managers see it. The token is never part of it: it exists only in the email. */
 export const invitationSchema = z
@@ -20,16 +21,16 @@ export const invitationSchema = z
 
 export type InvitationResponse = z.infer<typeof invitationSchema>;
 
-export const invitationParams = orgParams.extend({ invitationId: z.uuid().openapi({ param: { name: 'invitationId', in: 'path' } }) });
+export const invitationParams = orgParams.extend({ invitationId: pathId('invitationId') });
 
-export const createInvitationBody = z.strictObject({ email: z.email().max(254), role: orgRoleSchema }).openapi('CreateInvitation');
+export const createInvitationBody = z.strictObject({ email: emailField, role: orgRoleSchema }).openapi('CreateInvitation');
 
 export const listInvitationsQuery = paginationQuery.extend({
   status: z.enum(INVITATION_STATUSES).optional().openapi({ param: { name: 'status', in: 'query' }, description: 'Only invitations in this status.' }),
 });
 
 /** Cursor of the invitation list, newest first: (created at, exact to the microsecond; id). */
-export const invitationCursor = z.tuple([z.iso.datetime({ precision: 6 }), z.uuid()]);
+export const invitationCursor = z.tuple([cursorTimestamp, z.uuid()]);
 
 export const acceptInvitationBody = z
   .strictObject({ token: z.string().regex(/^inv_[\w-]{43}$/, 'must be the token from the invitation email') })

@@ -1,9 +1,10 @@
 import { bodyErrorResponses, errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
+import { jsonBody } from '../../lib/request-body.ts';
 import { orgRoute } from '../route-kinds.ts';
 import { listMembersQuery, memberParams, memberSchema, updateMemberBody } from './members.schemas.ts';
-import { orgParams } from './orgs.schemas.ts';
 
 const tags = ['Members'];
 const ownershipConflict = errorResponse('The change would leave the organization without an owner.');
@@ -24,7 +25,7 @@ export const updateMember = orgRoute('members:write', {
   tags,
   summary: 'Change a member’s role',
   description: 'Only an owner may grant the owner role or change an owner’s role; the last owner cannot be demoted.',
-  request: { params: memberParams, body: { required: true, content: { 'application/json': { schema: updateMemberBody } } } },
+  request: { params: memberParams, body: jsonBody(updateMemberBody, 'The new role.') },
   responses: { 200: jsonContent(dataEnvelope(memberSchema), 'The member, with the new role.'), 409: ownershipConflict, ...bodyErrorResponses },
 });
 

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { orgParams, orgRoleSchema } from './orgs.schemas.ts';
+import { cursorTimestamp, orgParams, pathId } from '../../lib/fields.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
+import { orgRoleSchema } from './orgs.schemas.ts';
 
 /** A member of an organization as fellow members see it. */
 export const memberSchema = z
@@ -15,12 +16,12 @@ export const memberSchema = z
 
 export type MemberResponse = z.infer<typeof memberSchema>;
 
-export const memberParams = orgParams.extend({ userId: z.uuid().openapi({ param: { name: 'userId', in: 'path' } }) });
+export const memberParams = orgParams.extend({ userId: pathId('userId') });
 
 export const listMembersQuery = paginationQuery;
 
 /** Cursor of the member list: (joined at, exact to the microsecond; user id). */
-export const memberCursor = z.tuple([z.iso.datetime({ precision: 6 }), z.uuid()]);
+export const memberCursor = z.tuple([cursorTimestamp, z.uuid()]);
 
 export const updateMemberBody = z.strictObject({ role: orgRoleSchema }).openapi('UpdateMember');
 

@@ -1,8 +1,10 @@
 import { bodyErrorResponses, errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
+import { jsonBody } from '../../lib/request-body.ts';
 import { orgRoute, userRoute } from '../route-kinds.ts';
-import { createOrgBody, listOrgsQuery, organizationSchema, orgParams, updateOrgBody } from './orgs.schemas.ts';
+import { createOrgBody, listOrgsQuery, organizationSchema, updateOrgBody } from './orgs.schemas.ts';
 
 const tags = ['Organizations'];
 const slugConflict = errorResponse('The slug is taken by another organization.');
@@ -13,7 +15,7 @@ export const createOrg = userRoute({
   tags,
   summary: 'Create an organization',
   description: 'The caller becomes its owner. Without a slug, one is generated from the name.',
-  request: { body: { required: true, content: { 'application/json': { schema: createOrgBody } } } },
+  request: { body: jsonBody(createOrgBody, 'The new organization.') },
   responses: { 201: jsonContent(dataEnvelope(organizationSchema), 'The new organization.'), 409: slugConflict, ...bodyErrorResponses },
 });
 
@@ -42,7 +44,7 @@ export const updateOrg = orgRoute('org:update', {
   tags,
   summary: 'Rename an organization or change its slug',
   description: 'The subscription tier is set by billing and cannot be changed here.',
-  request: { params: orgParams, body: { required: true, content: { 'application/json': { schema: updateOrgBody } } } },
+  request: { params: orgParams, body: jsonBody(updateOrgBody, 'The fields to change; the others are kept.') },
   responses: { 200: jsonContent(dataEnvelope(organizationSchema), 'The organization.'), 409: slugConflict, ...bodyErrorResponses },
 });
 

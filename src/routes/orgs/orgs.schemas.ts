@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ORG_ROLES, type OrgRole } from '../../lib/permissions.ts';
 import { SLUG_PATTERN } from '../../services/organizations.ts';
+import { lineField } from '../../lib/fields.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
 
 export const orgRoleSchema = z.enum(ORG_ROLES).openapi('OrgRole');
@@ -12,7 +13,7 @@ export const slugSchema = z
   .regex(SLUG_PATTERN, 'lower-case letters, digits and hyphens; no leading, trailing or double hyphen')
   .openapi({ example: 'acme-inc' });
 
-const nameSchema = z.string().trim().min(1).max(100).openapi({ example: 'Acme Inc.' });
+const nameSchema = lineField(100).openapi({ example: 'Acme Inc.' });
 
 /** The public shape of an organization, with the caller's role in it. */
 export const organizationSchema = z
@@ -23,13 +24,12 @@ export const organizationSchema = z
     subscriptionTier: z.enum(['free', 'pro', 'enterprise']).openapi({ description: 'Set by billing; read-only here.' }),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
-    role: orgRoleSchema.nullable().openapi({ description: 'The caller’s role in the organization; null for API keys.' }),
+    // A union, not orgRoleSchema.nullable(): that would write null into the shared OrgRole component, which requests use too.
+    role: z.union([orgRoleSchema, z.null()]).openapi({ description: 'The caller’s role in the organization; null for API keys.' }),
   })
   .openapi('Organization');
 
 export type OrganizationResponse = z.infer<typeof organizationSchema>;
-
-export const orgParams = z.object({ orgId: z.uuid().openapi({ param: { name: 'orgId', in: 'path' } }) });
 
 export const createOrgBody = z
   .strictObject({

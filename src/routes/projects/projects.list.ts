@@ -2,6 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import { and, eq, gte, ilike, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import { projects } from '../../db/schema/index.ts';
+import { cursorTimestamp } from '../../lib/fields.ts';
 import { decodeCursor, escapeLike, exactTimestamp, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
 import type { listProjects } from './projects.routes.ts';
 import { toProject, type ProjectSort } from './projects.schemas.ts';
@@ -20,7 +21,7 @@ const byCreatedAt = (direction: 'asc' | 'desc'): SortSpec => ({
     { expression: projects.id, direction },
   ],
   keyText: exactTimestamp(projects.createdAt),
-  keyTextSchema: z.iso.datetime(),
+  keyTextSchema: cursorTimestamp,
 });
 
 const lowerName = sql`lower(${projects.name})`;

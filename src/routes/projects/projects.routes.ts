@@ -1,13 +1,13 @@
-import type { z } from '@hono/zod-openapi';
 import { bodyErrorResponses } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
+import { jsonBody } from '../../lib/request-body.ts';
 import { orgRoute } from '../route-kinds.ts';
-import { createProjectBody, listProjectsQuery, orgParams, projectParams, projectSchema, replaceProjectBody, updateProjectBody } from './projects.schemas.ts';
+import { createProjectBody, listProjectsQuery, projectParams, projectSchema, replaceProjectBody, updateProjectBody } from './projects.schemas.ts';
 
 const tags = ['Projects'];
 const project = dataEnvelope(projectSchema);
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 export const listProjects = orgRoute('projects:read', {
   method: 'get',
@@ -24,7 +24,7 @@ export const createProject = orgRoute('projects:write', {
   path: '/orgs/{orgId}/projects',
   tags,
   summary: 'Create a project',
-  request: { params: orgParams, body: body(createProjectBody) },
+  request: { params: orgParams, body: jsonBody(createProjectBody, 'The new project.') },
   responses: { 201: jsonContent(project, 'The new project.'), ...bodyErrorResponses },
 });
 
@@ -42,7 +42,7 @@ export const updateProject = orgRoute('projects:write', {
   path: '/orgs/{orgId}/projects/{projectId}',
   tags,
   summary: 'Change some fields of a project',
-  request: { params: projectParams, body: body(updateProjectBody) },
+  request: { params: projectParams, body: jsonBody(updateProjectBody, 'The fields to change; the others are kept.') },
   responses: { 200: jsonContent(project, 'The updated project.'), ...bodyErrorResponses },
 });
 
@@ -51,7 +51,7 @@ export const replaceProject = orgRoute('projects:write', {
   path: '/orgs/{orgId}/projects/{projectId}',
   tags,
   summary: 'Replace the writable fields of a project',
-  request: { params: projectParams, body: body(replaceProjectBody) },
+  request: { params: projectParams, body: jsonBody(replaceProjectBody, 'Every writable field.') },
   responses: { 200: jsonContent(project, 'The updated project.'), ...bodyErrorResponses },
 });
 

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { instantField, lineField, orgParams, pathId, textField } from '../../lib/fields.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
 
 /** The public shape of a project; internal columns (deleted_at) are not part of it. */
@@ -13,42 +14,32 @@ export const projectSchema = z
   })
   .openapi('Project');
 
-export const orgParams = z.object({ orgId: z.uuid().openapi({ param: { name: 'orgId', in: 'path' } }) });
-export const projectParams = orgParams.extend({ projectId: z.uuid().openapi({ param: { name: 'projectId', in: 'path' } }) });
+export const projectParams = orgParams.extend({ projectId: pathId('projectId') });
 
-// Postgres text cannot hold NUL, so refuse it here rather than fail in the database.
-const noNul = (text: string) => !text.includes('\u0000');
-const name = z.string().trim().min(1).max(100).refine(noNul, 'must not contain NUL').openapi({ example: 'Website' });
-const description = z.string().max(2000).refine(noNul, 'must not contain NUL').nullable().openapi({ example: 'The marketing site.' });
+const name = lineField(100).openapi({ example: 'Website' });
+const description = textField(2000).nullable().openapi({ example: 'The marketing site.' });
 
-export const createProjectBody = z.object({ name, description: description.optional() }).openapi('CreateProject');
+export const createProjectBody = z.strictObject({ name, description: description.optional() }).openapi('CreateProject');
 
 /** PUT replaces every writable field: `description: null` clears it. */
-export const replaceProjectBody = z.object({ name, description }).openapi('ReplaceProject');
+export const replaceProjectBody = z.strictObject({ name, description }).openapi('ReplaceProject');
 
 /** PATCH: fields left out are kept; `{}` changes nothing (and writes no audit entry). */
-export const updateProjectBody = z.object({ name: name.optional(), description: description.optional() }).openapi('UpdateProject');
+export const updateProjectBody = z.strictObject({ name: name.optional(), description: description.optional() }).openapi('UpdateProject');
 
 export const PROJECT_SORTS = ['createdAt', '-createdAt', 'name', '-name'] as const;
 export type ProjectSort = (typeof PROJECT_SORTS)[number];
 
-const isoDate = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
-
 export const listProjectsQuery = paginationQuery.extend({
-  q: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .refine(noNul, 'must not contain NUL')
+  q: lineField(100)
     .optional()
     .openapi({ param: { name: 'q', in: 'query' }, description: 'Case-insensitive substring of the name; `%` and `_` match literally.' }),
-  createdAfter: isoDate
+  createdAfter: instantField
     .optional()
-    .openapi({ param: { name: 'createdAfter', in: 'query' }, description: 'ISO date or date-time; inclusive.', example: '2025-01-01' }),
-  createdBefore: isoDate
+    .openapi({ param: { name: 'createdAfter', in: 'query' }, description: 'ISO date or date-time, years 0001–9999 (UTC); inclusive.', example: '2025-01-01' }),
+  createdBefore: instantField
     .optional()
-    .openapi({ param: { name: 'createdBefore', in: 'query' }, description: 'ISO date or date-time; exclusive.', example: '2025-02-01T00:00:00Z' }),
+    .openapi({ param: { name: 'createdBefore', in: 'query' }, description: 'ISO date or date-time, years 0001–9999 (UTC); exclusive.', example: '2025-02-01T00:00:00Z' }),
   sort: z
     .enum(PROJECT_SORTS)
     .default('-createdAt')

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { pathId } from '../../lib/fields.ts';
 import { userRoute } from '../route-kinds.ts';
 
 export const sessionSchema = z
@@ -13,9 +14,9 @@ export const sessionSchema = z
   })
   .openapi('Session');
 
-export const sessionParams = z.object({ sessionId: z.uuid().openapi({ param: { name: 'sessionId', in: 'path' } }) });
+export const sessionParams = z.object({ sessionId: pathId('sessionId') });
 
-export const revokeAllQuery = z.object({
+export const revokeAllQuery = z.strictObject({
   keepCurrent: z
     .enum(['true', 'false'])
     .default('false')

@@ -1,10 +1,8 @@
-import type { z } from '@hono/zod-openapi';
 import { bodyErrorResponses, errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
+import { jsonBody } from '../../lib/request-body.ts';
 import { userRoute } from '../route-kinds.ts';
 import { profileSchema, publicUserSchema, replaceUserBody, updateUserBody, userParams } from './users.schemas.ts';
-
-const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 export const getMe = userRoute({
   method: 'get',
@@ -32,7 +30,7 @@ export const replaceUser = userRoute({
   tags: ['Users'],
   summary: 'Replace the editable fields of your profile',
   description: ownProfileOnly,
-  request: { params: userParams, body: jsonBody(replaceUserBody) },
+  request: { params: userParams, body: jsonBody(replaceUserBody, 'Every editable field.') },
   responses: { ...bodyErrorResponses, 200: jsonContent(dataEnvelope(profileSchema), 'The updated profile.') },
 });
 
@@ -42,7 +40,7 @@ export const updateUser = userRoute({
   tags: ['Users'],
   summary: 'Change some fields of your profile',
   description: ownProfileOnly,
-  request: { params: userParams, body: jsonBody(updateUserBody) },
+  request: { params: userParams, body: jsonBody(updateUserBody, 'The fields to change; the others are kept.') },
   responses: { ...bodyErrorResponses, 200: jsonContent(dataEnvelope(profileSchema), 'The updated profile.') },
 });
 

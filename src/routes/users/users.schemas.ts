@@ -1,8 +1,9 @@
 import { z } from '@hono/zod-openapi';
+import { lineField, pathId } from '../../lib/fields.ts';
 import type { ProfileRow, PublicProfileRow } from '../../services/accounts.ts';
 
-/** A display name: trimmed, 1–100 characters. */
-export const nameField = z.string().trim().min(1).max(100).openapi({ example: 'Ada Lovelace' });
+/** A display name: one line, up to 100 characters, stored trimmed. */
+export const nameField = lineField(100).openapi({ example: 'Ada Lovelace' });
 
 /** The caller's own profile. Credentials and account state other than `emailVerified` are never part of it. */
 export const profileSchema = z
@@ -19,7 +20,7 @@ export const profileSchema = z
 /** What users who share an organization see of each other. */
 export const publicUserSchema = z.object({ id: z.uuid(), email: z.email(), name: z.string() }).openapi('PublicUser');
 
-export const userParams = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+export const userParams = z.object({ id: pathId('id') });
 
 export const replaceUserBody = z.strictObject({ name: nameField }).openapi('ReplaceUser');
 export const updateUserBody = z.strictObject({ name: nameField.optional() }).openapi('UpdateUser');

@@ -1,6 +1,7 @@
 import { bodyErrorResponses } from '../../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../../lib/envelope.ts';
 import { listEnvelope, paginationQuery } from '../../../lib/pagination.ts';
+import { jsonBody } from '../../../lib/request-body.ts';
 import { orgRoute } from '../../route-kinds.ts';
 import { projectParams } from '../projects.schemas.ts';
 import { projectMemberParams, projectMemberSchema, setProjectRoleBody } from './project-members.schemas.ts';
@@ -25,7 +26,7 @@ export const setProjectRole = orgRoute('project_members:write', {
   description:
     'Creates or replaces the role. The user must already be a member of the organization: otherwise 404, as for any user ' +
     'the caller cannot see. A project role replaces the org role of members and viewers on this project; owners and admins keep theirs.',
-  request: { params: projectMemberParams, body: { required: true, content: { 'application/json': { schema: setProjectRoleBody } } } },
+  request: { params: projectMemberParams, body: jsonBody(setProjectRoleBody, 'The role on this project.') },
   responses: { 200: jsonContent(dataEnvelope(projectMemberSchema), 'The project member.'), ...bodyErrorResponses },
 });
 

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { pathId } from '../../../lib/fields.ts';
 import { PROJECT_ROLES } from '../../../lib/permissions.ts';
 import { projectParams } from '../projects.schemas.ts';
 
@@ -7,9 +8,9 @@ export const projectMemberSchema = z
   .object({ userId: z.uuid(), name: z.string(), role: z.enum(PROJECT_ROLES) })
   .openapi('ProjectMember');
 
-export const projectMemberParams = projectParams.extend({ userId: z.uuid().openapi({ param: { name: 'userId', in: 'path' } }) });
+export const projectMemberParams = projectParams.extend({ userId: pathId('userId') });
 
-export const setProjectRoleBody = z.object({ role: z.enum(PROJECT_ROLES) }).openapi('SetProjectRole');
+export const setProjectRoleBody = z.strictObject({ role: z.enum(PROJECT_ROLES) }).openapi('SetProjectRole');
 
 type ProjectMemberRow = { userId: string; name: string; role: z.infer<typeof projectMemberSchema>['role'] };
 

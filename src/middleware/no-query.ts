@@ -1,0 +1,19 @@
+import type { MiddlewareHandler } from 'hono';
+import { ApiError } from '../errors.ts';
+
+/**
+ * For a route that declares no query schema: any query parameter is a 400 naming it, as an unknown
+ * parameter is on routes that declare one (their schemas are strict). A parameter the server ignores
+ * would let a client believe it had effect (`GET /me/sessions?limit=5`).
+ */
+export function refuseQuery(): MiddlewareHandler {
+  return async function refuseQuery(c, next) {
+    const names = [...new Set(new URL(c.req.url).searchParams.keys())];
+    if (names.length > 0) {
+      throw new ApiError('VALIDATION_FAILED', 'Request validation failed.', {
+        issues: names.map((name) => ({ path: name, code: 'unrecognized_keys', message: `unknown query parameter "${name}"` })),
+      });
+    }
+    await next();
+  };
+}
