@@ -60,6 +60,7 @@ export const commonErrorResponses = {
   400: errorResponse('The request is malformed or fails validation.'),
   429: errorResponse('Too many requests.'),
   500: errorResponse('Unexpected server error.'),
+  503: errorResponse('The database is briefly unavailable (`SERVICE_UNAVAILABLE`); retry after `Retry-After` seconds.'),
 } as const;
 
 /** Responses of every authenticated route. */

@@ -1,9 +1,10 @@
-import { neon, neonConfig, Pool } from '@neondatabase/serverless';
+import { neon, neonConfig, Pool, type NeonQueryFunction } from '@neondatabase/serverless';
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
 import { drizzle as drizzleWs, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import { createMemoryCache } from '../cache/memory-cache.ts';
 import type { Config } from '../config.ts';
 import { describeError, log } from '../lib/log.ts';
+import { isTransientDatabaseError } from './errors.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -24,21 +25,31 @@ export interface Database {
 
 type DatabaseConfig = Pick<Config, 'DATABASE_URL' | 'NEON_LOCAL_PROXY'>;
 
-// HTTP queries hold no connection between calls, so one client per database URL and isolate is safe and
-// saves setup. Memory only: the key is a connection string with its password. In practice there is one URL.
+export interface DatabaseOptions {
+  /**
+   * The caller only reads (a GET or HEAD): an HTTP query or batch that fails transiently is sent once more.
+   * Never for writes: a write whose answer was lost may have committed.
+   */
+  retryReads?: boolean;
+}
+
+// HTTP queries hold no connection between calls, so one client per database URL (and retry mode) and isolate
+// is safe and saves setup. Memory only: the key is a connection string with its password.
 const httpClients = createMemoryCache<string, HttpDatabase>({ name: 'neon-http-clients', max: 4 });
 
 /**
  * Creates the database handle for one request (or one queue batch / cron run).
  * `waitUntil` lets pools close after the response is sent.
  */
-export function createDatabase(config: DatabaseConfig, waitUntil: (promise: Promise<unknown>) => void): Database {
+export function createDatabase(config: DatabaseConfig, waitUntil: (promise: Promise<unknown>) => void, options: DatabaseOptions = {}): Database {
   if (config.NEON_LOCAL_PROXY) useLocalProxy(config.NEON_LOCAL_PROXY);
   const url = config.DATABASE_URL;
-  let http = httpClients.get(url);
+  const retryReads = options.retryReads === true;
+  const cacheKey = retryReads ? `retry-reads ${url}` : url;
+  let http = httpClients.get(cacheKey);
   if (!http) {
-    http = drizzleHttp({ client: neon(url), schema });
-    httpClients.set(url, http);
+    http = drizzleHttp({ client: retryReads ? retryingOnce(neon(url)) : neon(url), schema });
+    httpClients.set(cacheKey, http);
   }
   return {
     http,
@@ -50,7 +61,8 @@ export function createDatabase(config: DatabaseConfig, waitUntil: (promise: Prom
       try {
         return await drizzleWs({ client: pool, schema }).transaction(work);
       } finally {
-        waitUntil(pool.end());
+        // Ending a pool whose connection failed rejects too; that failure was already answered.
+        waitUntil(pool.end().catch((error: unknown) => log('warn', 'postgres pool end failed', { error: describeError(error) })));
       }
     },
   };
@@ -68,4 +80,57 @@ function useLocalProxy(proxy: string): void {
   neonConfig.pipelineConnect = false;
   // Coalescing waits a tick per write; on loopback that adds ~1 ms to every query.
   neonConfig.coalesceWrites = false;
+}
+
+type NeonHttpClient = NeonQueryFunction<false, false>;
+type QueryOptions = Parameters<NeonHttpClient['query']>[2];
+
+/**
+ * A query drizzle has built but not yet sent. Awaiting it sends it (retrying once); a batch rebuilds the
+ * driver's own query from it for each attempt, since a sent driver query cannot be sent again.
+ */
+class DeferredQuery implements PromiseLike<unknown> {
+  private readonly base: NeonHttpClient;
+  private readonly text: string;
+  private readonly params: unknown[] | undefined;
+  private readonly options: QueryOptions;
+
+  constructor(base: NeonHttpClient, text: string, params: unknown[] | undefined, options: QueryOptions) {
+    this.base = base;
+    this.text = text;
+    this.params = params;
+    this.options = options;
+  }
+
+  build() {
+    return this.base.query(this.text, this.params, this.options);
+  }
+
+  then<A = unknown, B = never>(onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null) {
+    return sendTwice(() => this.build()).then(onFulfilled, onRejected);
+  }
+}
+
+async function sendTwice<T>(send: () => PromiseLike<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (!isTransientDatabaseError(error)) throw error;
+    log('warn', 'database read failed transiently; retrying once', { error: describeError(error) });
+    return send();
+  }
+}
+
+/**
+ * The Neon HTTP client with each query and each batch sent at most twice when the first attempt fails
+ * transiently (see db/errors.ts). drizzle uses only `query` and `transaction` of its client.
+ */
+function retryingOnce(base: NeonHttpClient): NeonHttpClient {
+  const client = {
+    query: (text: string, params?: unknown[], options?: QueryOptions) => new DeferredQuery(base, text, params, options),
+    transaction: (queries: unknown[], options?: Parameters<NeonHttpClient['transaction']>[1]) =>
+      sendTwice(() => base.transaction(queries.map((query) => (query instanceof DeferredQuery ? query.build() : query)) as Parameters<NeonHttpClient['transaction']>[0], options)),
+  };
+  // The wrapper implements only what drizzle calls; its type is the driver's so drizzle accepts it.
+  return client as unknown as NeonHttpClient;
 }

@@ -10,9 +10,37 @@ const mapped: Record<string, () => ApiError> = {
   '23505': () => new ApiError('CONFLICT', 'A resource with these values already exists.'),
 };
 
+/**
+ * SQLSTATEs that say "try again shortly", not "this request is wrong": the server went away or is
+ * starting (57P01–57P03), it has no connection to spare (53300), a statement or lock timed out
+ * (57014, 55P03), or the transaction lost a race and was rolled back whole (40001, 40P01).
+ * The whole of class 08 (connection exception) is transient too.
+ */
+const transientStates = new Set(['57P01', '57P02', '57P03', '53300', '57014', '55P03', '40001', '40P01']);
+
+/**
+ * What the Neon driver says when no answer came back: `fetch` threw (connection refused, reset or lost;
+ * a timeout) or Neon's edge answered 5xx / 429 without a Postgres error. The WebSocket driver (pg)
+ * reports a dropped or refused connection in words, so those are matched by message.
+ */
+const transientMessages = [
+  /^Error connecting to database/,
+  /^Server error \(HTTP status (5\d\d|429)\)/,
+  /Connection terminated/i,
+  /connection (refused|reset|lost|closed|timeout)/i,
+  /timed? ?out/i,
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|fetch failed|Network connection lost/i,
+  /WebSocket/i,
+];
+
+/** Walks an error and its causes (drizzle wraps the driver's error in `cause`). */
+function* chain(error: unknown): Generator<Error> {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) yield current;
+}
+
 /** The Postgres SQLSTATE behind an error, looking through drizzle's wrapper. */
 export function sqlState(error: unknown): string | undefined {
-  for (let current = error; current instanceof Error; current = current.cause) {
+  for (const current of chain(error)) {
     if ('code' in current && typeof current.code === 'string' && /^[0-9A-Z]{5}$/.test(current.code)) return current.code;
   }
   return undefined;
@@ -20,14 +48,36 @@ export function sqlState(error: unknown): string | undefined {
 
 /** The HINT our SQL attaches to tell apart errors that share a SQLSTATE (e.g. `already_member`). */
 export function sqlHint(error: unknown): string | undefined {
-  for (let current = error; current instanceof Error; current = current.cause) {
+  for (const current of chain(error)) {
     if ('hint' in current && typeof current.hint === 'string') return current.hint;
   }
   return undefined;
 }
 
+/**
+ * Whether an error is a passing fault of the database or the way to it (worth retrying later), as
+ * opposed to a bug in our SQL or a constraint we do not map, which stays a 500. An error that carries
+ * a SQLSTATE is judged by it alone: Postgres answered, so the connection was fine.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state) return state.startsWith('08') || transientStates.has(state);
+  for (const current of chain(error)) {
+    if (transientMessages.some((pattern) => pattern.test(current.message))) return true;
+  }
+  return false;
+}
+
+/** Seconds a client should wait before retrying after a transient database failure. */
+export const RETRY_AFTER_SECONDS = 1;
+
 /** The client error a database error stands for, or undefined if it is a server fault. */
 export function apiErrorFromDatabase(error: unknown): ApiError | undefined {
+  if (isTransientDatabaseError(error)) {
+    return new ApiError('SERVICE_UNAVAILABLE', 'The database is briefly unavailable. Retry shortly.', undefined, {
+      'Retry-After': String(RETRY_AFTER_SECONDS),
+    });
+  }
   const state = sqlState(error);
   return state ? mapped[state]?.() : undefined;
 }

@@ -9,7 +9,9 @@ import type { AppEnv } from '../env.ts';
  * shared per isolate and pools open only for interactive transactions.
  */
 export function requestDatabase<E extends AppEnv>(c: Context<E>): Database {
-  return createDatabase(c.var.config, (promise) => c.executionCtx.waitUntil(promise));
+  // A read may be sent twice when the database fails transiently; a write never is (it may have committed).
+  const retryReads = c.req.method === 'GET' || c.req.method === 'HEAD';
+  return createDatabase(c.var.config, (promise) => c.executionCtx.waitUntil(promise), { retryReads });
 }
 
 /** What the audit log records about the request. */

@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../env.ts';
 import { apiErrorFromDatabase } from '../db/errors.ts';
 import { ApiError, type ErrorCode, type ErrorEnvelope } from '../errors.ts';
+import { describeError, log } from '../lib/log.ts';
 import { reportError } from '../services/error-reporting.ts';
 
 const codeForStatus: Partial<Record<number, ErrorCode>> = {
@@ -32,13 +33,18 @@ export function renderError(c: Context<AppEnv>, error: ApiError): Response {
 }
 
 /**
- * The app's onError: ApiErrors render as they are; Hono's HTTPExceptions (e.g. malformed JSON) map
+ * The app's onError: ApiErrors render as they are; database errors map onto their code (a transient
+ * fault is a 503 with Retry-After, see db/errors.ts); Hono's HTTPExceptions (e.g. malformed JSON) map
  * onto a stable code; anything else is a 500 without internals, logged and reported to Sentry.
  */
 export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof ApiError) return renderError(c, error);
   const fromDatabase = apiErrorFromDatabase(error);
-  if (fromDatabase) return renderError(c, fromDatabase);
+  if (fromDatabase) {
+    // Not a bug, so not a Sentry report; the line lets operators see the fault's rate and cause.
+    if (fromDatabase.code === 'SERVICE_UNAVAILABLE') log('warn', 'database unavailable', { requestId: c.var.requestId, error: describeError(error) });
+    return renderError(c, fromDatabase);
+  }
   if (error instanceof HTTPException && error.status < 500) {
     const code = codeForStatus[error.status] ?? 'BAD_REQUEST';
     return renderError(c, new ApiError(code, error.message || 'Bad request.'));

@@ -22,6 +22,9 @@ const acceptQuery: MiddlewareHandler<AppEnv> = async function acceptQuery(_, nex
   await next();
 };
 
+/** The shared error responses, overridden by the route's own (e.g. readiness's 503 has its own body). */
+const withErrors = <E extends object, O extends object>(errors: E, own: O) => ({ ...errors, ...own }) as Omit<E, keyof O> & O;
+
 /** A route with a query schema refuses unknown parameters through it (strict); one without refuses them all. */
 const queryPolicy = (config: Pick<RouteConfig, 'request'>): MiddlewareHandler<AppEnv> => (config.request?.query ? acceptQuery : refuseQuery());
 
@@ -37,7 +40,7 @@ export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'secur
     'x-permission': permission,
     security,
     middleware: [authenticate(), authorize(permission), queryPolicy(config)] as const,
-    responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
 
@@ -51,7 +54,7 @@ export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'secu
     'x-route-kind': 'user',
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
     middleware: [authenticate({ allow: ['user'] }), userScope(), queryPolicy(config)] as const,
-    responses: { ...commonErrorResponses, ...authErrorResponses, ...config.responses },
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
 
@@ -61,6 +64,6 @@ export function publicRoute<const R extends Omit<RouteConfig, 'middleware'>>(con
     ...config,
     'x-route-kind': 'public',
     middleware: [unscoped(), queryPolicy(config)] as const,
-    responses: { ...commonErrorResponses, ...config.responses },
+    responses: withErrors(commonErrorResponses, config.responses),
   });
 }
