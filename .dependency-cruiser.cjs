@@ -17,15 +17,6 @@ const LOCAL = ['local'];
  */
 const CLOUDFLARE_MODULES = ['cloudflare:workers', 'cloudflare:sockets', 'cloudflare:email', 'cloudflare:workflows', 'cloudflare:test'];
 
-/**
- * KNOWN EXCEPTION, to be removed: workers/jobs/registry.ts ↔ workers/jobs/heartbeat.ts and
- * workers/jobs/registry.ts ↔ workers/jobs/send-email.ts. The jobs take `JobContext` with `import type` from the
- * registry that imports them. Moving JobContext/JobDefinition into workers/jobs/types.ts (as workers/tasks/types.ts
- * does for tasks) removes the cycle; then delete this constant and its use in `no-circular`. Only cycles made of
- * these three files alone are exempt: a cycle that also runs through any other module is still reported.
- */
-const KNOWN_TYPE_CYCLE = '^workers/jobs/(registry|heartbeat|send-email)\\.ts$';
-
 /** A Durable Object folder's public face: its client and schemas, never the class file. */
 const DO_CLIENT = '^durable-objects/[^/]+/index\\.ts$';
 
@@ -41,8 +32,7 @@ module.exports = {
         'order in which Workers evaluates them decides what is undefined at import time. Type-only cycles count ' +
         'too; move the shared type down a floor (e.g. into a small types.ts next to its users).',
       from: {},
-      // `via.pathNot`: a cycle made only of the KNOWN_TYPE_CYCLE files is not reported; any other cycle is.
-      to: { circular: true, via: { pathNot: KNOWN_TYPE_CYCLE } },
+      to: { circular: true },
     },
     {
       name: 'not-to-unresolvable',

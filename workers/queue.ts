@@ -4,7 +4,8 @@ import { describeError, log } from '../src/lib/log.ts';
 import { z } from 'zod';
 import { recordDeadLetter, recordJobFailure, type FailedJob } from '../src/services/job-failures.ts';
 import { jobMessageSchema, type JobMessage } from '../src/services/jobs.ts';
-import { jobs, type JobContext, type JobRegistry } from './jobs/registry.ts';
+import { jobs, type JobRegistry } from './jobs/registry.ts';
+import type { JobContext } from './jobs/types.ts';
 
 /** Dead-letter queues are named `<queue>-dlq[-<env>]` in wrangler.toml. */
 const DEAD_LETTER_QUEUE = /-dlq(-|$)/;

@@ -1,6 +1,6 @@
 import { heartbeats } from '../../src/db/schema/index.ts';
 import type { ParsedJobPayload } from '../../src/services/jobs.ts';
-import type { JobContext } from './registry.ts';
+import type { JobContext } from './types.ts';
 
 /** Writes one row: proof that the path producer → queue → consumer → Postgres works end to end. */
 export async function heartbeat({ db }: JobContext, payload: ParsedJobPayload<'system.heartbeat'>): Promise<void> {

@@ -1,7 +1,7 @@
 import { getConfig } from '../../src/config.ts';
 import { deliverEmail } from '../../src/services/email.ts';
 import type { ParsedJobPayload } from '../../src/services/jobs.ts';
-import type { JobContext } from './registry.ts';
+import type { JobContext } from './types.ts';
 
 /**
  * Job `email.send`: renders the template and hands the email to the provider (or the dev outbox).
