@@ -32,10 +32,11 @@ export function textField(max: number) {
 /**
  * The email rule the server applies, published as the field's `pattern` (no `format: email`: that
  * format admits addresses such as `0@com`, which this rule refuses). It is zod's email rule, plus the
- * surrounding white space that is trimmed away: a dot-atom local part and a domain of LDH labels
- * ending in a top-level domain of two letters or more.
+ * surrounding white space that is trimmed away: a dot-atom local part and a domain of LDH labels (letters,
+ * digits and inner hyphens, 1–63 characters) ending in a top-level domain of 2–63 letters — so every address
+ * it takes is also a valid `format: email`, which the responses publish.
  */
-export const EMAIL_PATTERN = /^\s*(?!\.)(?!.*\.\.)[\w'+.-]*[\w+-]@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}\s*$/;
+export const EMAIL_PATTERN = /^\s*(?!\.)(?!.*\.\.)[\w'+.-]*[\w+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\s*$/;
 
 /** An email address as typed; compared and stored normalised (trimmed, NFC, lower-case). */
 export const emailField = z

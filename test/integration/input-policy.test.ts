@@ -146,6 +146,10 @@ describe('the OpenAPI document states the policy', () => {
       expect(email.format).toBeUndefined();
     }
     expect(EMAIL_PATTERN.test('0@com')).toBe(false);
+    // Domain labels are LDH: no leading or trailing hyphen, so every accepted address is a valid `format: email`.
+    expect(EMAIL_PATTERN.test('ada@example-.com')).toBe(false);
+    expect(EMAIL_PATTERN.test('ada@-example.com')).toBe(false);
+    expect(EMAIL_PATTERN.test('ada@ex-ample.com')).toBe(true);
     expect(EMAIL_PATTERN.test(' Ada.Lovelace+x@Example.co.uk ')).toBe(true);
   });
 
