@@ -1,3 +1,5 @@
+import { sample as sampleArbitrary, stringMatching } from 'fast-check';
+
 type Schema = {
   $ref?: string;
   type?: string | string[];
@@ -12,6 +14,8 @@ type Schema = {
   minItems?: number;
   format?: string;
   minLength?: number;
+  maxLength?: number;
+  pattern?: string;
   minimum?: number;
   exclusiveMinimum?: number;
 };
@@ -49,6 +53,16 @@ export function sampleFor(schema: Schema | undefined, doc: OpenApiDocument): unk
 }
 
 function sampleString(schema: Schema): string {
+  const sample = formattedString(schema);
+  if (!schema.pattern) return sample;
+  // A pattern the plain sample misses (a token format, say) gets a seeded string that matches it.
+  const pattern = new RegExp(schema.pattern);
+  if (pattern.test(sample)) return sample;
+  const matching = stringMatching(pattern, { maxLength: schema.maxLength }).filter((value) => value.length >= (schema.minLength ?? 0));
+  return sampleArbitrary(matching, { numRuns: 1, seed: 1 })[0] ?? sample;
+}
+
+function formattedString(schema: Schema): string {
   switch (schema.format) {
     case 'email':
       return `matrix-${crypto.randomUUID().slice(0, 8)}@example.com`;
