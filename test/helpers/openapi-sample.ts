@@ -1,3 +1,4 @@
+import { sample as sampleArbitrary, stringMatching } from 'fast-check';
 import { EMAIL_PATTERN } from '../../src/lib/fields.ts';
 
 type Schema = {
@@ -13,8 +14,9 @@ type Schema = {
   items?: Schema;
   minItems?: number;
   format?: string;
-  pattern?: string;
   minLength?: number;
+  maxLength?: number;
+  pattern?: string;
   minimum?: number;
   exclusiveMinimum?: number;
 };
@@ -54,6 +56,18 @@ export function sampleFor(schema: Schema | undefined, doc: OpenApiDocument): unk
 function sampleString(schema: Schema): string {
   // Emails are published as the server's pattern, not `format: email` (see src/lib/fields.ts).
   if (schema.pattern === EMAIL_PATTERN.source) return `matrix-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const sample = formattedString(schema);
+  if (!schema.pattern) return sample;
+  // A pattern the plain sample misses (a token format, say) gets a seeded string that matches it.
+  const pattern = new RegExp(schema.pattern);
+  if (pattern.test(sample)) return sample;
+  // fast-check cannot generate from lookarounds: generate without them, keep what the whole pattern takes.
+  const generator = new RegExp(schema.pattern.replace(/\(\?<?[=!][^()]*\)/g, ''));
+  const matching = stringMatching(generator, { maxLength: schema.maxLength }).filter((value) => pattern.test(value) && value.length >= (schema.minLength ?? 0));
+  return sampleArbitrary(matching, { numRuns: 1, seed: 1 })[0] ?? sample;
+}
+
+function formattedString(schema: Schema): string {
   switch (schema.format) {
     case 'email':
       return `matrix-${crypto.randomUUID().slice(0, 8)}@example.com`;

@@ -1,31 +1,21 @@
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.ts';
 import { auditChainHeads, invitations } from '../../src/db/schema/index.ts';
 import { getConfig } from '../../src/config.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
 import { ORG_ROLES, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } from '../../src/lib/permissions.ts';
 import { signAccessToken } from '../../src/services/tokens.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
-import { sampleFor, type OpenApiDocument } from '../helpers/openapi-sample.ts';
+import { callOperation, describeOperation, documentedOperations, expectRefused, operationsOfKind } from '../helpers/route-matrix.ts';
 import { env } from '../helpers/worker.ts';
 
 /**
- * The isolation matrix, generated from the route table itself: every operation that carries
- * `x-permission` (every org-scoped route, see src/routes/route-kinds.ts) is called by every kind of
- * caller that must be refused. A route added tomorrow is covered without anyone remembering to.
+ * The isolation matrix, generated from the route table itself: every operation of kind 'org' (every
+ * org-scoped route, see src/routes/route-kinds.ts) is called by every kind of caller that must be
+ * refused. A route added tomorrow is covered without anyone remembering to. User routes have their own
+ * matrix (user-isolation-matrix.test.ts); the guard below keeps any route from skipping both.
  */
-type Operation = { 'x-permission'?: Permission; requestBody?: { content?: Record<string, { schema?: never }> } };
-const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
-
-const document = createApp().getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'matrix', version: '1' } });
-const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
-  METHODS.flatMap((method) => {
-    const operation = (item as Record<string, Operation | undefined>)[method];
-    return operation ? [{ path, method, operation, permission: operation['x-permission'] }] : [];
-  }),
-);
-const orgOperations = operations.filter((op) => op.path.startsWith('/api/v1/orgs/{orgId}'));
+const orgOperations = operationsOfKind('org');
 
 interface Victim {
   owner: TestUser;
@@ -85,34 +75,32 @@ beforeAll(async () => {
   };
 });
 
-function requestFor(op: (typeof orgOperations)[number]) {
-  const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => victim.params[name] ?? crypto.randomUUID());
-  const schema = op.operation.requestBody?.content?.['application/json']?.schema;
-  const body = schema ? sampleFor(schema, document as OpenApiDocument) : undefined;
-  return { path, body };
-}
-
 const chainHead = async (orgId: string) =>
   (await ownerDb.http.select({ seq: auditChainHeads.seq }).from(auditChainHeads).where(eq(auditChainHeads.orgId, orgId)))[0]?.seq ?? 0;
 
+describe('every route is in a matrix', () => {
+  it('every operation declares its kind, and every org operation its permission', () => {
+    expect(documentedOperations.length).toBeGreaterThan(0);
+    for (const op of documentedOperations) {
+      expect(['org', 'user', 'public'], `${describeOperation(op)} x-route-kind`).toContain(op.kind);
+      if (op.kind === 'org') expect(op.permission, `${describeOperation(op)} x-permission`).toBeDefined();
+    }
+  });
+});
+
 describe('isolation matrix', () => {
-  it('covers every org-scoped route, and every one of them names its permission', () => {
+  it('covers the org routes', () => {
     expect(orgOperations.length).toBeGreaterThan(0);
-    for (const op of orgOperations) expect(op.permission, `${op.method.toUpperCase()} ${op.path}`).toBeDefined();
   });
 
-  it.each(orgOperations.map((op) => [`${op.method.toUpperCase()} ${op.path}`, op] as const))('%s refuses every outsider and leaks nothing', async (_, op) => {
+  it.each(orgOperations)('%s refuses every outsider and leaks nothing', async (_, op) => {
     const permission = op.permission as Permission;
     const before = await chainHead(victim.org.id);
     for (const [who, caller] of Object.entries(callers)) {
       const call = await caller(permission);
       if (!call) continue;
-      const { path, body } = requestFor(op);
-      const response = await api(path, { method: op.method.toUpperCase(), body, headers: call.headers });
-      const text = await response.text();
-      expect({ who, status: response.status }).toEqual({ who, status: call.expected });
-      expect(JSON.parse(text)).toMatchObject({ error: { code: expect.any(String), requestId: expect.any(String) } });
-      for (const secret of victim.secrets) expect(text, `${who} saw "${secret}"`).not.toContain(secret);
+      const response = await callOperation(op, victim.params, call.headers);
+      await expectRefused(response, { who, status: call.expected, secrets: victim.secrets });
     }
     // Nothing a refused caller sent changed the victim's data: its audit chain did not move.
     expect(await chainHead(victim.org.id)).toBe(before);
