@@ -6,7 +6,7 @@ import { jsonContent } from '../../lib/envelope.ts';
 import { normaliseEmail } from '../../lib/passwords.ts';
 import { unscoped } from '../../middleware/unscoped.ts';
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '[::1]']);
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1', 'localhost', '[::1]']);
 
 /**
  * These routes exist only when `DEV_OUTBOX_ROUTE=on` (set by `npm run dev` and the tests, never by
