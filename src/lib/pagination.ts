@@ -11,7 +11,7 @@ import { base64url, fromBase64url } from './crypto.ts';
  * cursor is the key of a page's last row. Unlike offsets this is stable under inserts and deletes
  * between pages (no duplicates, no gaps) and costs the same on page 1000 as on page 1.
  *
- * Usage, in a handler (see routes/api-keys/api-keys.handlers.ts for a complete one):
+ * Usage, split between a service's query builder and its handler (see selectApiKeyPage in services/api-keys.ts and routes/api-keys/api-keys.handlers.ts):
  *   const key: KeyPart[] = [{ expression: apiKeys.createdAt, direction: 'desc' }, { expression: apiKeys.id, direction: 'desc' }];
  *   const after = cursor ? decodeCursor(cursor, apiKeyCursor) : undefined;   // z.tuple([cursorTimestamp, z.uuid()])
  *   db.select({ row: apiKeys, keyText: exactTimestamp(apiKeys.createdAt) }).from(apiKeys)
@@ -159,4 +159,13 @@ export function exactTimestamp(column: AnyColumn | SQLWrapper): SQL<string> {
 /** Escapes `%`, `_` and `\` so user text matches literally inside a LIKE / ILIKE pattern. */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+/**
+ * What a service's page builder takes: the page size, and the key of the previous page's last row (the
+ * decoded cursor's position). The builder fetches `limit + 1` rows, for `takePage`.
+ */
+export interface PageRequest {
+  limit: number;
+  after?: readonly unknown[];
 }

@@ -1,7 +1,41 @@
-import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, lt, lte, sql } from 'drizzle-orm';
+import type { HttpDatabase } from '../db/client.ts';
 import { auditChainHeads, auditLogs } from '../db/schema/index.ts';
 import type { ScopedDatabase } from '../db/tenant.ts';
 import { sha256Hex } from '../lib/crypto.ts';
+import { keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
+
+// seq is unique per org, so it is the whole key.
+const newestFirst: KeyPart[] = [{ expression: auditLogs.seq, direction: 'desc' }];
+
+/** What narrows the audit log; `from` (inclusive) and `to` (exclusive) are ISO dates or date-times. */
+export interface AuditLogFilter {
+  orgId: string;
+  action?: string;
+  actorId?: string;
+  from?: string;
+  to?: string;
+}
+
+/** A page of the org's audit log, newest first, on the (org_id, seq) index (`limit + 1` rows: see takePage); `after` is `[seq]`. */
+export function selectAuditLogPage(db: HttpDatabase, filter: AuditLogFilter, page: PageRequest) {
+  const { orgId, action, actorId, from, to } = filter;
+  return db
+    .select()
+    .from(auditLogs)
+    .where(
+      and(
+        eq(auditLogs.orgId, orgId),
+        action ? eq(auditLogs.action, action) : undefined,
+        actorId ? eq(auditLogs.actorId, actorId) : undefined,
+        from ? gte(auditLogs.createdAt, new Date(from)) : undefined,
+        to ? lt(auditLogs.createdAt, new Date(to)) : undefined,
+        page.after ? keysetAfter(newestFirst, page.after) : undefined,
+      ),
+    )
+    .orderBy(...keysetOrderBy(newestFirst))
+    .limit(page.limit + 1);
+}
 
 /** `prev_hash` of an org's first entry. */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -1,9 +1,9 @@
-import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../db/client.ts';
 import type { Config } from '../config.ts';
 import { sha256Hex } from '../lib/crypto.ts';
 import { normaliseEmail } from '../lib/passwords.ts';
+import { insertOutboxEmail } from './dev-outbox.ts';
 import { renderEmail, templateData, type RenderedEmail } from './email-templates.ts';
 
 const recipient = z.email().max(254).transform(normaliseEmail);
@@ -38,7 +38,10 @@ export function usesDevOutbox(config: Pick<Config, 'APP_ENV'>): boolean {
 export async function deliverEmail(config: EmailConfig, db: Database, message: EmailMessage): Promise<void> {
   const rendered = renderMessage(config, message);
   if (config.EMAIL_PROVIDER_URL) return sendToProvider(config, config.EMAIL_PROVIDER_URL, message, rendered);
-  if (usesDevOutbox(config)) return writeToOutbox(db, message, rendered);
+  if (usesDevOutbox(config)) {
+    await insertOutboxEmail(db.http, message.to, rendered, message.data);
+    return;
+  }
   throw new Error('Email delivery is not configured: set EMAIL_PROVIDER_URL and EMAIL_API_KEY.');
 }
 
@@ -68,15 +71,6 @@ async function sendToProvider(config: EmailConfig, url: string, message: EmailMe
   // The body may echo the recipient; it is not kept in the error (which is stored in job_failures).
   await response.body?.cancel();
   if (!response.ok) throw new Error(`Email provider answered HTTP ${response.status}.`);
-}
-
-async function writeToOutbox(db: Database, message: EmailMessage, email: RenderedEmail): Promise<void> {
-  const data = JSON.stringify(message.data);
-  await db.http.execute(sql`
-    insert into dev_outbox ("to", subject, text, html, data)
-    select ${message.to}, ${email.subject}, ${email.text}, ${email.html}, ${data}::jsonb
-    where not exists (select 1 from dev_outbox o where o."to" = ${message.to} and o.subject = ${email.subject} and o.data = ${data}::jsonb)
-  `);
 }
 
 /** The same message always gets the same key; different messages differ (their data holds a fresh token). */

@@ -1,10 +1,11 @@
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { HttpDatabase } from '../db/client.ts';
 import { sqlHint, sqlState } from '../db/errors.ts';
 import { invitations, organizations } from '../db/schema/index.ts';
 import type { Actor, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
+import { exactTimestamp, keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
 import { rolesUpTo, type OrgRole } from '../lib/permissions.ts';
 import { callerRoleSql, lockOrganization } from './organizations.ts';
 
@@ -88,6 +89,37 @@ function inviterState(db: HttpDatabase, actor: Actor, orgId: string, email: stri
 /** Removes an invitation whose email could not be queued, so the address can be invited again. */
 export async function discardInvitation(tenant: ScopedDatabase, id: string): Promise<void> {
   await tenant.batch((db) => [db.delete(invitations).where(eq(invitations.id, id))]);
+}
+
+const newestFirst: KeyPart[] = [
+  { expression: invitations.createdAt, direction: 'desc' },
+  { expression: invitations.id, direction: 'desc' },
+];
+
+/** A page of the org's invitations, newest first, optionally of one status (`limit + 1` rows: see takePage), each with its key text for the cursor. */
+export function selectInvitationPage(db: HttpDatabase, orgId: string, status: InvitationStatus | undefined, page: PageRequest) {
+  return db
+    .select({ invitation: invitations, status: invitationStatusSql, key: exactTimestamp(invitations.createdAt) })
+    .from(invitations)
+    .where(and(eq(invitations.orgId, orgId), status && eq(invitationStatusSql, status), page.after && keysetAfter(newestFirst, page.after)))
+    .orderBy(...keysetOrderBy(newestFirst))
+    .limit(page.limit + 1);
+}
+
+const invitationOf = (orgId: string, invitationId: string) => and(eq(invitations.id, invitationId), eq(invitations.orgId, orgId));
+
+/** Revokes an invitation unless it was accepted or already revoked; returns its id if this revoked it. */
+export function setInvitationRevoked(db: HttpDatabase, orgId: string, invitationId: string) {
+  return db
+    .update(invitations)
+    .set({ revokedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(and(invitationOf(orgId, invitationId), isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
+    .returning({ id: invitations.id });
+}
+
+/** Whether the invitation exists and was accepted: read with a revocation, to explain a refusal. */
+export function selectInvitationAcceptance(db: HttpDatabase, orgId: string, invitationId: string) {
+  return db.select({ acceptedAt: invitations.acceptedAt }).from(invitations).where(invitationOf(orgId, invitationId));
 }
 
 /**

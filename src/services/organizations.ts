@@ -1,10 +1,10 @@
 import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import type { HttpDatabase } from '../db/client.ts';
-import { invitations, memberships, organizations, users } from '../db/schema/index.ts';
+import { invitations, memberships, organizations } from '../db/schema/index.ts';
 import { sqlState } from '../db/errors.ts';
 import type { Actor, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
-import { keysetAfter, keysetOrderBy, type KeyPart } from '../lib/pagination.ts';
+import { keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
 import type { OrgRole } from '../lib/permissions.ts';
 
 /** Slugs: lower-case letters and digits in hyphen-separated words (3–48 characters overall). */
@@ -79,56 +79,6 @@ export function ownerCountSql(orgId: string): SQL<number> {
 }
 
 /**
- * A member as the membership endpoints show it, plus what explains a refused change: the caller's
- * role and the owner count. Read after the change, in the same transaction and under the org lock.
- */
-export function memberState(db: HttpDatabase, actor: Actor, orgId: string, userId: string) {
-  return db
-    .select({
-      userId: memberships.userId,
-      role: memberships.role,
-      joinedAt: memberships.createdAt,
-      name: users.name,
-      email: users.email,
-      callerRole: callerRoleSql(actor, orgId),
-      owners: ownerCountSql(orgId).mapWith(Number),
-    })
-    .from(memberships)
-    .innerJoin(users, eq(users.id, memberships.userId))
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
-}
-
-export type MemberState = Awaited<ReturnType<typeof memberState>>[number];
-
-/**
- * The ownership rules as a SQL condition on the `memberships` row being changed, so a refused change
- * never happens (`to` is the new role, or null for a removal):
- *  - only an owner may grant the owner role or change or remove an owner;
- *  - the last owner may not be demoted or removed (nor leave).
- * `ownershipRefusal` explains the same rules to the caller; keep the two in step.
- */
-export function ownershipGuard(actor: Actor, orgId: string, to: OrgRole | null): SQL {
-  const target = memberships.role;
-  const callerIsOwner = sql`${callerRoleSql(actor, orgId)} = 'owner'`;
-  const touchesOwner = to === 'owner' ? sql`true` : sql`${target} = 'owner'`;
-  const dropsOwner = to === 'owner' ? sql`false` : sql`${target} = 'owner'`;
-  return sql`(${callerIsOwner} or not (${touchesOwner})) and not (${dropsOwner} and ${ownerCountSql(orgId)} <= 1)`;
-}
-
-/** Why the change `ownershipGuard` refused was refused, from the member's state under the org lock. */
-export function ownershipRefusal(state: MemberState, to: OrgRole | null, self: boolean): ApiError | null {
-  const touchesOwner = to === 'owner' || state.role === 'owner';
-  if (touchesOwner && state.callerRole !== 'owner') {
-    return new ApiError('FORBIDDEN', 'Only an owner can grant the owner role or change or remove an owner.');
-  }
-  if (state.role === 'owner' && to !== 'owner' && state.owners <= 1) {
-    const what = to === null ? (self ? 'leave' : 'be removed') : 'be demoted';
-    return new ApiError('CONFLICT', `The last owner of an organization cannot ${what}. Make another member an owner first, or delete the organization.`);
-  }
-  return null;
-}
-
-/**
  * Creates an organization owned by `actor`: the org and the owner membership in one transaction, one
  * round trip. The id is generated here so the user gate can admit exactly this new org (RLS's WITH
  * CHECK). A generated slug that is taken is retried with a random suffix; an explicit one is a 409.
@@ -168,7 +118,7 @@ const myOrgsOrder: KeyPart[] = [
 ];
 
 /** A page of `userId`'s live organizations with their role, by name (`limit + 1` rows: see takePage). */
-export function selectMyOrgs(db: HttpDatabase, userId: string, page: { limit: number; after?: readonly unknown[] }) {
+export function selectMyOrgs(db: HttpDatabase, userId: string, page: PageRequest) {
   return db
     .select({ org: organizations, role: memberships.role })
     .from(memberships)

@@ -1,14 +1,18 @@
 import type { RouteHandler } from '@hono/zod-openapi';
-import { and, eq, isNull, sql } from 'drizzle-orm';
-import { invitations } from '../../db/schema/index.ts';
 import { ApiError } from '../../errors.ts';
 import { describeError, log } from '../../lib/log.ts';
-import { decodeCursor, exactTimestamp, keysetAfter, keysetOrderBy, takePage, type KeyPart } from '../../lib/pagination.ts';
+import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import { normaliseEmail } from '../../lib/passwords.ts';
 import { appLink } from '../../services/email-templates.ts';
-import { acceptInvitation as accept, createInvitation as create, discardInvitation, invitationStatusSql } from '../../services/invitations.ts';
+import {
+  acceptInvitation as accept,
+  createInvitation as create,
+  discardInvitation,
+  selectInvitationAcceptance,
+  selectInvitationPage,
+  setInvitationRevoked,
+} from '../../services/invitations.ts';
 import { enqueueJob } from '../../services/jobs.ts';
-
 import type { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.routes.ts';
 import { invitationCursor, toInvitation } from './invitations.schemas.ts';
 
@@ -32,24 +36,12 @@ export const createInvitationHandler: RouteHandler<typeof createInvitation> = as
   return c.json({ data: toInvitation(invitation, 'pending') }, 201);
 };
 
-const invitationOrder: KeyPart[] = [
-  { expression: invitations.createdAt, direction: 'desc' },
-  { expression: invitations.id, direction: 'desc' },
-];
-
 /** One round trip: gate and page. */
 export const listInvitationsHandler: RouteHandler<typeof listInvitations> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { limit, cursor, status } = c.req.valid('query');
   const after = cursor === undefined ? undefined : decodeCursor(cursor, invitationCursor);
-  const [rows] = await c.var.tenant.batch((db) => [
-    db
-      .select({ invitation: invitations, status: invitationStatusSql, key: exactTimestamp(invitations.createdAt) })
-      .from(invitations)
-      .where(and(eq(invitations.orgId, orgId), status && eq(invitationStatusSql, status), after && keysetAfter(invitationOrder, after)))
-      .orderBy(...keysetOrderBy(invitationOrder))
-      .limit(limit + 1),
-  ]);
+  const [rows] = await c.var.tenant.batch((db) => [selectInvitationPage(db, orgId, status, { limit, after })]);
   const page = takePage(rows, limit, (row) => [row.key, row.invitation.id]);
   return c.json({ data: page.items.map((row) => toInvitation(row.invitation, row.status)), meta: { nextCursor: page.nextCursor, limit } }, 200);
 };
@@ -57,14 +49,9 @@ export const listInvitationsHandler: RouteHandler<typeof listInvitations> = asyn
 /** One round trip: gate, the revocation, and the invitation's state to explain a refusal. */
 export const revokeInvitationHandler: RouteHandler<typeof revokeInvitation> = async (c) => {
   const { orgId, invitationId } = c.req.valid('param');
-  const target = and(eq(invitations.id, invitationId), eq(invitations.orgId, orgId));
   const [revoked, [current]] = await c.var.tenant.batch((db) => [
-    db
-      .update(invitations)
-      .set({ revokedAt: sql`now()`, updatedAt: sql`now()` })
-      .where(and(target, isNull(invitations.acceptedAt), isNull(invitations.revokedAt)))
-      .returning({ id: invitations.id }),
-    db.select({ acceptedAt: invitations.acceptedAt }).from(invitations).where(target),
+    setInvitationRevoked(db, orgId, invitationId),
+    selectInvitationAcceptance(db, orgId, invitationId),
   ]);
   if (revoked.length === 0) {
     if (!current) throw new ApiError('NOT_FOUND', 'Invitation not found.');
