@@ -58,22 +58,21 @@ const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
-const parsed = new WeakMap<Env, Config>();
+// The Worker's env object is the same for every request of an isolate: remembering the last one parsed
+// pays the cost once, and holds nothing more than the one configuration in use.
+let parsed: { env: Env; config: Config } | undefined;
 
 /**
- * Parses the Worker's vars and secrets, caching by env object so the cost is paid once per isolate.
+ * Parses the Worker's vars and secrets once per isolate (per env object).
  * Throws with the offending keys (never their values) when the configuration is invalid.
  */
 export function getConfig(env: Env): Config {
-  let config = parsed.get(env);
-  if (!config) {
-    const result = configSchema.safeParse(env);
-    if (!result.success) {
-      const keys = result.error.issues.map((issue) => issue.path.join('.')).join(', ');
-      throw new Error(`Invalid configuration: ${keys}`);
-    }
-    config = result.data;
-    parsed.set(env, config);
+  if (parsed?.env === env) return parsed.config;
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const keys = result.error.issues.map((issue) => issue.path.join('.')).join(', ');
+    throw new Error(`Invalid configuration: ${keys}`);
   }
-  return config;
+  parsed = { env, config: result.data };
+  return result.data;
 }
