@@ -26,7 +26,7 @@ export default defineConfig({
                 NEON_LOCAL_PROXY: inject('neonProxy'),
                 FAKE_SERVICES_URL: inject('fakeServicesUrl'),
                 SENTRY_DSN: '',
-                DEV_OUTBOX_ROUTE: 'on',
+                DEV_OUTBOX: 'on',
               },
             },
           })),

@@ -29,7 +29,7 @@ export function createApp() {
   app.use(secureHeaders());
   app.use(responsePolicy());
   app.use(appContext());
-  app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id'], maxAge: 600 }));
+  app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
   app.use('/api/v1/*', limitBody(), requireJsonBody());
 

@@ -15,6 +15,9 @@ const json = <T extends z.ZodType>(schema: T) =>
 const publicJwk = z.looseObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string().min(1) });
 const privateJwk = publicJwk.extend({ d: z.string() });
 
+/** The environments that run on a developer's machine or in the tests, never deployed for real users. */
+const LOCAL_ENVS: ReadonlySet<string> = new Set(['development', 'test']);
+
 /** Configuration and secrets, parsed once per isolate at the boundary. */
 const configSchema = z.object({
   APP_ENV: z.enum(['development', 'test', 'staging', 'production']),
@@ -46,15 +49,16 @@ const configSchema = z.object({
   EMAIL_API_KEY: optional(z.string()),
   EMAIL_FROM: z.string().default('Edge SaaS <no-reply@example.com>'),
   /**
-   * `on` serves GET /api/dev/outbox (the dev outbox's emails, with their single-use tokens) to loopback
-   * callers. Only `npm run dev` and the tests set it; it is never in wrangler.toml, and production or
-   * staging refuse to start with it.
+   * `on`: without an email provider, emails go to the dev outbox table, and GET /api/dev/outbox serves
+   * them (with their single-use tokens) to loopback callers. Only `npm run dev` and the tests set it; it is
+   * never in wrangler.toml, and only development and test may start with it.
    */
-  DEV_OUTBOX_ROUTE: z.enum(['on', 'off']).default('off'),
-}).refine((config) => config.DEV_OUTBOX_ROUTE === 'off' || config.APP_ENV === 'development' || config.APP_ENV === 'test', {
-  path: ['DEV_OUTBOX_ROUTE'],
-  message: 'only development and test may serve the dev outbox',
-});
+  DEV_OUTBOX: z.enum(['on', 'off']).default('off'),
+})
+  .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
+    path: ['DEV_OUTBOX'],
+    message: 'only development and test may use the dev outbox',
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -60,7 +60,10 @@ export const commonErrorResponses = {
   400: errorResponse('The request is malformed or fails validation.'),
   429: errorResponse('Too many requests.'),
   500: errorResponse('Unexpected server error.'),
-  503: errorResponse('The database is briefly unavailable (`SERVICE_UNAVAILABLE`); retry after `Retry-After` seconds.'),
+  503: {
+    ...errorResponse('The database is briefly unavailable (`SERVICE_UNAVAILABLE`); retry after `Retry-After` seconds.'),
+    headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } } },
+  },
 } as const;
 
 /** Responses of every authenticated route. */

@@ -18,7 +18,7 @@ interface __BaseEnv_Env {
 	TOKEN_SECRET: string;
 	EMAIL_PROVIDER_URL: string;
 	EMAIL_API_KEY: string;
-	DEV_OUTBOX_ROUTE: string;
+	DEV_OUTBOX: string;
 	RATE_LIMITER: DurableObjectNamespace<import("./index").RateLimiter>;
 	ROOMS: DurableObjectNamespace<import("./index").Room>;
 }
@@ -44,7 +44,7 @@ declare namespace Cloudflare {
 		TOKEN_SECRET: string;
 		EMAIL_PROVIDER_URL: string;
 		EMAIL_API_KEY: string;
-		DEV_OUTBOX_ROUTE: string;
+		DEV_OUTBOX: string;
 		RATE_LIMITER: DurableObjectNamespace<import("./index").RateLimiter>;
 		ROOMS: DurableObjectNamespace<import("./index").Room>;
 	}
@@ -65,7 +65,7 @@ declare namespace Cloudflare {
 		TOKEN_SECRET: string;
 		EMAIL_PROVIDER_URL: string;
 		EMAIL_API_KEY: string;
-		DEV_OUTBOX_ROUTE: string;
+		DEV_OUTBOX: string;
 		RATE_LIMITER: DurableObjectNamespace<import("./index").RateLimiter>;
 		ROOMS: DurableObjectNamespace<import("./index").Room>;
 	}
@@ -76,7 +76,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "APP_ENV" | "CORS_ORIGINS" | "BODY_LIMIT_BYTES" | "JOB_MAX_RETRIES" | "DATABASE_URL" | "NEON_LOCAL_PROXY" | "SENTRY_DSN" | "JWT_SIGNING_KEY" | "JWT_PREVIOUS_KEYS" | "TOKEN_SECRET" | "EMAIL_PROVIDER_URL" | "EMAIL_API_KEY" | "DEV_OUTBOX_ROUTE">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "APP_ENV" | "CORS_ORIGINS" | "BODY_LIMIT_BYTES" | "JOB_MAX_RETRIES" | "DATABASE_URL" | "NEON_LOCAL_PROXY" | "SENTRY_DSN" | "JWT_SIGNING_KEY" | "JWT_PREVIOUS_KEYS" | "TOKEN_SECRET" | "EMAIL_PROVIDER_URL" | "EMAIL_API_KEY" | "DEV_OUTBOX">> {}
 }
 declare module "*.txt" {
 	const value: string;

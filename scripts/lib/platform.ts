@@ -80,7 +80,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const secrets = options.persistent ? await loadOrCreateSecrets(`${options.dataDir}/dev-secrets.json`) : await generateSecrets();
     signal?.throwIfAborted();
 
-    const vars = [`DATABASE_URL:${workerDatabaseUrl}`, `JWT_SIGNING_KEY:${secrets.JWT_SIGNING_KEY}`, `TOKEN_SECRET:${secrets.TOKEN_SECRET}`, 'DEV_OUTBOX_ROUTE:on'];
+    const vars = [`DATABASE_URL:${workerDatabaseUrl}`, `JWT_SIGNING_KEY:${secrets.JWT_SIGNING_KEY}`, `TOKEN_SECRET:${secrets.TOKEN_SECRET}`, 'DEV_OUTBOX:on'];
     if (postgres) {
       const proxy: NeonProxy = await startNeonProxy({ port: options.proxyPort });
       stack.push(() => proxy.close());

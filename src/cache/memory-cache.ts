@@ -76,6 +76,8 @@ export function createMemoryCache<K extends CacheKey, V extends CacheValue>(opti
       },
     );
     inFlight.set(key, flight);
+    // A load whose request was cancelled never settles: bound the table too, forgetting the oldest first.
+    if (inFlight.size > options.max) inFlight.delete(inFlight.keys().next().value as K);
     return flight;
   }
 

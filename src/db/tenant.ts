@@ -41,7 +41,7 @@ export interface ScopedDatabase<A extends Actor = Actor> {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** The gate alone (one round trip), for work outside Postgres that must not start before it; throws its refusal. */
   enter(): Promise<void>;
-  /** Whether the gate has been sent (and so decided the request), by a batch, a transaction or `enter`. */
+  /** Whether the gate has admitted the caller (a batch or transaction that began with it succeeded, or `enter`). */
   readonly gated: boolean;
   /** The caller's org role after the first batch or transaction ('api_key' for keys; null for user gates). */
   readonly role: string | null;
@@ -63,7 +63,9 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
   const statement = gateStatement(actor, meta, gate);
   let role: string | null = null;
   let gated = false;
+  // Called only once the gate statement has succeeded: only then has the gate admitted the caller.
   const remember = (rows: Array<Record<string, unknown>>) => {
+    gated = true;
     const value = rows[0]?.role;
     role = typeof value === 'string' && value ? value : null;
   };
@@ -76,20 +78,17 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
       return gated;
     },
     async batch<T extends Queries>(build: (db: HttpDatabase) => T): Promise<BatchResponse<T>> {
-      gated = true;
       const [entered, ...results] = await db.http.batch([db.http.execute(statement), ...build(db.http)]);
       remember(entered.rows);
       return results as BatchResponse<T>;
     },
     async transaction(work) {
-      gated = true;
       return db.transaction(async (tx) => {
         remember((await tx.execute(statement)).rows);
         return work(tx);
       });
     },
     async enter() {
-      gated = true;
       remember((await db.http.execute(statement)).rows);
     },
     check: (other) => gateStatement(actor, meta, other),

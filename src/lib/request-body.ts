@@ -9,18 +9,20 @@ import type { z } from '@hono/zod-openapi';
  * component name and docs that `.openapi()` attached.)
  */
 export function jsonBody<T extends z.ZodObject>(schema: T, description: string) {
-  assertStrict(schema, description);
+  assertStrict(schema, `jsonBody(${description})`);
   return { description, required: true, content: { 'application/json': { schema } } } as const;
 }
 
 /** Like `jsonBody`, for a body the client may leave out entirely (then the handler sees `{}`). */
 export function optionalJsonBody<T extends z.ZodObject>(schema: T, description: string) {
-  assertStrict(schema, description);
+  assertStrict(schema, `optionalJsonBody(${description})`);
   return { description, required: false, content: { 'application/json': { schema } } } as const;
 }
 
-function assertStrict(schema: z.ZodObject, description: string): void {
-  if (schema.def.catchall?._zod.def.type !== 'never') {
-    throw new TypeError(`jsonBody(${description}): the schema must be z.strictObject(…) so unknown keys are refused`);
+/** Throws unless `schema` is a strict object (unknown keys refused): bodies here, query schemas in the route kinds. */
+export function assertStrict(schema: z.ZodType, description: string): void {
+  const def = schema._zod.def;
+  if (def.type !== 'object' || !('catchall' in def) || (def.catchall as z.ZodType | undefined)?._zod.def.type !== 'never') {
+    throw new TypeError(`${description}: the schema must be z.strictObject(…) so unknown keys are refused`);
   }
 }

@@ -25,8 +25,9 @@ export function requestMeta<E extends AppEnv>(c: Context<E>): RequestMeta {
 
 /**
  * Runs the rest of the request, then fails closed: a success never leaves a gated route unless the gate
- * decided the request. Handlers normally send the gate with their first batch (no extra round trip); for
- * one that queried nothing, the gate runs now, and its refusal replaces the response.
+ * admitted the caller. Handlers normally send the gate with their first batch (no extra round trip); for
+ * one that queried nothing (or swallowed its batch's failure), the gate runs now, and its refusal replaces
+ * the response. Work outside Postgres that must not happen for a refused caller calls `enter()` first.
  */
 export async function gated<E extends AppEnv>(c: Context<E>, scoped: ScopedDatabase, next: Next): Promise<void> {
   await next();

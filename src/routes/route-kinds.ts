@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { authErrorResponses, commonErrorResponses } from '../errors.ts';
 import type { Permission } from '../lib/permissions.ts';
+import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
@@ -25,8 +26,16 @@ const acceptQuery: MiddlewareHandler<AppEnv> = async function acceptQuery(_, nex
 /** The shared error responses, overridden by the route's own (e.g. readiness's 503 has its own body). */
 const withErrors = <E extends object, O extends object>(errors: E, own: O) => ({ ...errors, ...own }) as Omit<E, keyof O> & O;
 
-/** A route with a query schema refuses unknown parameters through it (strict); one without refuses them all. */
-const queryPolicy = (config: Pick<RouteConfig, 'request'>): MiddlewareHandler<AppEnv> => (config.request?.query ? acceptQuery : refuseQuery());
+/**
+ * A route with a query schema refuses unknown parameters through it, so the schema must be strict (checked
+ * when the route module loads, as bodies are); a route without one refuses them all.
+ */
+function queryPolicy(config: Pick<RouteConfig, 'request' | 'path'>): MiddlewareHandler<AppEnv> {
+  const query = config.request?.query;
+  if (!query) return refuseQuery();
+  assertStrict(query, `query of ${config.path}`);
+  return acceptQuery;
+}
 
 /**
  * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission` by the one

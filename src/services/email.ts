@@ -17,18 +17,21 @@ export const emailMessageSchema = z.discriminatedUnion('template', [
 
 export type EmailMessage = z.infer<typeof emailMessageSchema>;
 
-type EmailConfig = Pick<Config, 'APP_ENV' | 'APP_URL' | 'EMAIL_PROVIDER_URL' | 'EMAIL_API_KEY' | 'EMAIL_FROM'>;
+type EmailConfig = Pick<Config, 'DEV_OUTBOX' | 'APP_URL' | 'EMAIL_PROVIDER_URL' | 'EMAIL_API_KEY' | 'EMAIL_FROM'>;
 
 const PROVIDER_TIMEOUT_MS = 10_000;
 
-/** Where emails go when no provider is configured. Never production or staging. */
-export function usesDevOutbox(config: Pick<Config, 'APP_ENV'>): boolean {
-  return config.APP_ENV === 'development' || config.APP_ENV === 'test';
+/**
+ * Where emails go when no provider is configured: only with `DEV_OUTBOX=on` (development and test; the
+ * configuration refuses it elsewhere). A deployment without a provider fails loudly instead of storing tokens.
+ */
+export function usesDevOutbox(config: Pick<Config, 'DEV_OUTBOX'>): boolean {
+  return config.DEV_OUTBOX === 'on';
 }
 
 /**
  * Renders and delivers one email: to the HTTP provider when `EMAIL_PROVIDER_URL` is set, else to the
- * dev outbox in development and test; anywhere else a missing provider is a configuration error.
+ * dev outbox when `DEV_OUTBOX=on`; anywhere else a missing provider is a configuration error.
  * Throws on any failure so the queue retries.
  *
  * Retries: the provider request carries an `Idempotency-Key` derived from the message (Resend keeps

@@ -14,6 +14,7 @@ export type RouteKind = 'org' | 'user' | 'public';
 type Operation = {
   'x-route-kind'?: RouteKind;
   'x-permission'?: Permission;
+  security?: Array<Record<string, string[]>>;
   requestBody?: { content?: Record<string, { schema?: never }> };
 };
 

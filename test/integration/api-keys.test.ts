@@ -89,7 +89,7 @@ describe('POST /orgs/{orgId}/api-keys', () => {
     const response = await request(
       keysUrl(org),
       { method: 'POST', headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'live', scopes: ['org:read'] }) },
-      { bindings: { ...env, APP_ENV: 'production', DEV_OUTBOX_ROUTE: 'off' } },
+      { bindings: { ...env, APP_ENV: 'production', DEV_OUTBOX: 'off' } },
     );
     expect(response.status).toBe(201);
     const { data } = await json<Created>(response);

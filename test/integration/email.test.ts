@@ -204,8 +204,8 @@ describe('password reset', () => {
 });
 
 describe('GET /api/dev/outbox', () => {
-  it('is 404 NOT_FOUND unless DEV_OUTBOX_ROUTE=on, before any validation, even in development', async () => {
-    for (const bindings of [{ ...env, APP_ENV: 'production', DEV_OUTBOX_ROUTE: 'off' }, { ...env, APP_ENV: 'development', DEV_OUTBOX_ROUTE: 'off' }, { ...env, DEV_OUTBOX_ROUTE: undefined }]) {
+  it('is 404 NOT_FOUND unless DEV_OUTBOX=on, before any validation, even in development', async () => {
+    for (const bindings of [{ ...env, APP_ENV: 'production', DEV_OUTBOX: 'off' }, { ...env, APP_ENV: 'development', DEV_OUTBOX: 'off' }, { ...env, DEV_OUTBOX: undefined }]) {
       const response = await request('/api/dev/outbox', {}, { bindings: bindings as Env });
       expect(response.status).toBe(404);
       expect((await response.json<ErrorBody>()).error.code).toBe('NOT_FOUND');
@@ -223,7 +223,7 @@ describe('GET /api/dev/outbox', () => {
 
   it('cannot be turned on in production or staging: the configuration is refused', async () => {
     for (const APP_ENV of ['production', 'staging']) {
-      expect(() => getConfig({ ...env, APP_ENV, DEV_OUTBOX_ROUTE: 'on' } as Env)).toThrow('Invalid configuration: DEV_OUTBOX_ROUTE');
+      expect(() => getConfig({ ...env, APP_ENV, DEV_OUTBOX: 'on' } as Env)).toThrow('Invalid configuration: DEV_OUTBOX');
     }
   });
 
@@ -284,8 +284,10 @@ describe('email.send job', () => {
     expect(failure?.lastError).toBe('Email provider answered HTTP 404.');
   });
 
-  it('refuses to run without a provider outside development and test', async () => {
-    await expect(run({ ...env, APP_ENV: 'production', DEV_OUTBOX_ROUTE: 'off' }, invitation)).rejects.toThrow('Email delivery is not configured');
+  it('refuses to run without a provider unless DEV_OUTBOX=on', async () => {
+    await expect(run({ ...env, APP_ENV: 'production', DEV_OUTBOX: 'off' }, invitation)).rejects.toThrow('Email delivery is not configured');
+    // A deployment left on the default `development` environment without a provider fails as loudly.
+    await expect(run({ ...env, APP_ENV: 'development', DEV_OUTBOX: 'off' }, invitation)).rejects.toThrow('Email delivery is not configured');
   });
 
   it('writes to the dev outbox once, even when the job runs twice', async () => {

@@ -26,6 +26,7 @@ const RUNS_FOR: Record<string, number> = { 'POST /api/v1/auth/signup': 16, 'POST
 interface Operation {
   parameters?: Parameter[];
   security?: Array<Record<string, string[]>>;
+  'x-route-kind'?: string;
   'x-permission'?: string;
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
   responses: Record<string, { content?: Record<string, { schema?: JsonSchema }> }>;
@@ -39,7 +40,9 @@ const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =
     const operation = (item as Record<string, Operation | undefined>)[method];
     if (!operation) return [];
     const id = `${method.toUpperCase()} ${path}`;
-    const kind: 'public' | 'user' | 'org' = operation['x-permission'] ? 'org' : operation.security?.length ? 'user' : 'public';
+    // The route kind (src/routes/route-kinds.ts) decides the credentials; an operation without one is a failure.
+    const kind = (['public', 'user', 'org'] as const).find((known) => known === operation['x-route-kind']);
+    if (!kind) throw new Error(`${id} has no x-route-kind`);
     const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] ?? '');
     const bodySchema = operation.requestBody?.content?.['application/json']?.schema;
     return [{ id, method: method.toUpperCase(), path, operation, kind, pathParams, bodySchema }];

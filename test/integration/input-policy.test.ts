@@ -29,10 +29,7 @@ type Issues = { error: { code: string; details: { issues: Array<{ path: string; 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 const document = createApp().getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'input policy', version: '1' } });
 const doc = document as OpenApiDocument & { components: { schemas: Record<string, JsonSchema> } };
-const operations = Object.entries(document.paths ?? {})
-  // Health probes are infrastructure, not API contract: load balancers may add what they like.
-  .filter(([path]) => !path.startsWith('/api/health'))
-  .flatMap(([path, item]) =>
+const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
     METHODS.flatMap((method) => {
       const operation = (item as Record<string, Operation | undefined>)[method];
       return operation ? [{ path, method, operation, name: `${method.toUpperCase()} ${path}` }] : [];

@@ -84,6 +84,9 @@ describe('every route is in a matrix', () => {
     for (const op of documentedOperations) {
       expect(['org', 'user', 'public'], `${describeOperation(op)} x-route-kind`).toContain(op.kind);
       if (op.kind === 'org') expect(op.permission, `${describeOperation(op)} x-permission`).toBeDefined();
+      // A route inside an org must be an org route, or no matrix would cover it; a public one needs no credentials.
+      if (op.path.includes('{orgId}')) expect(op.kind, `${describeOperation(op)} is inside an org`).toBe('org');
+      if (op.kind === 'public') expect(op.operation.security ?? [], `${describeOperation(op)} security`).toEqual([]);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { sessions } from '../../src/db/schema/index.ts';
@@ -17,12 +17,18 @@ const ok = { 200: jsonContent(z.object({ data: z.object({ ok: z.literal(true) })
 const orgNoop = orgRoute('projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/noop', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
 const userNoop = userRoute({ method: 'get', path: '/api/v1/test/me/noop', responses: ok });
 const publicNoop = publicRoute({ method: 'get', path: '/api/v1/test/public/noop', responses: ok });
+/** A handler that swallows its batch's failure (here, the gate's refusal) and answers 200 anyway. */
+const orgSwallow = orgRoute('projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/swallow', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
 
 function appWithNoopRoutes() {
   const app = createApp();
   app.openapi(orgNoop, (c) => c.json({ data: { ok: true as const } }, 200));
   app.openapi(userNoop, (c) => c.json({ data: { ok: true as const } }, 200));
   app.openapi(publicNoop, (c) => c.json({ data: { ok: true as const } }, 200));
+  app.openapi(orgSwallow, async (c) => {
+    await c.var.tenant.batch((db) => [db.execute(sql`select 1`)]).catch(() => undefined);
+    return c.json({ data: { ok: true as const } }, 200);
+  });
   return app;
 }
 
@@ -56,6 +62,20 @@ describe('gated route kinds fail closed', () => {
     const loggedOut = await get(path, viewer);
     expect(loggedOut.status).toBe(401);
     expect(await loggedOut.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+  });
+
+  it('a handler that swallows the gate’s refusal still cannot answer the refused caller', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const stranger = await createUser();
+    const path = `/api/v1/orgs/${org.id}/test/swallow`;
+    const count = countRoundTrips();
+    expect((await get(path, owner)).status).toBe(200);
+    expect(count()).toBe(1); // admitted by the handler's own batch: no second gate
+    vi.restoreAllMocks();
+    const refused = await get(path, stranger);
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
 
   it('a user route that queries nothing refuses a logged-out session', async () => {
@@ -100,7 +120,7 @@ describe('credentials', () => {
 });
 
 describe('response policy', () => {
-  it('no-store on every authenticated response and every error; a CSP on JSON', async () => {
+  it('no-store by default, always on authenticated responses and errors; a CSP on JSON', async () => {
     const user = await createUser();
     const authenticated = await get('/api/v1/test/me/noop', user);
     expect(authenticated.headers.get('cache-control')).toBe('no-store');
@@ -111,7 +131,8 @@ describe('response policy', () => {
       expect(error.headers.get('cache-control')).toBe('no-store');
       expect(error.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
     }
-    const anonymous = await get('/api/v1/test/public/noop');
-    expect(anonymous.headers.get('cache-control')).toBeNull();
+    // Public responses too, unless the route chose a policy for public, shareable data (the JWKS).
+    expect((await get('/api/v1/test/public/noop')).headers.get('cache-control')).toBe('no-store');
+    expect((await get('/.well-known/jwks.json')).headers.get('cache-control')).toBe('public, max-age=300');
   });
 });

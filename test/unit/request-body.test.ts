@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { lineField } from '../../src/lib/fields.ts';
 import { jsonBody, optionalJsonBody } from '../../src/lib/request-body.ts';
 import { validationError } from '../../src/lib/validation.ts';
+import { publicRoute } from '../../src/routes/route-kinds.ts';
 
 describe('jsonBody', () => {
   it('takes a strict object and declares a required JSON body', () => {
@@ -14,6 +15,12 @@ describe('jsonBody', () => {
   it('refuses, when the route module loads, a schema that would drop unknown keys', () => {
     expect(() => jsonBody(z.object({ name: z.string() }), 'Loose.')).toThrow(/strictObject/);
     expect(() => jsonBody(z.looseObject({ name: z.string() }), 'Loose.')).toThrow(/strictObject/);
+  });
+
+  it('holds query schemas to the same rule: a route kind refuses a loose one when it is declared', () => {
+    const route = (query: z.ZodObject) => () => publicRoute({ method: 'get', path: '/loose', request: { query }, responses: {} });
+    expect(route(z.object({ q: z.string().optional() }))).toThrow(/query of \/loose.*strictObject/);
+    expect(route(z.strictObject({ q: z.string().optional() }))).not.toThrow();
   });
 });
 

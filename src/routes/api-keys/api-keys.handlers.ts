@@ -13,7 +13,6 @@ import { apiKeyCursor, DEFAULT_GRACE_SECONDS, toApiKey } from './api-keys.schema
 export const createApiKeyHandler: RouteHandler<typeof createApiKey> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { row, key } = await issueApiKey(c.var.tenant, c.var.config, orgId, c.req.valid('json'));
-  c.header('Cache-Control', 'no-store');
   return c.json({ data: { ...toApiKey(row), key } }, 201);
 };
 
@@ -47,7 +46,6 @@ export const rotateApiKeyHandler: RouteHandler<typeof rotateApiKey> = async (c) 
     if (state.expiresAt && state.expiresAt <= new Date()) throw new ApiError('CONFLICT', 'This key has expired; create a new one.');
     throw new ApiError('FORBIDDEN', 'This key has scopes your role does not hold, so you cannot rotate it.');
   }
-  c.header('Cache-Control', 'no-store');
   return c.json({ data: { ...toApiKey(row), key } }, 200);
 };
 

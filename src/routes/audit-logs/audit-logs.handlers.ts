@@ -18,6 +18,5 @@ export const listAuditLogsHandler: RouteHandler<typeof listAuditLogs> = async (c
 /** One round trip per 1,000 entries (each page is its own gated read). */
 export const verifyAuditLogsHandler: RouteHandler<typeof verifyAuditLogs> = async (c) => {
   const { orgId } = c.req.valid('param');
-  c.header('Cache-Control', 'no-store');
   return c.json({ data: await verifyAuditChain(c.var.tenant, orgId) }, 200);
 };

@@ -18,21 +18,18 @@ export const signupHandler: RouteHandler<typeof signup> = async (c) => {
   await enqueueJob(c.env.JOBS, 'email.send', { to: profile.email, template: 'verify-email', data: { token: verificationToken, name: profile.name } }).catch(
     (error: unknown) => log('error', 'could not queue the verification email', { userId: profile.id, error: describeError(error) }),
   );
-  c.header('Cache-Control', 'no-store');
   return c.json({ data: { user: toProfile(profile), tokens } }, 201);
 };
 
 /** Two round trips: the account lookup, then the new session (see `logIn`). */
 export const loginHandler: RouteHandler<typeof login> = async (c) => {
   const { profile, tokens } = await logIn(c.var.unscopedDb, c.var.config, c.req.valid('json'), requestMeta(c));
-  c.header('Cache-Control', 'no-store');
   return c.json({ data: { user: toProfile(profile), tokens } }, 200);
 };
 
 /** One round trip (`refresh_rotate`). */
 export const refreshHandler: RouteHandler<typeof refresh> = async (c) => {
   const tokens = await rotateRefreshToken(c.var.unscopedDb, c.var.config, c.req.valid('json').refreshToken);
-  c.header('Cache-Control', 'no-store');
   return c.json({ data: { tokens } }, 200);
 };
 

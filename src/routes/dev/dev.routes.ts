@@ -9,14 +9,14 @@ import { unscoped } from '../../middleware/unscoped.ts';
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1', 'localhost', '[::1]']);
 
 /**
- * These routes exist only when `DEV_OUTBOX_ROUTE=on` (set by `npm run dev` and the tests, never by
+ * These routes exist only when `DEV_OUTBOX=on` (set by `npm run dev` and the tests, never by
  * wrangler.toml) and only for loopback callers: anything else gets the 404 of an unknown route.
  */
 function devOnly(): MiddlewareHandler<AppEnv> {
   return async function devOnly(c, next) {
     const client = c.req.header('cf-connecting-ip');
     const local = LOOPBACK.has(new URL(c.req.url).hostname) && (client === undefined || LOOPBACK.has(client));
-    if (c.var.config.DEV_OUTBOX_ROUTE !== 'on' || !local) throw new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`);
+    if (c.var.config.DEV_OUTBOX !== 'on' || !local) throw new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`);
     await next();
   };
 }

@@ -7,6 +7,5 @@ export const devRoutes = createRouter().openapi(outbox, async (c) => {
   const { to } = c.req.valid('query');
   // dev_outbox is not a tenant table (no RLS), so the plain handle is the right one.
   const rows = await selectOutbox(c.var.unscopedDb.http, to);
-  c.header('Cache-Control', 'no-store');
   return c.json({ data: rows }, 200);
 });

@@ -10,9 +10,14 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
     type: 'http',
     scheme: 'bearer',
     bearerFormat: 'JWT',
-    description: 'An access token from /api/v1/auth/login, or an API key (`sk_live_…`).',
+    description: 'An access token from /api/v1/auth/login; on organization routes also an API key (`sk_live_…`). User routes take access tokens only.',
   });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'X-API-Key' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: 'An API key (`sk_…`) only. Sent together with a different credential in `Authorization`, the request is a 400.',
+  });
   app.doc31(OPENAPI_PATH, (c) => ({
     openapi: '3.1.0',
     info: {

@@ -6,6 +6,5 @@ export const liveHandler: RouteHandler<typeof live> = (c) => c.json({ data: { st
 
 export const readyHandler: RouteHandler<typeof ready> = async (c) => {
   const readiness = await checkReadiness(c.env, c.var.unscopedDb);
-  c.header('Cache-Control', 'no-store');
   return readiness.status === 'ok' ? c.json({ data: readiness }, 200) : c.json({ data: readiness }, 503);
 };
