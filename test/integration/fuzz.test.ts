@@ -18,7 +18,7 @@ import type { JsonSchema, SchemaDocument } from '../helpers/schema-arbitraries.t
  * Replay: the seed is fixed (FUZZ_SEED below); a case is named by operation and index.
  */
 const FUZZ_SEED = 20_260_601;
-const RUNS = 32;
+const RUNS = 64;
 const CONCURRENCY = 4;
 // Operations whose every success costs a password hash: fewer runs keep the file fast.
 const RUNS_FOR: Record<string, number> = { 'POST /api/v1/auth/signup': 16, 'POST /api/v1/auth/login': 16, 'POST /api/v1/auth/reset-password': 24 };
