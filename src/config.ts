@@ -30,7 +30,6 @@ const configSchema = z.object({
     .default('')
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
-  JOB_MAX_RETRIES: z.coerce.number().int().min(0).default(5),
   /** Public base URL of the app, for links in emails. */
   APP_URL: z.url().default('http://localhost:8787'),
   /** Ed25519 private JWK (with `kid`) that signs access tokens. Secret. */
