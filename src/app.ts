@@ -4,7 +4,6 @@ import { secureHeaders } from 'hono/secure-headers';
 import { createRouter } from './routes/router.ts';
 import { appContext } from './middleware/context.ts';
 import { handleError, handleMethodNotAllowed, handleNotFound } from './middleware/error-handler.ts';
-import { limitBody, requireJsonBody } from './middleware/json-body.ts';
 import { requestId } from './middleware/request-id.ts';
 import { requestLogger } from './middleware/request-logger.ts';
 import { responsePolicy } from './middleware/response-policy.ts';
@@ -31,7 +30,6 @@ export function createApp() {
   app.use(appContext());
   app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
-  app.use('/api/v1/*', limitBody(), requireJsonBody());
 
   app.route('/api/health', healthRoutes);
   app.route('/.well-known', wellKnownRoutes);

@@ -17,9 +17,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * The one authorization mechanism of org-scoped routes. It checks what needs no database (API-key
  * org, project and scope), then hands the route a database gated on `permission`: membership, role,
  * project role and session are checked by the gate in the same round trip as the route's own queries.
- * Ids that are not UUIDs answer 404 like any other unknown resource.
+ * Ids that are not UUIDs answer 404 like any other unknown resource. With `gateFirst`, the gate runs on
+ * its own before the handler (one round trip more), for handlers whose work is not a batch.
  */
-export function authorize(permission: Permission): MiddlewareHandler<KindEnv<TenantVariables>> {
+export function authorize(permission: Permission, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
   return async function authorize(c, next) {
     const orgId = c.req.param('orgId') ?? '';
     const projectId = c.req.param('projectId');
@@ -37,6 +38,8 @@ export function authorize(permission: Permission): MiddlewareHandler<KindEnv<Ten
     const tenant = createScopedDatabase(requestDatabase(c), actor, requestMeta(c), { kind: 'org', orgId, permission, projectId });
     c.set('tenantId', orgId);
     c.set('tenant', tenant);
+    // Kinds whose handlers act outside Postgres (a WebSocket accept, a streamed upload) are admitted first.
+    if (options.gateFirst) await tenant.enter();
     await gated(c, tenant, next);
   };
 }

@@ -6,6 +6,7 @@ import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
+import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
 import { unscoped } from '../middleware/unscoped.ts';
 import { userScope } from '../middleware/user-scope.ts';
@@ -37,6 +38,9 @@ function queryPolicy(config: Pick<RouteConfig, 'request' | 'path'>): MiddlewareH
   return acceptQuery;
 }
 
+/** The JSON kinds' body policy: a size limit counted on the stream, JSON only, valid UTF-8 only. */
+const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
+
 /**
  * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission` by the one
  * mechanism (middleware/authorize.ts); the handler gets `actor` and the gated `tenant`. The permission is
@@ -48,7 +52,23 @@ export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'secur
     'x-route-kind': 'org',
     'x-permission': permission,
     security,
-    middleware: [authenticate(), authorize(permission), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate(), authorize(permission), queryPolicy(config)] as const,
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+  });
+}
+
+/**
+ * An org-scoped route whose handler does not answer with a batch: a WebSocket connect (`socket`) or a body
+ * streamed to storage (`upload`, which takes any content type; the handler enforces its own limits). The
+ * gate runs on its own before the handler, so nothing happens for a caller it refuses; otherwise as `orgRoute`.
+ */
+export function streamRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(kind: 'socket' | 'upload', permission: Permission, config: R) {
+  return createRoute({
+    ...config,
+    'x-route-kind': kind,
+    'x-permission': permission,
+    security,
+    middleware: [authenticate(), authorize(permission, { gateFirst: true }), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -62,7 +82,7 @@ export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'secu
     ...config,
     'x-route-kind': 'user',
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [authenticate({ allow: ['user'] }), userScope(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), userScope(), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -72,7 +92,7 @@ export function publicRoute<const R extends Omit<RouteConfig, 'middleware'>>(con
   return createRoute({
     ...config,
     'x-route-kind': 'public',
-    middleware: [unscoped(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), unscoped(), queryPolicy(config)] as const,
     responses: withErrors(commonErrorResponses, config.responses),
   });
 }

@@ -1,23 +1,20 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.ts';
+import { jsonBody } from '../../src/lib/request-body.ts';
+import { publicRoute } from '../../src/routes/route-kinds.ts';
 import { env, fakeServiceRequests, request } from '../helpers/worker.ts';
 
 type Envelope = { error: { code: string; message: string; details?: unknown; requestId: string } };
 
-/** The real app plus one JSON route and one that crashes, to drive the shared middleware from tests. */
+/** The real app plus one public JSON route and one that crashes, to drive the shared middleware from tests. */
 function appWithTestRoutes() {
   const app = createApp();
-  const echo = createRoute({
+  const echo = publicRoute({
     method: 'post',
     path: '/api/v1/test/echo',
-    request: {
-      body: {
-        required: true,
-        content: { 'application/json': { schema: z.object({ email: z.email(), age: z.number().int().min(0), tags: z.array(z.string()).max(2) }) } },
-      },
-    },
+    request: { body: jsonBody(z.strictObject({ email: z.email(), age: z.number().int().min(0), tags: z.array(z.string()).max(2) }), 'Echoed.') },
     responses: { 200: { description: 'echo' } },
   });
   app.openapi(echo, (c) => c.json({ data: c.req.valid('json') }, 200));

@@ -4,10 +4,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { sessions } from '../../src/db/schema/index.ts';
 import { jsonContent } from '../../src/lib/envelope.ts';
-import { orgRoute, publicRoute, userRoute } from '../../src/routes/route-kinds.ts';
+import { orgRoute, publicRoute, streamRoute, userRoute } from '../../src/routes/route-kinds.ts';
 import { createApiKey, createMember, createOrg, createUser, ownerDb, type Credential } from '../helpers/factories.ts';
 import { countRoundTrips } from '../helpers/round-trips.ts';
-import { request } from '../helpers/worker.ts';
+import { env, request } from '../helpers/worker.ts';
 
 /**
  * Route kinds decide what a handler may touch, and the gated kinds fail closed: a handler that never
@@ -20,11 +20,24 @@ const publicNoop = publicRoute({ method: 'get', path: '/api/v1/test/public/noop'
 /** A handler that swallows its batch's failure (here, the gate's refusal) and answers 200 anyway. */
 const orgSwallow = orgRoute('projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/swallow', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
 
+/** Stream kinds act outside Postgres: this one records in KV that its handler ran, and how many bytes it read. */
+const uploadProbe = streamRoute('upload', 'projects:write', { method: 'post', path: '/api/v1/orgs/{orgId}/test/upload', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
+const socketProbe = streamRoute('socket', 'projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/socket', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
+const ranKey = (orgId: string, kind: string) => `test:stream-kind-ran:${kind}:${orgId}`;
+
 function appWithNoopRoutes() {
   const app = createApp();
   app.openapi(orgNoop, (c) => c.json({ data: { ok: true as const } }, 200));
   app.openapi(userNoop, (c) => c.json({ data: { ok: true as const } }, 200));
   app.openapi(publicNoop, (c) => c.json({ data: { ok: true as const } }, 200));
+  app.openapi(uploadProbe, async (c) => {
+    await c.env.CACHE.put(ranKey(c.req.valid('param').orgId, 'upload'), String((await c.req.arrayBuffer()).byteLength));
+    return c.json({ data: { ok: true as const } }, 200);
+  });
+  app.openapi(socketProbe, async (c) => {
+    await c.env.CACHE.put(ranKey(c.req.valid('param').orgId, 'socket'), 'ran');
+    return c.json({ data: { ok: true as const } }, 200);
+  });
   app.openapi(orgSwallow, async (c) => {
     await c.var.tenant.batch((db) => [db.execute(sql`select 1`)]).catch(() => undefined);
     return c.json({ data: { ok: true as const } }, 200);
@@ -78,6 +91,27 @@ describe('gated route kinds fail closed', () => {
     expect(await refused.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
 
+  it('stream kinds (socket, upload) run the gate before the handler: a refused caller causes no effect at all', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const viewer = await createMember(org, 'viewer');
+    const stranger = await createUser();
+    const upload = (auth: Credential) =>
+      request(`/api/v1/orgs/${org.id}/test/upload`, { method: 'POST', body: 'raw bytes, not JSON', headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${auth && 'accessToken' in auth ? auth.accessToken : ''}` } }, { app: appWithNoopRoutes() });
+
+    expect((await get(`/api/v1/orgs/${org.id}/test/socket`, stranger)).status).toBe(404);
+    expect((await upload(stranger)).status).toBe(404);
+    expect((await upload(viewer)).status).toBe(403);
+    expect(await env.CACHE.get(ranKey(org.id, 'socket'))).toBeNull();
+    expect(await env.CACHE.get(ranKey(org.id, 'upload'))).toBeNull();
+
+    expect((await get(`/api/v1/orgs/${org.id}/test/socket`, viewer)).status).toBe(200);
+    expect(await env.CACHE.get(ranKey(org.id, 'socket'))).toBe('ran');
+    // An upload takes any content type (no 415): its handler streams the body itself.
+    expect((await upload(owner)).status).toBe(200);
+    expect(await env.CACHE.get(ranKey(org.id, 'upload'))).toBe(String('raw bytes, not JSON'.length));
+  });
+
   it('a user route that queries nothing refuses a logged-out session', async () => {
     const user = await createUser();
     expect((await get('/api/v1/test/me/noop', user)).status).toBe(200);
@@ -94,7 +128,9 @@ describe('gated route kinds fail closed', () => {
   it('publishes each route’s kind in the OpenAPI document', () => {
     const document = appWithNoopRoutes().getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'kinds', version: '1' } });
     const kind = (path: string) => (document.paths?.[path]?.get as Record<string, unknown> | undefined)?.['x-route-kind'];
+    const post = (path: string) => (document.paths?.[path]?.post as Record<string, unknown> | undefined)?.['x-route-kind'];
     expect([kind('/api/v1/orgs/{orgId}/test/noop'), kind('/api/v1/test/me/noop'), kind('/api/v1/test/public/noop')]).toEqual(['org', 'user', 'public']);
+    expect([kind('/api/v1/orgs/{orgId}/test/socket'), post('/api/v1/orgs/{orgId}/test/upload')]).toEqual(['socket', 'upload']);
   });
 });
 
