@@ -1,4 +1,4 @@
-import { neon, neonConfig, Pool, type NeonQueryFunction } from '@neondatabase/serverless';
+import { neon, neonConfig, Pool, type NeonQueryFunction, type PoolClient, type WebSocketLike } from '@neondatabase/serverless';
 import { drizzle as drizzleHttp, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
 import { drizzle as drizzleWs, type NeonDatabase } from 'drizzle-orm/neon-serverless';
 import { createMemoryCache } from '../cache/memory-cache.ts';
@@ -53,20 +53,87 @@ export function createDatabase(config: DatabaseConfig, waitUntil: (promise: Prom
   }
   return {
     http,
-    async transaction(work) {
-      // A Pool's sockets belong to the request that opened them, so each call gets its own.
-      const pool = new Pool({ connectionString: url, max: 1 });
-      // An idle connection closing after the work is done is expected; without a listener it would surface as uncaught.
-      pool.on('error', (error: Error) => log('warn', 'postgres pool error', { error: describeError(error) }));
-      try {
-        return await drizzleWs({ client: pool, schema }).transaction(work);
-      } finally {
-        // Ending a pool whose connection failed rejects too; that failure was already answered.
-        waitUntil(pool.end().catch((error: unknown) => log('warn', 'postgres pool end failed', { error: describeError(error) })));
-      }
-    },
+    transaction: (work) => transactionOnOwnPool(url, waitUntil, work),
   };
 }
+
+/** Runs `work` in an interactive transaction on a pool opened for this call, closed after the response. */
+async function transactionOnOwnPool<T>(url: string, waitUntil: (promise: Promise<unknown>) => void, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  // A Pool's sockets belong to the request that opened them, so each call gets its own.
+  const pool = new Pool({ connectionString: url, max: 1 });
+  // A connection that fails emits 'error' on its client, which the pool relays while the client is idle but
+  // not while it is checked out. An 'error' nobody listens to is thrown as uncaught, so both get a listener.
+  // The transaction itself rejects with the failure, so this only logs; not once the pool is ending, when
+  // the socket closing is expected.
+  let ending = false;
+  pool.on('connect', (client: PoolClient) =>
+    client.on('error', (error: Error) => {
+      if (!ending) log('warn', 'postgres connection error', { error: describeError(error) });
+    }),
+  );
+  pool.on('error', () => {});
+  let failure: { error: unknown } | undefined;
+  try {
+    return await drizzleWs({ client: pool, schema }).transaction(async (tx) => {
+      try {
+        return await work(tx);
+      } catch (error) {
+        failure = { error };
+        throw error;
+      }
+    });
+  } catch (error) {
+    // drizzle rolls back when `work` fails; on a lost connection the rollback fails too ("not queryable"),
+    // and its error would replace the one that says what happened.
+    throw failure ? failure.error : error;
+  } finally {
+    ending = true;
+    // Ending a pool whose connection failed rejects too; that failure was already answered.
+    waitUntil(pool.end().catch((error: unknown) => log('warn', 'postgres pool end failed', { error: describeError(error) })));
+  }
+}
+
+/**
+ * The runtime's WebSocket as the driver uses it, except that `error` listeners receive an Error.
+ * The driver hands whatever its socket's `error` listener gets to pg as the connection's error, and pg
+ * rejects the transaction (or its query) with it. workerd reports a refused or lost connection as an
+ * `ErrorEvent`, which is not an Error: Hono passes only Errors to onError, so the request would die
+ * uncaught instead of answering 503, and a query error would hide it from db/errors.ts behind its cause.
+ */
+class DriverWebSocket implements WebSocketLike {
+  private readonly socket: WebSocket;
+
+  constructor(url: string) {
+    this.socket = new WebSocket(url);
+  }
+
+  get readyState(): number {
+    return this.socket.readyState;
+  }
+
+  get binaryType(): string {
+    return this.socket.binaryType;
+  }
+
+  set binaryType(type: string) {
+    if (type === 'arraybuffer' || type === 'blob') this.socket.binaryType = type;
+  }
+
+  send(data: ArrayBuffer | ArrayBufferView | string): void {
+    this.socket.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.socket.close(code, reason);
+  }
+
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: unknown) => void): void {
+    if (type !== 'error') return this.socket.addEventListener(type, listener);
+    this.socket.addEventListener('error', (event) => listener(event.error instanceof Error ? event.error : new Error(`WebSocket error: ${event.message}`)));
+  }
+}
+
+neonConfig.webSocketConstructor = DriverWebSocket;
 
 /**
  * Points the driver at scripts/lib/neon-proxy.ts, which bridges to a plain local PostgreSQL.

@@ -27,6 +27,8 @@ const transientMessages = [
   /^Error connecting to database/,
   /^Server error \(HTTP status (5\d\d|429)\)/,
   /Connection terminated/i,
+  // pg refuses further queries on a client whose connection failed earlier (e.g. between two statements).
+  /^Client has encountered a connection error/,
   /connection (refused|reset|lost|closed|timeout)/i,
   /timed? ?out/i,
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|fetch failed|Network connection lost/i,

@@ -15,8 +15,9 @@ export interface RecordedRequest {
  * `GET /__requests?path=<prefix>` returns what it received, so tests inside workerd can read it.
  * Tests inside workerd cannot listen on a port, so the network faults they need are made here too:
  * `POST /__faults/proxy?target=host:port&drop=N` starts a TCP proxy that drops its first N connections
- * (`GET /__faults/proxy?address=…` reports what it did); `POST /__faults/dead-address` names a port
- * where nothing listens.
+ * (`GET /__faults/proxy?address=…` reports what it did and how many connections are still open;
+ * `POST /__faults/proxy/cut?address=…` resets the open ones, a network lost mid-conversation);
+ * `POST /__faults/dead-address` names a port where nothing listens.
  */
 export async function startFakeServices(): Promise<{ url: string; close(): Promise<void> }> {
   const received: RecordedRequest[] = [];
@@ -63,12 +64,19 @@ async function fault(url: URL, method: string, proxies: Map<string, FlakyProxy>)
     proxies.set(proxy.address, proxy);
     return { address: proxy.address };
   }
-  return proxies.get(url.searchParams.get('address') ?? '')?.stats ?? { error: 'no such proxy' };
+  const proxy = proxies.get(url.searchParams.get('address') ?? '');
+  if (!proxy) return { error: 'no such proxy' };
+  if (url.pathname === '/__faults/proxy/cut' && method === 'POST') return { cut: proxy.cut() };
+  return { ...proxy.stats, open: proxy.open() };
 }
 
 interface FlakyProxy {
   address: string;
   stats: { dropped: number; forwarded: number };
+  /** Forwarded client connections not yet closed. */
+  open(): number;
+  /** Resets every forwarded connection still open; returns how many. */
+  cut(): number;
   close(): Promise<void>;
 }
 
@@ -76,6 +84,7 @@ interface FlakyProxy {
 async function startFlakyProxy(target: { host: string; port: number }, drop: number): Promise<FlakyProxy> {
   const stats = { dropped: 0, forwarded: 0 };
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -89,6 +98,8 @@ async function startFlakyProxy(target: { host: string; port: number }, drop: num
       return;
     }
     stats.forwarded += 1;
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     const upstream = connect(target.port, target.host);
     track(upstream);
     client.pipe(upstream).pipe(client);
@@ -101,6 +112,12 @@ async function startFlakyProxy(target: { host: string; port: number }, drop: num
   return {
     address: `127.0.0.1:${address.port}`,
     stats,
+    open: () => clients.size,
+    cut: () => {
+      const open = clients.size;
+      for (const client of clients) client.resetAndDestroy();
+      return open;
+    },
     close: () => {
       for (const socket of sockets) socket.destroy();
       return new Promise((resolveClose) => server.close(() => resolveClose()));

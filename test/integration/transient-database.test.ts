@@ -1,10 +1,10 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.ts';
 import { apiErrorFromDatabase, isTransientDatabaseError } from '../../src/db/errors.ts';
 import { users } from '../../src/db/schema/index.ts';
+import { callAs, deadDatabase, expectUnavailable, flakyProxy } from '../helpers/database-faults.ts';
 import { createOrg, createProject, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
-import { env, request, testDb } from '../helpers/worker.ts';
+import { testDb } from '../helpers/worker.ts';
 
 /**
  * A database that fails for a moment answers 503 SERVICE_UNAVAILABLE with Retry-After, never 500;
@@ -12,44 +12,6 @@ import { env, request, testDb } from '../helpers/worker.ts';
  * to a TCP proxy (test/helpers/fake-services.ts) that resets its first connections before it forwards
  * to the real local Neon proxy and PostgreSQL, or to a port where nothing listens.
  */
-type Envelope = { error: { code: string; message: string; requestId: string } };
-interface ProxyStats {
-  dropped: number;
-  forwarded: number;
-}
-
-async function flakyProxy(drop: number): Promise<{ bindings: Env; stats: () => Promise<ProxyStats> }> {
-  const response = await fetch(`${env.FAKE_SERVICES_URL}/__faults/proxy?target=${env.NEON_LOCAL_PROXY}&drop=${drop}`, { method: 'POST' });
-  const { address } = await response.json<{ address: string }>();
-  return {
-    bindings: { ...env, NEON_LOCAL_PROXY: address },
-    stats: async () => (await fetch(`${env.FAKE_SERVICES_URL}/__faults/proxy?address=${address}`)).json<ProxyStats>(),
-  };
-}
-
-async function deadDatabase(): Promise<Env> {
-  const response = await fetch(`${env.FAKE_SERVICES_URL}/__faults/dead-address`, { method: 'POST' });
-  return { ...env, NEON_LOCAL_PROXY: (await response.json<{ address: string }>()).address };
-}
-
-const call = (bindings: Env, path: string, user: TestUser, init: { method?: string; body?: unknown } = {}) =>
-  request(
-    path,
-    {
-      method: init.method ?? 'GET',
-      headers: { authorization: `Bearer ${user.accessToken}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    },
-    { bindings, app: createApp() },
-  );
-
-async function expectUnavailable(response: Response): Promise<void> {
-  expect(response.status).toBe(503);
-  expect(response.headers.get('retry-after')).toBe('1');
-  const body = await response.json<Envelope>();
-  expect(body).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: expect.any(String), requestId: response.headers.get('x-request-id') } });
-}
-
 let user: TestUser;
 let org: TestOrg;
 let projectPath: string;
@@ -67,7 +29,7 @@ describe('transient database failures', () => {
   it('retries a read once when the first attempt is lost, and answers it', async () => {
     for (const path of ['/api/v1/me', projectPath]) {
       const proxy = await flakyProxy(1);
-      const response = await call(proxy.bindings, path, user);
+      const response = await callAs(proxy.bindings, user, path);
       expect({ path, status: response.status }).toEqual({ path, status: 200 });
       expect(await proxy.stats()).toMatchObject({ dropped: 1, forwarded: expect.any(Number) });
       expect((await proxy.stats()).forwarded).toBeGreaterThan(0);
@@ -76,14 +38,14 @@ describe('transient database failures', () => {
 
   it('retries a read only once: a second failure is a 503 with Retry-After', async () => {
     const proxy = await flakyProxy(2);
-    await expectUnavailable(await call(proxy.bindings, projectPath, user));
-    expect(await proxy.stats()).toEqual({ dropped: 2, forwarded: 0 });
+    await expectUnavailable(await callAs(proxy.bindings, user, projectPath));
+    expect(await proxy.stats()).toMatchObject({ dropped: 2, forwarded: 0 });
   });
 
   it('never resends a write (it may have committed): one lost attempt is a 503', async () => {
     const proxy = await flakyProxy(1);
-    await expectUnavailable(await call(proxy.bindings, `/api/v1/users/${user.id}`, user, { method: 'PATCH', body: { name: 'Renamed By Retry' } }));
-    expect(await proxy.stats()).toEqual({ dropped: 1, forwarded: 0 });
+    await expectUnavailable(await callAs(proxy.bindings, user, `/api/v1/users/${user.id}`, { method: 'PATCH', body: { name: 'Renamed By Retry' } }));
+    expect(await proxy.stats()).toMatchObject({ dropped: 1, forwarded: 0 });
     testDb();
     const [row] = await ownerDb.http.select({ name: users.name }).from(users).where(eq(users.id, user.id));
     expect(row?.name).toBe(user.name);
@@ -91,8 +53,8 @@ describe('transient database failures', () => {
 
   it('answers 503 for a read and a write when nothing listens', async () => {
     const bindings = await deadDatabase();
-    await expectUnavailable(await call(bindings, projectPath, user));
-    await expectUnavailable(await call(bindings, `/api/v1/orgs/${org.id}/projects`, user, { method: 'POST', body: { name: 'Never Created' } }));
+    await expectUnavailable(await callAs(bindings, user, projectPath));
+    await expectUnavailable(await callAs(bindings, user, `/api/v1/orgs/${org.id}/projects`, { method: 'POST', body: { name: 'Never Created' } }));
   });
 });
 
