@@ -40,10 +40,13 @@ function* chain(error: unknown): Generator<Error> {
   for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) yield current;
 }
 
-/** The Postgres SQLSTATE behind an error, looking through drizzle's wrapper. */
+/**
+ * The Postgres SQLSTATE behind an error, looking through drizzle's wrapper. Node's errno codes (`EPIPE`,
+ * `EPERM`) have the same shape; no SQLSTATE class starts with `E`, so those are not taken for one.
+ */
 export function sqlState(error: unknown): string | undefined {
   for (const current of chain(error)) {
-    if ('code' in current && typeof current.code === 'string' && /^[0-9A-Z]{5}$/.test(current.code)) return current.code;
+    if ('code' in current && typeof current.code === 'string' && /^[0-9A-Z]{5}$/.test(current.code) && !/^E[A-Z]{4}$/.test(current.code)) return current.code;
   }
   return undefined;
 }

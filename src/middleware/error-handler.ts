@@ -42,8 +42,11 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   const fromDatabase = apiErrorFromDatabase(error);
   if (fromDatabase) {
     // Not a bug, so not a Sentry report; the line lets operators see the fault's rate and cause.
-    if (fromDatabase.code === 'SERVICE_UNAVAILABLE') log('warn', 'database unavailable', { requestId: c.var.requestId, error: describeError(error) });
-    return renderError(c, fromDatabase);
+    if (fromDatabase.code !== 'SERVICE_UNAVAILABLE') return renderError(c, fromDatabase);
+    log('warn', 'database unavailable', { requestId: c.var.requestId, error: describeError(error) });
+    // A write whose answer was lost may have committed: say so, rather than invite a blind retry.
+    const read = c.req.method === 'GET' || c.req.method === 'HEAD';
+    return renderError(c, read ? fromDatabase : new ApiError(fromDatabase.code, `${fromDatabase.message} This change may or may not have been applied; check before retrying.`, { outcome: 'unknown' }, fromDatabase.headers));
   }
   if (error instanceof HTTPException && error.status < 500) {
     const code = codeForStatus[error.status] ?? 'BAD_REQUEST';

@@ -41,14 +41,18 @@ export async function deadDatabase(): Promise<Env> {
   return { ...env, NEON_LOCAL_PROXY: (await response.json<{ address: string }>()).address };
 }
 
-type Envelope = { error: { code: string; message: string; requestId: string } };
+type Envelope = { error: { code: string; message: string; details?: unknown; requestId: string } };
 
-/** Asserts the answer to a transient database failure: 503 SERVICE_UNAVAILABLE, Retry-After, the envelope. */
-export async function expectUnavailable(response: Response): Promise<void> {
+/**
+ * Asserts the answer to a transient database failure: 503 SERVICE_UNAVAILABLE, Retry-After, the envelope;
+ * for a write, also that its outcome is unknown (its lost answer may have been a commit).
+ */
+export async function expectUnavailable(response: Response, request: 'read' | 'write'): Promise<void> {
   expect(response.status).toBe(503);
   expect(response.headers.get('retry-after')).toBe('1');
   const body = await response.json<Envelope>();
-  expect(body).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: expect.any(String), requestId: response.headers.get('x-request-id') } });
+  const details = request === 'write' ? { details: { outcome: 'unknown' } } : {};
+  expect(body).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: expect.any(String), ...details, requestId: response.headers.get('x-request-id') } });
 }
 
 /** A request as `user` to a fresh app running with `bindings` (e.g. a faulty database). */

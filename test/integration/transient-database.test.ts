@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { apiErrorFromDatabase, isTransientDatabaseError } from '../../src/db/errors.ts';
+import { apiErrorFromDatabase, isTransientDatabaseError, sqlState } from '../../src/db/errors.ts';
 import { users } from '../../src/db/schema/index.ts';
 import { callAs, deadDatabase, expectUnavailable, flakyProxy } from '../helpers/database-faults.ts';
 import { createOrg, createProject, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
@@ -38,13 +38,13 @@ describe('transient database failures', () => {
 
   it('retries a read only once: a second failure is a 503 with Retry-After', async () => {
     const proxy = await flakyProxy(2);
-    await expectUnavailable(await callAs(proxy.bindings, user, projectPath));
+    await expectUnavailable(await callAs(proxy.bindings, user, projectPath), 'read');
     expect(await proxy.stats()).toMatchObject({ dropped: 2, forwarded: 0 });
   });
 
   it('never resends a write (it may have committed): one lost attempt is a 503', async () => {
     const proxy = await flakyProxy(1);
-    await expectUnavailable(await callAs(proxy.bindings, user, `/api/v1/users/${user.id}`, { method: 'PATCH', body: { name: 'Renamed By Retry' } }));
+    await expectUnavailable(await callAs(proxy.bindings, user, `/api/v1/users/${user.id}`, { method: 'PATCH', body: { name: 'Renamed By Retry' } }), 'write');
     expect(await proxy.stats()).toMatchObject({ dropped: 1, forwarded: 0 });
     testDb();
     const [row] = await ownerDb.http.select({ name: users.name }).from(users).where(eq(users.id, user.id));
@@ -53,8 +53,8 @@ describe('transient database failures', () => {
 
   it('answers 503 for a read and a write when nothing listens', async () => {
     const bindings = await deadDatabase();
-    await expectUnavailable(await callAs(bindings, user, projectPath));
-    await expectUnavailable(await callAs(bindings, user, `/api/v1/orgs/${org.id}/projects`, { method: 'POST', body: { name: 'Never Created' } }));
+    await expectUnavailable(await callAs(bindings, user, projectPath), 'read');
+    await expectUnavailable(await callAs(bindings, user, `/api/v1/orgs/${org.id}/projects`, { method: 'POST', body: { name: 'Never Created' } }), 'write');
   });
 });
 
@@ -81,6 +81,13 @@ describe('which database errors are transient', () => {
     const error = await raise(state);
     expect(isTransientDatabaseError(error)).toBe(false);
     expect(apiErrorFromDatabase(error)).toBeUndefined();
+  });
+
+  it('a Node errno code is not taken for a SQLSTATE (EPIPE has the same shape)', () => {
+    const brokenPipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    expect(sqlState(brokenPipe)).toBeUndefined();
+    expect(isTransientDatabaseError(brokenPipe)).toBe(true);
+    expect(sqlState(Object.assign(new Error('x'), { code: '40001' }))).toBe('40001');
   });
 
   it('a real syntax error and a real statement timeout are told apart', async () => {

@@ -49,14 +49,14 @@ describe('an interactive transaction whose database fails', () => {
   const deactivate = (bindings: Env) => callAs(bindings, user, `/api/v1/users/${user.id}`, { method: 'DELETE' });
 
   it('answers 503 with Retry-After when nothing listens, and changes nothing', async () => {
-    await expectUnavailable(await deactivate(await deadDatabase()));
+    await expectUnavailable(await deactivate(await deadDatabase()), 'write');
     testDb();
     await expectUnchanged();
   });
 
   it('answers 503 when its connection is reset, and is not sent again', async () => {
     const proxy = await flakyProxy(1);
-    await expectUnavailable(await deactivate(proxy.bindings));
+    await expectUnavailable(await deactivate(proxy.bindings), 'write');
     expect(await proxy.stats()).toEqual({ dropped: 1, forwarded: 0, open: 0 });
     testDb();
     await expectUnchanged();
