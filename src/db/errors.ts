@@ -51,6 +51,15 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Whether `error` is a unique violation of `constraint` (looking through drizzle's wrapper). */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  if (sqlState(error) !== '23505') return false;
+  for (const current of chain(error)) {
+    if ('constraint' in current && current.constraint === constraint) return true;
+  }
+  return false;
+}
+
 /** The HINT our SQL attaches to tell apart errors that share a SQLSTATE (e.g. `already_member`). */
 export function sqlHint(error: unknown): string | undefined {
   for (const current of chain(error)) {

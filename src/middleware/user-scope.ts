@@ -18,6 +18,7 @@ export type UserScopeVariables = {
 export function userScope(): MiddlewareHandler<KindEnv<UserScopeVariables>> {
   return async function userScope(c, next) {
     const actor: Actor = c.var.actor;
+    // `authenticate({ allow: ['user'] })` has refused keys already; this narrows the type, and holds on its own.
     if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
     const account = createScopedDatabase(requestDatabase(c), actor, requestMeta(c), { kind: 'user' });
     c.set('actor', actor);

@@ -1,7 +1,7 @@
 import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import type { HttpDatabase } from '../db/client.ts';
 import { invitations, memberships, organizations } from '../db/schema/index.ts';
-import { sqlState } from '../db/errors.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import type { Actor, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
@@ -35,15 +35,6 @@ export function withSlugSuffix(base: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
   const suffix = [...bytes].map((byte) => SUFFIX_ALPHABET[byte % SUFFIX_ALPHABET.length]).join('');
   return `${base.slice(0, SLUG_MAX - suffix.length - 1)}-${suffix}`;
-}
-
-/** Whether `error` is a unique violation of `constraint` (looking through drizzle's wrapper). */
-export function isUniqueViolation(error: unknown, constraint: string): boolean {
-  if (sqlState(error) !== '23505') return false;
-  for (let current = error; current instanceof Error; current = current.cause) {
-    if ('constraint' in current && current.constraint === constraint) return true;
-  }
-  return false;
 }
 
 export const SLUG_CONSTRAINT = 'organizations_slug_unique';

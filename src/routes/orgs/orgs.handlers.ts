@@ -1,9 +1,9 @@
 import type { RouteHandler } from '@hono/zod-openapi';
+import { isUniqueViolation } from '../../db/errors.ts';
 import { ApiError } from '../../errors.ts';
 import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import {
   createOrganization,
-  isUniqueViolation,
   revokePendingInvitations,
   selectMyOrgs,
   selectOrg,
