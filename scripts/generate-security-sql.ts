@@ -1,4 +1,4 @@
-// node scripts/generate-security-sql.ts — after changing a file in src/db/sql/: adds a migration (through
+// npm run db:security-sql (node scripts/generate-security-sql.ts) — after changing a file in src/db/sql/: adds a migration (through
 // `drizzle-kit generate --custom`, so drizzle's journal and snapshot stay consistent) that re-applies every
 // file of src/db/sql/. A landed migration is never edited; the new one replaces the functions it defines.
 //

@@ -21,6 +21,7 @@ export interface RequestMeta {
 /** Where a scoped database lets its caller in. */
 export type Gate =
   | { kind: 'user'; newOrgId?: string }
+  | { kind: 'platform' }
   | { kind: 'org'; orgId: string; permission: Permission; projectId?: string };
 
 type Queries = readonly [BatchItem<'pg'>, ...BatchItem<'pg'>[]];
@@ -53,6 +54,7 @@ export interface ScopedDatabase<A extends Actor = Actor> {
 function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
   const context = JSON.stringify({ ...actor, ...meta });
   if (gate.kind === 'user') return sql`select app_enter_user(${context}::jsonb, ${gate.newOrgId ?? null}::uuid) as role`;
+  if (gate.kind === 'platform') return sql`select app_enter_platform_admin(${context}::jsonb) as role`;
   const orgRoles = sql.param(orgRolesFor(gate.permission));
   const projectRoles = sql.param(projectRolesFor(gate.permission));
   return sql`select app_enter(${gate.orgId}::uuid, ${context}::jsonb, ${orgRoles}::text[], ${gate.projectId ?? null}::uuid, ${projectRoles}::text[]) as role`;

@@ -8,6 +8,7 @@ import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
+import { platformScope } from '../middleware/platform-scope.ts';
 import { unscoped } from '../middleware/unscoped.ts';
 import { userScope } from '../middleware/user-scope.ts';
 
@@ -83,6 +84,20 @@ export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'secu
     'x-route-kind': 'user',
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
     middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), userScope(), queryPolicy(config)] as const,
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+  });
+}
+
+/**
+ * A route for the platform's own operators, across tenants (a user listed in `platform_admins`): the
+ * handler gets the user `actor` and `platform`, gated by `app_enter_platform_admin`. Everyone else gets 404.
+ */
+export function platformRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(config: R) {
+  return createRoute({
+    ...config,
+    'x-route-kind': 'platform-admin',
+    security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), platformScope(), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }

@@ -9,7 +9,10 @@ import { sampleFor, type OpenApiDocument } from './openapi-sample.ts';
  * its kind (`x-route-kind`, set by src/routes/route-kinds.ts) and, for org routes, its `x-permission`.
  * Tests read routes from here, never from a hand-kept list, so a route added tomorrow is covered today.
  */
-export type RouteKind = 'org' | 'user' | 'public';
+export type RouteKind = 'org' | 'socket' | 'upload' | 'user' | 'platform-admin' | 'public';
+
+/** The kinds gated inside an org (they carry `x-permission`): the org matrix covers them all. */
+export const ORG_KINDS: readonly RouteKind[] = ['org', 'socket', 'upload'];
 
 type Operation = {
   'x-route-kind'?: RouteKind;
@@ -39,8 +42,8 @@ export const documentedOperations: DocumentedOperation[] = Object.entries(openAp
 );
 
 /** The operations of one kind, named `METHOD /path` for `it.each`. */
-export function operationsOfKind(kind: RouteKind): Array<readonly [string, DocumentedOperation]> {
-  return documentedOperations.filter((op) => op.kind === kind).map((op) => [describeOperation(op), op] as const);
+export function operationsOfKind(...kinds: RouteKind[]): Array<readonly [string, DocumentedOperation]> {
+  return documentedOperations.filter((op) => op.kind !== undefined && kinds.includes(op.kind)).map((op) => [describeOperation(op), op] as const);
 }
 
 export const describeOperation = (op: DocumentedOperation) => `${op.method.toUpperCase()} ${op.path}`;

@@ -2,9 +2,9 @@ import { z } from '@hono/zod-openapi';
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.ts';
-import { sessions } from '../../src/db/schema/index.ts';
+import { platformAdmins, sessions } from '../../src/db/schema/index.ts';
 import { jsonContent } from '../../src/lib/envelope.ts';
-import { orgRoute, publicRoute, streamRoute, userRoute } from '../../src/routes/route-kinds.ts';
+import { orgRoute, platformRoute, publicRoute, streamRoute, userRoute } from '../../src/routes/route-kinds.ts';
 import { createApiKey, createMember, createOrg, createUser, ownerDb, type Credential } from '../helpers/factories.ts';
 import { countRoundTrips } from '../helpers/round-trips.ts';
 import { env, request } from '../helpers/worker.ts';
@@ -17,6 +17,7 @@ const ok = { 200: jsonContent(z.object({ data: z.object({ ok: z.literal(true) })
 const orgNoop = orgRoute('projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/noop', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
 const userNoop = userRoute({ method: 'get', path: '/api/v1/test/me/noop', responses: ok });
 const publicNoop = publicRoute({ method: 'get', path: '/api/v1/test/public/noop', responses: ok });
+const platformNoop = platformRoute({ method: 'get', path: '/api/v1/test/platform/noop', responses: ok });
 /** A handler that swallows its batch's failure (here, the gate's refusal) and answers 200 anyway. */
 const orgSwallow = orgRoute('projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/swallow', request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
 
@@ -30,6 +31,7 @@ function appWithNoopRoutes() {
   app.openapi(orgNoop, (c) => c.json({ data: { ok: true as const } }, 200));
   app.openapi(userNoop, (c) => c.json({ data: { ok: true as const } }, 200));
   app.openapi(publicNoop, (c) => c.json({ data: { ok: true as const } }, 200));
+  app.openapi(platformNoop, (c) => c.json({ data: { ok: true as const } }, 200));
   app.openapi(uploadProbe, async (c) => {
     await c.env.CACHE.put(ranKey(c.req.valid('param').orgId, 'upload'), String((await c.req.arrayBuffer()).byteLength));
     return c.json({ data: { ok: true as const } }, 200);
@@ -119,6 +121,23 @@ describe('gated route kinds fail closed', () => {
     expect((await get('/api/v1/test/me/noop', user)).status).toBe(401);
   });
 
+  it('a platform-admin route admits only platform admins with a live session; it does not exist for anyone else', async () => {
+    const admin = await createUser();
+    await ownerDb.http.insert(platformAdmins).values({ userId: admin.id });
+    const owner = await createUser();
+    const key = await createApiKey(await createOrg(owner), { scopes: ['org:read'] });
+    const path = '/api/v1/test/platform/noop';
+
+    expect((await get(path, admin)).status).toBe(200);
+    const notAdmin = await get(path, owner);
+    expect(notAdmin.status).toBe(404);
+    expect(await notAdmin.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect((await get(path)).status).toBe(401);
+    expect((await get(path, { apiKey: key.key })).status).toBe(403);
+    await ownerDb.http.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, admin.sessionId));
+    expect((await get(path, admin)).status).toBe(401);
+  });
+
   it('a public route makes no round trip of its own', async () => {
     const count = countRoundTrips();
     expect((await get('/api/v1/test/public/noop')).status).toBe(200);
@@ -130,7 +149,7 @@ describe('gated route kinds fail closed', () => {
     const kind = (path: string) => (document.paths?.[path]?.get as Record<string, unknown> | undefined)?.['x-route-kind'];
     const post = (path: string) => (document.paths?.[path]?.post as Record<string, unknown> | undefined)?.['x-route-kind'];
     expect([kind('/api/v1/orgs/{orgId}/test/noop'), kind('/api/v1/test/me/noop'), kind('/api/v1/test/public/noop')]).toEqual(['org', 'user', 'public']);
-    expect([kind('/api/v1/orgs/{orgId}/test/socket'), post('/api/v1/orgs/{orgId}/test/upload')]).toEqual(['socket', 'upload']);
+    expect([kind('/api/v1/orgs/{orgId}/test/socket'), post('/api/v1/orgs/{orgId}/test/upload'), kind('/api/v1/test/platform/noop')]).toEqual(['socket', 'upload', 'platform-admin']);
   });
 });
 

@@ -21,7 +21,7 @@ describe('security SQL files', () => {
     expect(Object.keys(securitySqlFiles).sort()).toEqual([...SECURITY_SQL_FILES].sort());
   });
 
-  it('are what the newest generated migration applies (run `node scripts/generate-security-sql.ts` after a change)', () => {
+  it('are what the newest generated migration applies (run `npm run db:security-sql` after a change)', () => {
     const generated = migrations.filter((migration) => migration.text.startsWith(SECURITY_SQL_HEADER));
     expect(generated.length).toBeGreaterThanOrEqual(1);
     expect(generated.at(-1)?.text).toBe(renderSecuritySqlMigration(securitySqlFiles));

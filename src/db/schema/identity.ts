@@ -75,3 +75,14 @@ export const devOutbox = pgTable(
   },
   (table) => [index('dev_outbox_to_idx').on(table.to, table.id.desc())],
 );
+
+/**
+ * Operators of the platform itself (not of any tenant): they may use the platform-admin routes. Granted
+ * only by the database owner (`INSERT INTO platform_admins …`, see README); the app can read, never write.
+ */
+export const platformAdmins = pgTable('platform_admins', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
