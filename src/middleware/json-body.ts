@@ -14,8 +14,9 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  */
 export function requireJsonBody(): MiddlewareHandler<AppEnv> {
   return async function requireJsonBody(c, next) {
-    const hasBody = c.req.header('content-length') !== undefined && c.req.header('content-length') !== '0';
-    if (BODY_METHODS.has(c.req.method) && (hasBody || c.req.header('transfer-encoding'))) {
+    // The body itself decides, not the headers a client chose to send (a chunked body may carry neither).
+    const hasBody = c.req.raw.body !== null && c.req.header('content-length') !== '0';
+    if (BODY_METHODS.has(c.req.method) && hasBody) {
       const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
       if (type !== 'application/json' && !type?.endsWith('+json')) {
         throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be JSON (Content-Type: application/json).');
