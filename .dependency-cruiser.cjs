@@ -110,6 +110,16 @@ module.exports = {
       to: { dependencyTypes: LOCAL, pathNot: ['^src/(cache|lib)/', '^src/(errors|config)\\.ts$'] },
     },
     {
+      name: 'database-through-the-route-kind',
+      severity: 'error',
+      comment:
+        'Handlers and services get their database from the route kind (a gated tenant/account/platform handle, or ' +
+        'unscopedDb on public routes), never by building one: only the kinds\' middleware and the queue and cron ' +
+        'entries may create a handle or a scoped handle. Types may be imported anywhere.',
+      from: { path: '^src/(routes|services)/' },
+      to: { path: ['^src/middleware/database\\.ts$', '^src/db/(client|tenant)\\.ts$'], dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'config-is-handed-down',
       severity: 'error',
       comment:

@@ -3,7 +3,8 @@ import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/ten
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import type { Permission } from '../lib/permissions.ts';
-import { gated, requestDatabase, requestMeta } from './database.ts';
+import { gated, requestDatabase } from './database.ts';
+import { requestMeta } from './request-meta.ts';
 
 export type TenantVariables = {
   actor: Actor;

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'hono';
 import { createDatabase, type Database } from '../db/client.ts';
-import type { RequestMeta, ScopedDatabase } from '../db/tenant.ts';
+import type { ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 
 /**
@@ -12,15 +12,6 @@ export function requestDatabase<E extends AppEnv>(c: Context<E>): Database {
   // A read may be sent twice when the database fails transiently; a write never is (it may have committed).
   const retryReads = c.req.method === 'GET' || c.req.method === 'HEAD';
   return createDatabase(c.var.config, (promise) => c.executionCtx.waitUntil(promise), { retryReads });
-}
-
-/** What the audit log records about the request. */
-export function requestMeta<E extends AppEnv>(c: Context<E>): RequestMeta {
-  return {
-    requestId: c.var.requestId,
-    ip: c.req.header('cf-connecting-ip') ?? null,
-    userAgent: c.req.header('user-agent')?.slice(0, 512) ?? null,
-  };
 }
 
 /**

@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import { createScopedDatabase, type Actor, type ScopedDatabase, type UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import { gated, requestDatabase, requestMeta } from './database.ts';
+import { gated, requestDatabase } from './database.ts';
+import { requestMeta } from './request-meta.ts';
 
 export type UserScopeVariables = {
   actor: UserActor;

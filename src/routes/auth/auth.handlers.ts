@@ -1,6 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { describeError, log } from '../../lib/log.ts';
-import { requestMeta } from '../../middleware/database.ts';
+import { requestMeta } from '../../middleware/request-meta.ts';
 import { createAccount, logIn } from '../../services/accounts.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
