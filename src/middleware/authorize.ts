@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
+import { idField } from '../lib/fields.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
 import { requestMeta } from './request-meta.ts';
@@ -12,7 +13,8 @@ export type TenantVariables = {
   tenant: ScopedDatabase;
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The same rule as the path parameters' schema (idField), so an id is refused one way, whichever checks it first.
+const isId = (value: string | undefined) => idField.safeParse(value).success;
 
 /**
  * The one authorization mechanism of org-scoped routes. It checks what needs no database (API-key
@@ -25,7 +27,7 @@ export function authorize(permission: Permission, options: { gateFirst?: boolean
   return async function authorize(c, next) {
     const orgId = c.req.param('orgId') ?? '';
     const projectId = c.req.param('projectId');
-    if (!UUID.test(orgId) || (projectId !== undefined && !UUID.test(projectId))) throw new ApiError('NOT_FOUND', 'Not found.');
+    if (!isId(orgId) || (projectId !== undefined && !isId(projectId))) throw new ApiError('NOT_FOUND', 'Not found.');
     const actor = c.var.actor;
     if (actor.type === 'api_key') {
       if (actor.orgId !== orgId) throw new ApiError('NOT_FOUND', 'Not found.');
