@@ -1,7 +1,9 @@
 import type { Context, Next } from 'hono';
 import { createDatabase, type Database } from '../db/client.ts';
-import type { ScopedDatabase } from '../db/tenant.ts';
+import { createScopedDatabase, type Actor, type Gate, type ScopedDatabase, type UserActor } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
+import { ApiError } from '../errors.ts';
+import { requestMeta } from './request-meta.ts';
 
 /**
  * The request's unscoped database handle, for middleware only: handlers get theirs from their route
@@ -23,4 +25,13 @@ export function requestDatabase<E extends AppEnv>(c: Context<E>): Database {
 export async function gated<E extends AppEnv>(c: Context<E>, scoped: ScopedDatabase, next: Next): Promise<void> {
   await next();
   if (!scoped.gated && c.res.status < 400) await scoped.enter();
+}
+
+/**
+ * The gated handle of a route that acts as a signed-in user outside any org (user and platform-admin kinds).
+ * `authenticate({ allow: ['user'] })` has refused API keys already; this narrows the type, and holds on its own.
+ */
+export function userHandle<E extends AppEnv>(c: Context<E>, actor: Actor, gate: Gate): { actor: UserActor; scoped: ScopedDatabase<UserActor> } {
+  if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
+  return { actor, scoped: createScopedDatabase(requestDatabase(c), actor, requestMeta(c), gate) };
 }

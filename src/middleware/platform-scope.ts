@@ -1,9 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
-import { createScopedDatabase, type Actor, type ScopedDatabase, type UserActor } from '../db/tenant.ts';
+import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
-import { gated, requestDatabase } from './database.ts';
-import { requestMeta } from './request-meta.ts';
+import { gated, userHandle } from './database.ts';
 
 export type PlatformScopeVariables = {
   actor: UserActor;
@@ -18,12 +16,9 @@ export type PlatformScopeVariables = {
  */
 export function platformScope(): MiddlewareHandler<KindEnv<PlatformScopeVariables>> {
   return async function platformScope(c, next) {
-    const actor: Actor = c.var.actor;
-    // `authenticate({ allow: ['user'] })` has refused keys already; this narrows the type, and holds on its own.
-    if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
-    const platform = createScopedDatabase(requestDatabase(c), actor, requestMeta(c), { kind: 'platform' });
+    const { actor, scoped } = userHandle(c, c.var.actor, { kind: 'platform' });
     c.set('actor', actor);
-    c.set('platform', platform);
-    await gated(c, platform, next);
+    c.set('platform', scoped);
+    await gated(c, scoped, next);
   };
 }

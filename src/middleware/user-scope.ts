@@ -1,9 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
-import { createScopedDatabase, type Actor, type ScopedDatabase, type UserActor } from '../db/tenant.ts';
+import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
-import { gated, requestDatabase } from './database.ts';
-import { requestMeta } from './request-meta.ts';
+import { gated, userHandle } from './database.ts';
 
 export type UserScopeVariables = {
   actor: UserActor;
@@ -18,12 +16,9 @@ export type UserScopeVariables = {
  */
 export function userScope(): MiddlewareHandler<KindEnv<UserScopeVariables>> {
   return async function userScope(c, next) {
-    const actor: Actor = c.var.actor;
-    // `authenticate({ allow: ['user'] })` has refused keys already; this narrows the type, and holds on its own.
-    if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
-    const account = createScopedDatabase(requestDatabase(c), actor, requestMeta(c), { kind: 'user' });
+    const { actor, scoped } = userHandle(c, c.var.actor, { kind: 'user' });
     c.set('actor', actor);
-    c.set('account', account);
-    await gated(c, account, next);
+    c.set('account', scoped);
+    await gated(c, scoped, next);
   };
 }
