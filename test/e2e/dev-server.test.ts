@@ -191,6 +191,12 @@ describe('npm run dev', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED');
   });
 
+  it('serves the dev outbox the README points to, to this machine', async () => {
+    const response = await fetch(`${url}/api/dev/outbox?to=${encodeURIComponent('nobody@example.com')}`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: [] });
+  });
+
   it('answers every request with an id it generated itself, whatever X-Request-Id the client sent', async () => {
     for (const sent of ['e2e-trace_42', 'has spaces and <html>', 'x'.repeat(500), undefined]) {
       const response = await fetch(`${url}/api/health/live`, { headers: sent === undefined ? {} : { 'X-Request-Id': sent } });
