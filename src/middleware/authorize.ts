@@ -2,7 +2,6 @@ import type { MiddlewareHandler } from 'hono';
 import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import { idField } from '../lib/fields.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
 import { requestMeta } from './request-meta.ts';
@@ -13,8 +12,10 @@ export type TenantVariables = {
   tenant: ScopedDatabase;
 };
 
-// The same rule as the path parameters' schema (idField), so an id is refused one way, whichever checks it first.
-const isId = (value: string | undefined) => idField.safeParse(value).success;
+// Anything not shaped like a uuid is an unknown resource (404); a uuid-shaped id the path schema still refuses
+// (e.g. version 0) is a 400 from validation, as the OpenAPI document's pattern says.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isId = (value: string | undefined) => value !== undefined && UUID.test(value);
 
 /**
  * The one authorization mechanism of org-scoped routes. It checks what needs no database (API-key
