@@ -2,7 +2,7 @@ import { selectOutbox } from '../../services/dev-outbox.ts';
 import { createRouter } from '../router.ts';
 import { outbox } from './dev.routes.ts';
 
-/** Development-only helpers (the email outbox); answer 404 outside development and test. */
+/** Development-only helpers (the email outbox): 404 unless DEV_OUTBOX=on, and to loopback callers only. */
 export const devRoutes = createRouter().openapi(outbox, async (c) => {
   const { to } = c.req.valid('query');
   // dev_outbox is not a tenant table (no RLS), so the plain handle is the right one.
