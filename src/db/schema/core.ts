@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { index, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { index, jsonb, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { LimitOverrides } from '../../lib/limits.ts';
 
 export const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -21,6 +22,8 @@ export const organizations = pgTable('organizations', {
   name: text('name').notNull(),
   slug: text('slug').notNull().unique(),
   subscriptionTier: subscriptionTier('subscription_tier').notNull().default('free'),
+  /** Per-org exceptions to the tier's limits (src/lib/limits.ts), set only by platform admins. */
+  limitOverrides: jsonb('limit_overrides').$type<LimitOverrides>().notNull().default({}),
   ...timestamps,
   deletedAt: timestamp('deleted_at', { withTimezone: true }),
 });

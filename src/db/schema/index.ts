@@ -2,3 +2,4 @@ export * from './core.ts';
 export * from './identity.ts';
 export * from './jobs.ts';
 export * from './tenancy.ts';
+export * from './platform.ts';

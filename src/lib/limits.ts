@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+// The one table of what an org may do, by subscription tier: request rates per route class and quotas on
+// what it may create. Platform admins override single figures per org (organizations.limit_overrides).
+
+export const TIERS = ['free', 'pro', 'enterprise'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/**
+ * Every route declares one class (published as `x-rate-limit-class`): `read` and `write` for data,
+ * `auth` for the anonymous sign-in flows (limited per client IP), `upload` for streamed bodies, `admin`
+ * for org administration and the platform's own routes.
+ */
+export const ROUTE_CLASSES = ['read', 'write', 'auth', 'upload', 'admin'] as const;
+export type RouteClass = (typeof ROUTE_CLASSES)[number];
+
+/** Every limit counts requests in a sliding window of this length. */
+export const RATE_WINDOW_SECONDS = 60;
+
+/** One Durable Object serialises ~1,000 requests/s; no per-minute limit may ask more of one object. */
+export const MAX_RATE_LIMIT = 50_000;
+
+/** Requests per minute per org and route class, by tier (the product's reference figures in the `pro` row). */
+export const RATE_LIMITS: Readonly<Record<Tier, Readonly<Record<RouteClass, number>>>> = {
+  free: { read: 300, write: 100, auth: 30, upload: 30, admin: 60 },
+  pro: { read: 1_000, write: 500, auth: 60, upload: 120, admin: 300 },
+  enterprise: { read: 5_000, write: 2_500, auth: 120, upload: 600, admin: 1_000 },
+};
+
+/** Requests per minute for callers outside any org: a signed-in user on their own routes, an anonymous client IP. */
+export const CALLER_RATE_LIMITS: Readonly<Record<'user' | 'ip', Readonly<Record<RouteClass, number>>>> = {
+  user: { read: 1_000, write: 500, auth: 60, upload: 120, admin: 300 },
+  ip: { read: 600, write: 120, auth: 30, upload: 30, admin: 60 },
+};
+
+export const QUOTA_RESOURCES = ['projects', 'members', 'apiKeys'] as const;
+export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
+
+/** How many of each resource an org may hold, by tier (members count pending invitations too). */
+export const QUOTAS: Readonly<Record<Tier, Readonly<Record<QuotaResource, number>>>> = {
+  free: { projects: 10, members: 10, apiKeys: 10 },
+  pro: { projects: 100, members: 100, apiKeys: 100 },
+  enterprise: { projects: 10_000, members: 10_000, apiKeys: 1_000 },
+};
+
+/** Per-org overrides of single figures, set by platform admins at runtime; stored as organizations.limit_overrides. */
+export const limitOverridesSchema = z
+  .object({
+    rateLimits: z.partialRecord(z.enum(ROUTE_CLASSES), z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
+    quotas: z.partialRecord(z.enum(QUOTA_RESOURCES), z.int().min(0).max(1_000_000)).optional(),
+  })
+  .strict();
+export type LimitOverrides = z.infer<typeof limitOverridesSchema>;
+
+/** An org's effective limits: its tier's row with its overrides applied. */
+export function effectiveLimits(tier: Tier, overrides: LimitOverrides = {}) {
+  return {
+    rateLimits: { ...RATE_LIMITS[tier], ...overrides.rateLimits } as Record<RouteClass, number>,
+    quotas: { ...QUOTAS[tier], ...overrides.quotas } as Record<QuotaResource, number>,
+  };
+}
