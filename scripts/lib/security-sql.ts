@@ -7,6 +7,7 @@ export const SECURITY_SQL_FILES = [
   'masking.sql',
   'audit.sql',
   'gate.sql',
+  'edge.sql',
   'platform-admin.sql',
   'api-keys.sql',
   'users.sql',

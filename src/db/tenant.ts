@@ -42,6 +42,11 @@ export interface ScopedDatabase<A extends Actor = Actor> {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** The gate alone (one round trip), for work outside Postgres that must not start before it; throws its refusal. */
   enter(): Promise<void>;
+  /**
+   * The gate alone, answering the grant it has just checked (`app_edge_grant`, as JSON) for the org's edge
+   * authority to keep (org gates only); throws its refusal.
+   */
+  grant(): Promise<unknown>;
   /** Whether the gate has admitted the caller (a batch or transaction that began with it succeeded, or `enter`). */
   readonly gated: boolean;
   /** The caller's org role after the first batch or transaction ('api_key' for keys; null for user gates). */
@@ -60,11 +65,25 @@ function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
   return sql`select app_enter(${gate.orgId}::uuid, ${context}::jsonb, ${orgRoles}::text[], ${gate.projectId ?? null}::uuid, ${projectRoles}::text[]) as role`;
 }
 
-/** The only way to a caller's data: built by the route kinds' middleware, handed to handlers and services. */
-export function createScopedDatabase<A extends Actor>(db: Database, actor: A, meta: RequestMeta, gate: Gate): ScopedDatabase<A> {
+/** The gate statement that also answers the caller's grant, for the edge authority. */
+function grantStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
+  if (gate.kind !== 'org') throw new Error('only org gates have an edge grant');
+  const context = JSON.stringify({ ...actor, ...meta });
+  // The select list runs in order: app_enter has admitted the caller (or raised) before the grant is read.
+  return sql`select e.role, app_edge_grant(${gate.orgId}::uuid, ${context}::jsonb, ${gate.projectId ?? null}::uuid) as grant
+    from (${gateStatement(actor, meta, gate)}) e`;
+}
+
+/**
+ * The only way to a caller's data: built by the route kinds' middleware, handed to handlers and services.
+ * `admitted`: the org's edge authority has already admitted the caller on a grant the gate confirmed
+ * (middleware/edge-admission.ts), so the handle counts as gated before its first query; every query
+ * still begins with the gate, which sets the context row-level security keys on.
+ */
+export function createScopedDatabase<A extends Actor>(db: Database, actor: A, meta: RequestMeta, gate: Gate, admitted?: { role: string }): ScopedDatabase<A> {
   const statement = gateStatement(actor, meta, gate);
-  let role: string | null = null;
-  let gated = false;
+  let role: string | null = admitted?.role ?? null;
+  let gated = admitted !== undefined;
   // Called only once the gate statement has succeeded: only then has the gate admitted the caller.
   const remember = (rows: Array<Record<string, unknown>>) => {
     gated = true;
@@ -92,6 +111,11 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
     },
     async enter() {
       remember((await db.http.execute(statement)).rows);
+    },
+    async grant() {
+      const { rows } = await db.http.execute(grantStatement(actor, meta, gate));
+      remember(rows);
+      return rows[0]?.grant;
     },
     check: (other) => gateStatement(actor, meta, other),
   };

@@ -57,3 +57,29 @@ export function orgRoleAllows(role: OrgRole, permission: Permission): boolean {
 export function rolesUpTo(role: OrgRole): OrgRole[] {
   return ORG_ROLES.slice(ORG_ROLES.indexOf(role));
 }
+
+/**
+ * The gate's decision (`app_enter` in src/db/sql/gate.sql) on facts already known: a project role replaces
+ * the org role of a member or viewer on that project; owners and admins keep theirs. The edge authority
+ * (durable-objects/org-authority) decides warm requests with it; test/integration/edge-authority.test.ts
+ * checks it agrees with the SQL gate for every role × project role × permission.
+ */
+export function roleAdmits(role: OrgRole, projectRole: ProjectRole | undefined, permission: Permission): boolean {
+  if (projectRole !== undefined && role !== 'owner' && role !== 'admin') {
+    return (projectRolesFor(permission) as readonly string[]).includes(projectRole);
+  }
+  return orgRoleAllows(role, permission);
+}
+
+/**
+ * Permissions whose writes change who is admitted (membership, roles, keys, the org or a project ceasing to
+ * exist): a success drops every grant the edge authority holds for the org. Other writes change data only,
+ * and move the org's data version (so cached bodies are never served after them).
+ */
+export const GRANT_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  'org:delete',
+  'members:write',
+  'projects:delete',
+  'project_members:write',
+  'api_keys:write',
+]);

@@ -16,9 +16,14 @@ export type AuthVariables = {
   actor: Actor;
 };
 
-// Key lookups are cached briefly per isolate. Safe: every tenant transaction re-checks in its gate that
-// the key is still live (not revoked, not expired, rotation grace not over), in the same round trip.
+// Which org, project and scopes a key hash names: facts that never change for a hash, cached in this isolate
+// and in KV (the edge copy, so a cold isolate needs no Postgres either). A copy never decides a grant:
+// whether the key is still live (not revoked, not expired, rotation grace not over) is decided for every
+// request by the org's edge authority or the gate.
 const keyLookups = createMemoryCache<string, KeyActor>({ name: 'api-key-lookups', max: 1_000, ttlMs: 30_000 });
+// `last_used_at` is a hint, not an audit fact: written at most once a minute per key per isolate.
+const keyTouches = createMemoryCache<string, true>({ name: 'api-key-touches', max: 1_000, ttlMs: 60_000 });
+const KEY_COPY_TTL_SECONDS = 3_600;
 
 /**
  * Authenticates the caller: an access token or an API key in `Authorization: Bearer …`, or an API key
@@ -60,19 +65,30 @@ async function authenticateToken<E extends AppEnv>(c: Context<E>, token: string)
 async function authenticateKey<E extends AppEnv>(c: Context<E>, key: string): Promise<KeyActor> {
   const keyHash = await sha256Hex(key);
   const db = requestDatabase(c);
-  const actor = await lookupKey(db, keyHash);
+  const actor = await lookupKey(c, db, keyHash);
   if (!actor) throw unauthorized('API key is invalid, expired or revoked.');
-  c.executionCtx.waitUntil(db.http.execute(sql`select api_key_touch(${actor.id}::uuid)`).catch(() => {}));
+  if (!keyTouches.get(actor.id)) {
+    keyTouches.set(actor.id, true);
+    c.executionCtx.waitUntil(db.http.execute(sql`select api_key_touch(${actor.id}::uuid)`).catch(() => {}));
+  }
   return actor;
 }
 
-async function lookupKey(db: Database, keyHash: string): Promise<KeyActor | undefined> {
+type KeyFacts = Omit<KeyActor, 'type' | 'keyHash'>;
+
+async function lookupKey<E extends AppEnv>(c: Context<E>, db: Database, keyHash: string): Promise<KeyActor | undefined> {
   // Misses are not cached (the loader answers `undefined`): a key created a moment ago must work at once.
   return keyLookups.getOrLoad(keyHash, async () => {
+    const copyName = `apikey:${keyHash}`;
+    const copy = await c.env.CACHE.get<KeyFacts>(copyName, 'json').catch(() => null);
+    if (copy) return { type: 'api_key', keyHash, ...copy };
     const { rows } = await db.http.execute<{ id: string; org_id: string; project_id: string | null; scopes: string[] }>(
       sql`select id, org_id, project_id, scopes from api_key_authenticate(${keyHash})`,
     );
     const row = rows[0];
-    return row ? { type: 'api_key', id: row.id, keyHash, orgId: row.org_id, projectId: row.project_id, scopes: row.scopes } : undefined;
+    if (!row) return undefined;
+    const facts: KeyFacts = { id: row.id, orgId: row.org_id, projectId: row.project_id, scopes: row.scopes };
+    c.executionCtx.waitUntil(c.env.CACHE.put(copyName, JSON.stringify(facts), { expirationTtl: KEY_COPY_TTL_SECONDS }).catch(() => {}));
+    return { type: 'api_key', keyHash, ...facts };
   });
 }

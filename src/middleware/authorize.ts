@@ -2,14 +2,18 @@ import type { MiddlewareHandler } from 'hono';
 import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import type { Permission } from '../lib/permissions.ts';
+import type { RouteClass } from '../lib/limits.ts';
+import { GRANT_PERMISSIONS, type Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
+import { admitAtEdge, reportWrite } from './edge-admission.ts';
 import { requestMeta } from './request-meta.ts';
 
 export type TenantVariables = {
   actor: Actor;
   /** The caller's database in the route's org, gated on the route's permission. */
   tenant: ScopedDatabase;
+  /** The org's data version when its edge authority admitted the caller (keys cached bodies). */
+  dataVersion?: string;
 };
 
 // Anything not shaped like a uuid is an unknown resource (404); a uuid-shaped id the path schema still refuses
@@ -24,7 +28,8 @@ const isId = (value: string | undefined) => value !== undefined && UUID.test(val
  * Ids that are not UUIDs answer 404 like any other unknown resource. With `gateFirst`, the gate runs on
  * its own before the handler (one round trip more), for handlers whose work is not a batch.
  */
-export function authorize(permission: Permission, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
+export function authorize(permission: Permission, routeClass: RouteClass, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
+  const changes = GRANT_PERMISSIONS.has(permission) ? 'grants' : 'data';
   return async function authorize(c, next) {
     const orgId = c.req.param('orgId') ?? '';
     const projectId = c.req.param('projectId');
@@ -39,11 +44,15 @@ export function authorize(permission: Permission, options: { gateFirst?: boolean
         throw new ApiError('FORBIDDEN', 'This API key is limited to one project.');
       }
     }
-    const tenant = createScopedDatabase(requestDatabase(c), actor, requestMeta(c), { kind: 'org', orgId, permission, projectId });
+    const gate = { kind: 'org', orgId, permission, projectId } as const;
+    const scope = (admitted?: { role: string }) => createScopedDatabase(requestDatabase(c), actor, requestMeta(c), gate, admitted);
+    const { tenant, dataVersion } = await admitAtEdge(c, { actor, orgId, permission, projectId, routeClass, scope });
     c.set('tenantId', orgId);
     c.set('tenant', tenant);
+    c.set('dataVersion', dataVersion);
     // Kinds whose handlers act outside Postgres (a WebSocket accept, a streamed upload) are admitted first.
-    if (options.gateFirst) await tenant.enter();
+    if (options.gateFirst && !tenant.gated) await tenant.enter();
     await gated(c, tenant, next);
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status < 400) await reportWrite(c, orgId, changes);
   };
 }

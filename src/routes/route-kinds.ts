@@ -1,14 +1,18 @@
 import { createRoute } from '@hono/zod-openapi';
+import { etag } from 'hono/etag';
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv, KindEnv } from '../env.ts';
 import { authErrorResponses, commonErrorResponses } from '../errors.ts';
+import type { RouteClass } from '../lib/limits.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
-import { authorize } from '../middleware/authorize.ts';
+import { authorize, type TenantVariables } from '../middleware/authorize.ts';
+import { edgeCache } from '../middleware/edge-cache.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
 import { platformScope } from '../middleware/platform-scope.ts';
+import { callerRateLimit } from '../middleware/rate-limit.ts';
 import { unscoped } from '../middleware/unscoped.ts';
 import { userScope } from '../middleware/user-scope.ts';
 
@@ -19,9 +23,21 @@ import { userScope } from '../middleware/user-scope.ts';
 
 type RouteConfig = Parameters<typeof createRoute>[0];
 
+/**
+ * What every kind takes: the route's contract, plus its rate-limit class when the default does not fit
+ * (reads `read`, other methods `write`; public writes `auth`). The class is published as `x-rate-limit-class`.
+ */
+type KindConfig = Omit<RouteConfig, 'middleware' | 'security'> & { rateLimitClass?: RouteClass };
+
+/** The route's class, and its config without it (createRoute would publish unknown keys as they are). */
+function classify<R extends KindConfig>(config: R, otherwise: RouteClass): [RouteClass, Omit<R, 'rateLimitClass'>] {
+  const { rateLimitClass, ...route } = config;
+  return [rateLimitClass ?? (config.method === 'get' ? 'read' : otherwise), route];
+}
+
 const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKey: [] }];
 
-const acceptQuery: MiddlewareHandler<AppEnv> = async function acceptQuery(_, next) {
+const pass: MiddlewareHandler = async function pass(_, next) {
   await next();
 };
 
@@ -36,7 +52,16 @@ function queryPolicy(config: Pick<RouteConfig, 'request' | 'path'>): MiddlewareH
   const query = config.request?.query;
   if (!query) return refuseQuery();
   assertStrict(query, `query of ${config.path}`);
-  return acceptQuery;
+  return pass;
+}
+
+/**
+ * GETs answer `If-None-Match` with 304 against a strong ETag of the body; single-resource GETs marked
+ * `edgeCache` are served from the edge cache (middleware/edge-cache.ts) when warm.
+ */
+function readPolicy(config: Pick<RouteConfig, 'method'>, cached: boolean): readonly [MiddlewareHandler<AppEnv>, MiddlewareHandler<KindEnv<TenantVariables>>] {
+  if (config.method !== 'get') return [pass, pass];
+  return [etag(), cached ? edgeCache() : pass];
 }
 
 /** The JSON kinds' body policy: a size limit counted on the stream, JSON only, valid UTF-8 only. */
@@ -47,13 +72,16 @@ const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
  * mechanism (middleware/authorize.ts); the handler gets `actor` and the gated `tenant`. The permission is
  * published in the OpenAPI document as `x-permission`, which the isolation matrix reads to cover every such route.
  */
-export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(permission: Permission, config: R) {
+export function orgRoute<const R extends KindConfig & { edgeCache?: true }>(permission: Permission, { edgeCache: cached, ...config }: R) {
+  const [routeClass, route] = classify(config, 'write');
   return createRoute({
-    ...config,
+    ...route,
     'x-route-kind': 'org',
     'x-permission': permission,
+    'x-rate-limit-class': routeClass,
+    'x-edge-cache': cached === true,
     security,
-    middleware: [...jsonBodies(), authenticate(), authorize(permission), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate(), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -63,13 +91,15 @@ export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'secur
  * streamed to storage (`upload`, which takes any content type; the handler enforces its own limits). The
  * gate runs on its own before the handler, so nothing happens for a caller it refuses; otherwise as `orgRoute`.
  */
-export function streamRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(kind: 'socket' | 'upload', permission: Permission, config: R) {
+export function streamRoute<const R extends KindConfig>(kind: 'socket' | 'upload', permission: Permission, config: R) {
+  const [routeClass, route] = classify({ rateLimitClass: kind === 'upload' ? 'upload' : 'read', ...config }, 'write');
   return createRoute({
-    ...config,
+    ...route,
     'x-route-kind': kind,
     'x-permission': permission,
+    'x-rate-limit-class': routeClass,
     security,
-    middleware: [authenticate(), authorize(permission, { gateFirst: true }), queryPolicy(config)] as const,
+    middleware: [authenticate(), authorize(permission, routeClass, { gateFirst: true }), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -78,12 +108,14 @@ export function streamRoute<const R extends Omit<RouteConfig, 'middleware' | 'se
  * A route for a signed-in user acting for themself (not in an org): the handler gets the user `actor`
  * and `account`, gated on the live session. API keys are refused.
  */
-export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(config: R) {
+export function userRoute<const R extends KindConfig>(config: R) {
+  const [routeClass, route] = classify(config, 'write');
   return createRoute({
-    ...config,
+    ...route,
     'x-route-kind': 'user',
+    'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), userScope(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), userScope(), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -92,22 +124,26 @@ export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'secu
  * A route for the platform's own operators, across tenants (a user listed in `platform_admins`): the
  * handler gets the user `actor` and `platform`, gated by `app_enter_platform_admin`. Everyone else gets 404.
  */
-export function platformRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(config: R) {
+export function platformRoute<const R extends KindConfig>(config: R) {
+  const [routeClass, route] = classify({ rateLimitClass: 'admin', ...config }, 'admin');
   return createRoute({
-    ...config,
+    ...route,
     'x-route-kind': 'platform-admin',
+    'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), platformScope(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), platformScope(), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
 
 /** A route anyone may call (sign up, log in, refresh, JWKS): the handler gets only `unscopedDb`. */
-export function publicRoute<const R extends Omit<RouteConfig, 'middleware'>>(config: R) {
+export function publicRoute<const R extends Omit<RouteConfig, 'middleware'> & { rateLimitClass?: RouteClass }>(config: R) {
+  const [routeClass, route] = classify(config, 'auth');
   return createRoute({
-    ...config,
+    ...route,
     'x-route-kind': 'public',
-    middleware: [...jsonBodies(), unscoped(), queryPolicy(config)] as const,
+    'x-rate-limit-class': routeClass,
+    middleware: [callerRateLimit('ip', routeClass), ...jsonBodies(), unscoped(), queryPolicy(config)] as const,
     responses: withErrors(commonErrorResponses, config.responses),
   });
 }

@@ -4,6 +4,7 @@ import { requestMeta } from '../../middleware/request-meta.ts';
 import { createAccount, logIn } from '../../services/accounts.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
+import { reportUserWrite } from '../../middleware/edge-admission.ts';
 import { toProfile } from '../users/users.schemas.ts';
 import type { login, logout, refresh, signup } from './auth.routes.ts';
 
@@ -29,7 +30,7 @@ export const loginHandler: RouteHandler<typeof login> = async (c) => {
 
 /** One round trip (`refresh_rotate`). */
 export const refreshHandler: RouteHandler<typeof refresh> = async (c) => {
-  const tokens = await rotateRefreshToken(c.var.unscopedDb, c.var.config, c.req.valid('json').refreshToken);
+  const tokens = await rotateRefreshToken(c.var.unscopedDb, c.var.config, c.req.valid('json').refreshToken, (userId) => reportUserWrite(c, userId));
   return c.json({ data: { tokens } }, 200);
 };
 

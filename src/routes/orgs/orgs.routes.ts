@@ -33,6 +33,7 @@ export const getOrg = orgRoute('org:read', {
   method: 'get',
   path: '/orgs/{orgId}',
   tags,
+  edgeCache: true,
   summary: 'Get an organization',
   request: { params: orgParams },
   responses: { 200: jsonContent(dataEnvelope(organizationSchema), 'The organization.') },

@@ -32,6 +32,7 @@ export const getProject = orgRoute('projects:read', {
   method: 'get',
   path: '/orgs/{orgId}/projects/{projectId}',
   tags,
+  edgeCache: true,
   summary: 'Get a project',
   request: { params: projectParams },
   responses: { 200: jsonContent(project, 'The project.') },

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { limitOverridesSchema, TIERS } from '../../src/lib/limits.ts';
+import { ORG_ROLES, PROJECT_ROLES } from '../../src/lib/permissions.ts';
+
+/** Names the authority of one org: the org id, so no two tenants ever share one. */
+export const orgAuthorityKey = z.uuid();
+
+const validUntil = z.number().nullable();
+const shared = { tier: z.enum(TIERS), overrides: limitOverridesSchema.catch({}), project: z.uuid().optional() };
+
+/**
+ * A grant as Postgres saw it when the gate admitted the caller (`app_edge_grant`, src/db/sql/edge.sql):
+ * enough for the authority to decide the caller's next requests, for any permission, on its own.
+ */
+export const grantSnapshot = z.discriminatedUnion('type', [
+  z.object({
+    ...shared,
+    type: z.literal('user'),
+    validUntil,
+    role: z.enum(ORG_ROLES),
+    projectRoles: z.record(z.uuid(), z.enum(PROJECT_ROLES)),
+  }),
+  z.object({ ...shared, type: z.literal('api_key'), validUntil }),
+]);
+export type GrantSnapshot = z.infer<typeof grantSnapshot>;
+
+/** Who asks: a user's session, or an API key presented with one secret (its hash). */
+export type Subject = { type: 'user'; userId: string; sessionId: string } | { type: 'api_key'; keyId: string; keyHash: string };
+
+export interface AdmitRequest {
+  subject: Subject;
+  /** The route's permission (src/lib/permissions.ts). */
+  permission: string;
+  projectId?: string;
+  /** The route's rate-limit class; counted against the org's limit for it once the caller is admitted. */
+  routeClass: string;
+}
+
+/** What the authority knows of the org's limits: its tier and overrides (from the last grant it was given). */
+export interface OrgLimits {
+  tier: z.infer<typeof shared.tier>;
+  overrides: z.infer<typeof limitOverridesSchema>;
+}
+
+/**
+ * `admitted`: the grant is known and allows the permission (the org's limit was counted; `limited` instead when
+ * it is spent). `refused`: known not to (status as the gate would answer). `unknown`: ask Postgres, then `fill`
+ * with `grantEpoch`. `dataVersion` names the org's data as of now: cached bodies are keyed by it.
+ */
+export type AdmitResult =
+  | { status: 'admitted'; role: string; limits: OrgLimits; dataVersion: string; decision: import('../../src/lib/sliding-log.ts').LimitDecision }
+  | { status: 'limited'; limits: OrgLimits; decision: import('../../src/lib/sliding-log.ts').LimitDecision }
+  | { status: 'refused'; code: 401 | 403 | 404 }
+  | { status: 'unknown'; grantEpoch: string; dataVersion: string };

@@ -1,0 +1,48 @@
+import { createMemoryCache } from './memory-cache.ts';
+
+/**
+ * Bodies of hot single-resource reads, in two tiers: this isolate's memory (bounded, seconds), then KV
+ * (`CACHE`, this location's copy). Keys carry the org's data version from its edge authority, and a version
+ * is never reused (it is random and moves with every write), so KV's lag can only cause a miss, never a
+ * stale hit. A second key per resource holds its latest body whatever the version, served only when
+ * Postgres cannot be reached (stale-if-error).
+ * @module
+ */
+
+/** A cached response body: JSON text, as the handler produced it. */
+export type CachedBody = string;
+
+const L1_TTL_MS = 10_000;
+/** KV drops entries after this, bounding a body's life should a change ever bypass the authority. */
+const KV_TTL_SECONDS = 600;
+
+const memory = createMemoryCache<string, CachedBody>({ name: 'edge-bodies', max: 5_000, ttlMs: L1_TTL_MS });
+
+/** Names one resource as one caller's role sees it (bodies may differ by role, e.g. the org's `role` field). */
+export interface BodyKey {
+  orgId: string;
+  role: string;
+  path: string;
+}
+
+const versioned = (key: BodyKey, version: string) => `body:${key.orgId}:${version}:${key.role}:${key.path}`;
+const latest = (key: BodyKey) => `latest:${key.orgId}:${key.role}:${key.path}`;
+
+/** The body for `key` at data version `version`, from memory or KV; undefined on a miss. */
+export async function readBody(kv: KVNamespace, key: BodyKey, version: string): Promise<CachedBody | undefined> {
+  const name = versioned(key, version);
+  return memory.getOrLoad(name, async () => (await kv.get(name)) ?? undefined);
+}
+
+/** The latest body stored for `key`, whatever its version: for stale-if-error only. */
+export async function readLatestBody(kv: KVNamespace, key: BodyKey): Promise<CachedBody | undefined> {
+  return memory.get(latest(key)) ?? (await kv.get(latest(key))) ?? undefined;
+}
+
+/** Stores a body read from Postgres at `version` (both tiers, and as the latest). KV writes may fail: a miss then. */
+export async function storeBody(kv: KVNamespace, key: BodyKey, version: string, body: CachedBody): Promise<void> {
+  memory.set(versioned(key, version), body);
+  memory.set(latest(key), body);
+  const options = { expirationTtl: KV_TTL_SECONDS };
+  await Promise.allSettled([kv.put(versioned(key, version), body, options), kv.put(latest(key), body, { expirationTtl: 7 * 24 * 3600 })]);
+}

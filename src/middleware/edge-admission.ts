@@ -1,0 +1,136 @@
+import { sql } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult } from '../../durable-objects/org-authority/index.ts';
+import { createMemoryCache } from '../cache/memory-cache.ts';
+import { apiErrorFromDatabase } from '../db/errors.ts';
+import type { Actor, ScopedDatabase } from '../db/tenant.ts';
+import type { AppEnv } from '../env.ts';
+import { ApiError } from '../errors.ts';
+import type { RouteClass } from '../lib/limits.ts';
+import { describeError, log } from '../lib/log.ts';
+import type { Permission } from '../lib/permissions.ts';
+import type { LimitDecision } from '../lib/sliding-log.ts';
+import { requestDatabase } from './database.ts';
+import { rateLimited, setRateLimitHeaders } from './rate-limit.ts';
+
+// An org whose limit for a class is spent is refused here until the log frees a slot, without asking its
+// authority again: a tenant far over its limit costs its authority one call per isolate per window. Exact:
+// no slot can free before `retryAfter`, which the authority computed from its log.
+const spent = createMemoryCache<string, { until: number; decision: LimitDecision }>({ name: 'rate-limit-spent', max: 10_000 });
+
+/** What an org route learned at the edge: the caller's handle and, when its authority admitted it, the org's data version. */
+export interface Admission {
+  tenant: ScopedDatabase;
+  /** Names the org's data as of this request; cached bodies are keyed by it. Undefined when the authority was not reached. */
+  dataVersion?: string;
+}
+
+interface AdmitInput {
+  actor: Actor;
+  orgId: string;
+  permission: Permission;
+  projectId?: string;
+  routeClass: RouteClass;
+  /** The route's scoped handle; `admitted` when the authority has admitted the caller already. */
+  scope(admitted?: { role: string }): ScopedDatabase;
+}
+
+const refusals = {
+  401: () => new ApiError('UNAUTHORIZED', 'Your credentials are no longer valid.'),
+  403: () => new ApiError('FORBIDDEN', 'You do not have permission to do this.'),
+  404: () => new ApiError('NOT_FOUND', 'Not found.'),
+} as const;
+
+/**
+ * Admits an org route's caller through the org's edge authority (durable-objects/org-authority): on a warm
+ * grant one call answers "admitted, and within the org's limit" with no Postgres; on a cold one the gate
+ * runs alone in Postgres, its grant is handed to the authority, and the authority counts the request. The
+ * limit is counted only for admitted callers, so strangers cannot spend an org's budget. When the authority
+ * cannot be reached the request fails open to the Postgres gate alone (not counted), and it is logged.
+ */
+export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitInput): Promise<Admission> {
+  const spentKey = `${input.orgId}:${input.routeClass}`;
+  const held = spent.get(spentKey);
+  if (held && held.until > Date.now()) throw rateLimited(input.routeClass, { ...held.decision, retryAfterMs: held.until - Date.now() });
+
+  const request: AdmitRequest = { subject: subjectOf(input.actor), permission: input.permission, projectId: input.projectId, routeClass: input.routeClass };
+  const authority = orgAuthorityFor(c.env, input.orgId);
+  let result: AdmitResult;
+  try {
+    result = await authority.admit(request);
+  } catch (error) {
+    log('error', 'edge authority unreachable: admitting through Postgres alone, not rate limited', { orgId: input.orgId, error: describeError(error) });
+    return { tenant: input.scope() };
+  }
+  if (result.status === 'unknown') {
+    const tenant = input.scope();
+    const grant = await confirmInPostgres(c, tenant, result.grantEpoch, request, authority);
+    try {
+      result = await authority.fill(result.grantEpoch, request, grant);
+    } catch (error) {
+      log('error', 'edge authority unreachable after the gate: admitted, not rate limited', { orgId: input.orgId, error: describeError(error) });
+      return { tenant };
+    }
+    if (result.status === 'admitted') return admitted(c, input, result, tenant);
+  }
+  if (result.status === 'admitted') return admitted(c, input, result, input.scope({ role: result.role }));
+  if (result.status === 'limited') {
+    spent.set(spentKey, { until: Date.now() + result.decision.retryAfterMs, decision: result.decision });
+    throw rateLimited(input.routeClass, result.decision);
+  }
+  if (result.status === 'refused') throw refusals[result.code]();
+  throw new Error('edge authority answered unknown after a fill');
+}
+
+/**
+ * After a write succeeded: tells the org's authority, before the response leaves, so no later request is
+ * admitted on a grant it changed, or served a body it made stale. A failure is retried once, then logged:
+ * the authority's grants then expire within its maximum age (10 min).
+ */
+export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string, kind: 'grants' | 'data'): Promise<void> {
+  const authority = orgAuthorityFor(c.env, orgId);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await authority.changed(kind);
+      return;
+    } catch (error) {
+      if (attempt === 2) {
+        log('error', 'edge authority not told of a committed write', { orgId, kind, error: describeError(error) });
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * After a write that may end a user's grants everywhere (logout, revoked sessions, a new password, a
+ * deactivated account, a refresh token reused): tells the authority of every org the user belongs to.
+ */
+export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<void> {
+  const { rows } = await requestDatabase(c).http.execute<{ org_id: string }>(sql`select org_id from app_user_org_ids(${userId}::uuid) as org_id`);
+  await Promise.all(rows.map((row) => reportWrite(c, row.org_id, 'grants')));
+}
+
+/** Runs the gate alone and answers the grant it checked; a refusal is remembered by the authority, then thrown. */
+async function confirmInPostgres<E extends AppEnv>(c: Context<E>, tenant: ScopedDatabase, grantEpoch: string, request: AdmitRequest, authority: ReturnType<typeof orgAuthorityFor>) {
+  let grant: unknown;
+  try {
+    grant = await tenant.grant();
+  } catch (error) {
+    const status = apiErrorFromDatabase(error)?.status;
+    if (status === 401 || status === 403 || status === 404) {
+      c.executionCtx.waitUntil(authority.refuse(grantEpoch, request, status).catch(() => {}));
+    }
+    throw error;
+  }
+  return grantSnapshot.parse(grant);
+}
+
+function admitted<E extends AppEnv>(c: Context<E>, input: AdmitInput, result: Extract<AdmitResult, { status: 'admitted' }>, tenant: ScopedDatabase): Admission {
+  setRateLimitHeaders(c, input.routeClass, result.decision);
+  return { tenant, dataVersion: result.dataVersion };
+}
+
+function subjectOf(actor: Actor): AdmitRequest['subject'] {
+  return actor.type === 'user' ? { type: 'user', userId: actor.id, sessionId: actor.sessionId } : { type: 'api_key', keyId: actor.id, keyHash: actor.keyHash };
+}

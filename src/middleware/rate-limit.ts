@@ -1,0 +1,55 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
+import type { AppEnv } from '../env.ts';
+import { ApiError } from '../errors.ts';
+import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS, type RouteClass } from '../lib/limits.ts';
+import { describeError, log } from '../lib/log.ts';
+import { rateLimitHeaders, retryAfterSeconds } from '../lib/rate-limit-headers.ts';
+import type { LimitDecision } from '../lib/sliding-log.ts';
+import type { AuthVariables } from './auth.ts';
+
+const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
+
+/**
+ * Limits a caller outside any org, exactly (one RateLimiter object per caller and class): `ip` for anonymous
+ * traffic (by the client address Cloudflare gives, `CF-Connecting-IP`), `user` for a signed-in user's own
+ * and platform routes (after `authenticate`). Org routes are limited by their org's authority instead
+ * (middleware/edge-admission.ts). When the limiter cannot be reached, `auth` routes fail closed (503) and
+ * the others open; both are logged.
+ */
+export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): MiddlewareHandler<AppEnv & { Variables: Partial<AuthVariables> }> {
+  const limit = CALLER_RATE_LIMITS[scope][routeClass];
+  const rules = [{ key: routeClass, limit, windowMs: WINDOW_MS }];
+  return async function callerRateLimit(c, next) {
+    const name = scope === 'ip' ? `ip:${clientAddress(c)}` : `user:${c.var.actor?.id ?? ''}`;
+    let decision: LimitDecision;
+    try {
+      decision = await rateLimiterFor(c.env, name).limit(rules);
+    } catch (error) {
+      log('error', 'rate limiter unreachable', { scope, routeClass, failing: routeClass === 'auth' ? 'closed' : 'open', error: describeError(error) });
+      if (routeClass === 'auth') throw new ApiError('SERVICE_UNAVAILABLE', 'Sign-in is briefly unavailable. Retry shortly.', undefined, { 'Retry-After': '1' });
+      return next();
+    }
+    if (!decision.allowed) throw rateLimited(routeClass, decision);
+    setRateLimitHeaders(c, routeClass, decision);
+    await next();
+  };
+}
+
+/** The 429 for a refused decision: `RATE_LIMITED`, the policy in `details`, the RateLimit fields and `Retry-After`. */
+export function rateLimited(routeClass: RouteClass, decision: LimitDecision): ApiError {
+  const retryAfter = retryAfterSeconds(decision);
+  const message = `Rate limit of ${decision.limit} "${routeClass}" requests per ${RATE_WINDOW_SECONDS} s reached; retry after ${retryAfter} s.`;
+  const details = { policy: { name: routeClass, limit: decision.limit, windowSeconds: RATE_WINDOW_SECONDS }, retryAfterSeconds: retryAfter };
+  return new ApiError('RATE_LIMITED', message, details, { ...rateLimitHeaders(routeClass, { ...decision, remaining: 0 }, WINDOW_MS), 'Retry-After': String(retryAfter) });
+}
+
+/** Publishes an admitted request's limit state (IETF `RateLimit-Policy` / `RateLimit`). */
+export function setRateLimitHeaders<E extends AppEnv>(c: Context<E>, routeClass: RouteClass, decision: LimitDecision): void {
+  for (const [header, value] of Object.entries(rateLimitHeaders(routeClass, decision, WINDOW_MS))) c.header(header, value);
+}
+
+/** The client's address as Cloudflare's edge saw it; `unknown` off Cloudflare (one shared bucket). */
+export function clientAddress<E extends AppEnv>(c: Context<E>): string {
+  return c.req.header('cf-connecting-ip')?.trim().toLowerCase() || 'unknown';
+}
