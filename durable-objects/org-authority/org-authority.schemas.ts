@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { limitOverridesSchema, TIERS } from '../../src/lib/limits.ts';
 import { ORG_ROLES, PROJECT_ROLES } from '../../src/lib/permissions.ts';
 
-/** Names the authority of one org: the org id, so no two tenants ever share one. */
-export const orgAuthorityKey = z.uuid();
+/** Names the authority of one org: the org id (any uuid shape, as routes accept), so no two tenants ever share one. */
+export const orgAuthorityKey = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
 
 const validUntil = z.number().nullable();
 const shared = { tier: z.enum(TIERS), overrides: limitOverridesSchema.catch({}), project: z.uuid().optional() };

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
+import { idField } from '../lib/fields.ts';
 import type { RouteClass } from '../lib/limits.ts';
 import { GRANT_PERMISSIONS, type Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
@@ -23,10 +24,11 @@ const isId = (value: string | undefined) => value !== undefined && UUID.test(val
 
 /**
  * The one authorization mechanism of org-scoped routes. It checks what needs no database (API-key
- * org, project and scope), then hands the route a database gated on `permission`: membership, role,
- * project role and session are checked by the gate in the same round trip as the route's own queries.
- * Ids that are not UUIDs answer 404 like any other unknown resource. With `gateFirst`, the gate runs on
- * its own before the handler (one round trip more), for handlers whose work is not a batch.
+ * org, project and scope), then admits the caller at the edge (middleware/edge-admission.ts: the org's
+ * authority decides membership, role, project role, session and key liveness and counts the org's rate
+ * limit, confirming a cold grant in Postgres first), and hands the route a database gated on `permission`
+ * whose every batch still begins with the gate. Ids that are not UUIDs answer 404 like any other unknown
+ * resource. After a successful write it tells the authority, before the response leaves.
  */
 export function authorize(permission: Permission, routeClass: RouteClass, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
   const changes = GRANT_PERMISSIONS.has(permission) ? 'grants' : 'data';
@@ -46,7 +48,9 @@ export function authorize(permission: Permission, routeClass: RouteClass, option
     }
     const gate = { kind: 'org', orgId, permission, projectId } as const;
     const scope = (admitted?: { role: string }) => createScopedDatabase(requestDatabase(c), actor, requestMeta(c), gate, admitted);
-    const { tenant, dataVersion } = await admitAtEdge(c, { actor, orgId, permission, projectId, routeClass, scope });
+    // An id the path schema refuses (e.g. a version-0 uuid) gets validation's 400 before anyone is asked anything.
+    const valid = idField.safeParse(orgId).success && (projectId === undefined || idField.safeParse(projectId).success);
+    const { tenant, dataVersion } = valid ? await admitAtEdge(c, { actor, orgId, permission, projectId, routeClass, scope }) : { tenant: scope(), dataVersion: undefined };
     c.set('tenantId', orgId);
     c.set('tenant', tenant);
     c.set('dataVersion', dataVersion);

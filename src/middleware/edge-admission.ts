@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult } from '../../durable-objects/org-authority/index.ts';
+import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
 import { apiErrorFromDatabase } from '../db/errors.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
@@ -54,9 +54,10 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   if (held && held.until > Date.now()) throw rateLimited(input.routeClass, { ...held.decision, retryAfterMs: held.until - Date.now() });
 
   const request: AdmitRequest = { subject: subjectOf(input.actor), permission: input.permission, projectId: input.projectId, routeClass: input.routeClass };
-  const authority = orgAuthorityFor(c.env, input.orgId);
+  let authority: OrgAuthorityStub;
   let result: AdmitResult;
   try {
+    authority = orgAuthorityFor(c.env, input.orgId);
     result = await authority.admit(request);
   } catch (error) {
     log('error', 'edge authority unreachable: admitting through Postgres alone, not rate limited', { orgId: input.orgId, error: describeError(error) });
@@ -88,10 +89,9 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
  * the authority's grants then expire within its maximum age (10 min).
  */
 export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string, kind: 'grants' | 'data'): Promise<void> {
-  const authority = orgAuthorityFor(c.env, orgId);
   for (let attempt = 1; ; attempt++) {
     try {
-      await authority.changed(kind);
+      await orgAuthorityFor(c.env, orgId).changed(kind);
       return;
     } catch (error) {
       if (attempt === 2) {
@@ -103,16 +103,23 @@ export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string
 }
 
 /**
- * After a write that may end a user's grants everywhere (logout, revoked sessions, a new password, a
- * deactivated account, a refresh token reused): tells the authority of every org the user belongs to.
+ * After a user-level write that ended or granted access in these orgs (a logout, revoked sessions, a new
+ * password, a deactivated account, an accepted invitation): tells each org's authority before the response
+ * leaves. The writes return the org ids in their own round trip; each handler that makes such a write calls
+ * this, and test/integration/edge-authority.test.ts holds every one of them to it.
  */
+export async function reportGrantsChanged<E extends AppEnv>(c: Context<E>, orgIds: readonly string[]): Promise<void> {
+  await Promise.all(orgIds.map((orgId) => reportWrite(c, orgId, 'grants')));
+}
+
+/** As `reportGrantsChanged`, for a write that knows only the user (a reused refresh token): one more round trip. */
 export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<void> {
   const { rows } = await requestDatabase(c).http.execute<{ org_id: string }>(sql`select org_id from app_user_org_ids(${userId}::uuid) as org_id`);
-  await Promise.all(rows.map((row) => reportWrite(c, row.org_id, 'grants')));
+  await reportGrantsChanged(c, rows.map((row) => row.org_id));
 }
 
 /** Runs the gate alone and answers the grant it checked; a refusal is remembered by the authority, then thrown. */
-async function confirmInPostgres<E extends AppEnv>(c: Context<E>, tenant: ScopedDatabase, grantEpoch: string, request: AdmitRequest, authority: ReturnType<typeof orgAuthorityFor>) {
+async function confirmInPostgres<E extends AppEnv>(c: Context<E>, tenant: ScopedDatabase, grantEpoch: string, request: AdmitRequest, authority: OrgAuthorityStub) {
   let grant: unknown;
   try {
     grant = await tenant.grant();

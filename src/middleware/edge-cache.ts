@@ -1,7 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { readBody, readLatestBody, storeBody, type BodyKey } from '../cache/edge-cache.ts';
 import type { KindEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
 import type { TenantVariables } from './authorize.ts';
 
 /**
@@ -23,7 +22,7 @@ export function edgeCache(): MiddlewareHandler<KindEnv<TenantVariables>> {
     if (c.res.status === 200) {
       c.header('X-Cache', 'MISS');
       c.executionCtx.waitUntil(c.res.clone().text().then((body) => storeBody(c.env.CACHE, key, version, body)));
-    } else if (c.error instanceof ApiError && c.error.code === 'SERVICE_UNAVAILABLE') {
+    } else if (c.res.status === 503) {
       const stale = await readLatestBody(c.env.CACHE, key);
       if (stale === undefined) return;
       c.res = undefined;

@@ -2,7 +2,6 @@ import type { MiddlewareHandler } from 'hono';
 import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import { gated, userHandle } from './database.ts';
-import { reportUserWrite } from './edge-admission.ts';
 
 export type UserScopeVariables = {
   actor: UserActor;
@@ -12,8 +11,7 @@ export type UserScopeVariables = {
 
 /**
  * The authorization of user routes (a signed-in user acting for themself, in no org): hands the route
- * a database gated on the caller's session, so logout and deactivation act at once (also at the edge:
- * every org authority of the user is told of each successful write). Runs after
+ * a database gated on the caller's session, so logout and deactivation act at once. Runs after
  * `authenticate`; API keys are refused.
  */
 export function userScope(): MiddlewareHandler<KindEnv<UserScopeVariables>> {
@@ -22,7 +20,5 @@ export function userScope(): MiddlewareHandler<KindEnv<UserScopeVariables>> {
     c.set('actor', actor);
     c.set('account', scoped);
     await gated(c, scoped, next);
-    // Any write of the user's own may end their grants (logout, sessions, password, deactivation).
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status < 400) await reportUserWrite(c, actor.id);
   };
 }

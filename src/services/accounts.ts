@@ -160,11 +160,12 @@ export async function relationTo(account: ScopedDatabase<UserActor>, targetId: s
  * One interactive transaction: each such org is locked with the same lock every ownership change takes
  * (`lockOrganization`, in a fixed order so two co-owners deactivating at once serialise instead of both
  * leaving, and a co-owner leaving at the same moment cannot either), then the remaining active owners
- * are counted in a later statement, which sees whatever the other transaction committed.
+ * are counted in a later statement, which sees whatever the other transaction committed. Answers the orgs
+ * the user belonged to, whose grants ended.
  */
-export async function deactivateAccount(account: ScopedDatabase<UserActor>): Promise<void> {
+export async function deactivateAccount(account: ScopedDatabase<UserActor>): Promise<{ orgIds: string[] }> {
   const actor = account.actor;
-  await account.transaction(async (tx) => {
+  return account.transaction(async (tx) => {
     const owned = await tx
       .select({ id: organizations.id, name: organizations.name })
       .from(memberships)
@@ -192,5 +193,7 @@ export async function deactivateAccount(account: ScopedDatabase<UserActor>): Pro
       )
       update email_tokens set used_at = now() where user_id = ${actor.id}::uuid and used_at is null
     `);
+    const orgs = await tx.select({ orgId: memberships.orgId }).from(memberships).where(eq(memberships.userId, actor.id));
+    return { orgIds: orgs.map((row) => row.orgId) };
   });
 }

@@ -112,7 +112,7 @@ interface ResetTokenRow extends Record<string, unknown> {
  * first (bad tokens fail before any hashing, and the password is checked against the email), then claimed
  * and applied in one statement that re-checks it, so two concurrent resets cannot both succeed.
  */
-export async function resetPassword(db: Database, token: string, password: string): Promise<{ userId: string }> {
+export async function resetPassword(db: Database, token: string, password: string): Promise<{ orgIds: string[] }> {
   const hash = await sha256Hex(token);
   const { rows } = await db.http.execute<ResetTokenRow>(sql`
     select u.email, t.used_at is not null as used, t.expires_at <= now() as expired, c.deactivated_at is not null as deactivated
@@ -126,7 +126,7 @@ export async function resetPassword(db: Database, token: string, password: strin
   const issue = passwordPolicyIssue(password, found.email);
   if (issue) throw new ApiError('VALIDATION_FAILED', 'Request validation failed.', { issues: [{ path: 'password', code: 'custom', message: issue }] });
   const passwordHash = await hashPassword(password);
-  const { rows: applied } = await db.http.execute<{ user_id: string | null }>(sql`
+  const { rows: applied } = await db.http.execute<{ user_id: string | null; org_ids: string[] }>(sql`
     with claimed as (
       update email_tokens t set used_at = now()
       from credentials c
@@ -143,9 +143,9 @@ export async function resetPassword(db: Database, token: string, password: strin
       update email_tokens t set used_at = now()
       from claimed where t.user_id = claimed.user_id and t.purpose = 'reset_password' and t.used_at is null and t.token_hash <> ${hash}
     )
-    select (select user_id from claimed) as user_id
+    select claimed.user_id, array(select app_user_org_ids(claimed.user_id)) as org_ids from claimed
   `);
-  const userId = applied[0]?.user_id;
-  if (!userId) throw tokenError('used');
-  return { userId };
+  const row = applied[0];
+  if (!row?.user_id) throw tokenError('used');
+  return { orgIds: row.org_ids };
 }

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
-import { refreshTokens, sessions } from '../db/schema/index.ts';
+import { memberships, refreshTokens, sessions } from '../db/schema/index.ts';
 import type { RequestMeta, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
@@ -102,28 +102,41 @@ export async function listSessions(account: ScopedDatabase<UserActor>) {
   return rows;
 }
 
-/** Revokes one live session of the user; false if there is none with that id (or it is someone else's). */
-export async function revokeSession(account: ScopedDatabase<UserActor>, sessionId: string, reason: RevokeReason): Promise<boolean> {
+/** The orgs `userId` belongs to (under the user's own gate): whose edge authorities hear of their revocations. */
+export function selectMyOrgIds(db: HttpDatabase, userId: string) {
+  return db.select({ orgId: memberships.orgId }).from(memberships).where(eq(memberships.userId, userId));
+}
+
+/** Sessions ended, and the orgs of the user, whose grants that ended too. */
+export interface Revoked {
+  count: number;
+  orgIds: string[];
+}
+
+/** Revokes one live session of the user (count 0 if there is none with that id, or it is someone else's). */
+export async function revokeSession(account: ScopedDatabase<UserActor>, sessionId: string, reason: RevokeReason): Promise<Revoked> {
   const userId = account.actor.id;
-  const [rows] = await account.batch((db) => [
+  const [rows, orgs] = await account.batch((db) => [
     db
       .update(sessions)
       .set({ revokedAt: sql`now()`, revokedReason: reason })
       .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
       .returning({ id: sessions.id }),
+    selectMyOrgIds(db, userId),
   ]);
-  return rows.length > 0;
+  return { count: rows.length, orgIds: orgs.map((row) => row.orgId) };
 }
 
-/** Revokes every live session of the user, except `keep` when given. Returns how many ended. */
-export async function revokeAllSessions(account: ScopedDatabase<UserActor>, keep?: string): Promise<number> {
+/** Revokes every live session of the user, except `keep` when given. */
+export async function revokeAllSessions(account: ScopedDatabase<UserActor>, keep?: string): Promise<Revoked> {
   const userId = account.actor.id;
-  const [rows] = await account.batch((db) => [
+  const [rows, orgs] = await account.batch((db) => [
     db
       .update(sessions)
       .set({ revokedAt: sql`now()`, revokedReason: 'revoked_all' satisfies RevokeReason })
       .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined))
       .returning({ id: sessions.id }),
+    selectMyOrgIds(db, userId),
   ]);
-  return rows.length;
+  return { count: rows.length, orgIds: orgs.map((row) => row.orgId) };
 }

@@ -7,6 +7,7 @@ import { sha256Hex, randomToken } from '../../src/lib/crypto.ts';
 import { hashPassword } from '../../src/lib/passwords.ts';
 import type { OrgRole, Permission, ProjectRole } from '../../src/lib/permissions.ts';
 import { signAccessToken } from '../../src/services/tokens.ts';
+import { orgAuthorityFor } from '../../durable-objects/org-authority/index.ts';
 import { env } from './worker.ts';
 
 /**
@@ -60,9 +61,18 @@ export async function createOrg(owner: TestUser, overrides: { tier?: 'free' | 'p
   return org;
 }
 
+/**
+ * Fixtures change grants behind the app's back, so, like an operator after a manual change, they tell the
+ * org's edge authority (which otherwise trusts what it holds for up to its maximum age).
+ */
+export async function grantsChanged(orgId: string): Promise<void> {
+  await orgAuthorityFor(env, orgId).changed('grants');
+}
+
 /** Adds `user` to `org` with `role`. */
 export async function addMember(org: TestOrg, user: TestUser, role: OrgRole): Promise<void> {
   await ownerDb.http.insert(memberships).values({ orgId: org.id, userId: user.id, role });
+  await grantsChanged(org.id);
 }
 
 /** A fresh user who is a member of `org` with `role`. */
@@ -83,6 +93,7 @@ export async function createProject(org: TestOrg, overrides: { name?: string; de
 
 export async function setProjectRole(project: { id: string; orgId: string }, user: TestUser, role: ProjectRole): Promise<void> {
   await ownerDb.http.insert(projectMembers).values({ orgId: project.orgId, projectId: project.id, userId: user.id, role });
+  await grantsChanged(project.orgId);
 }
 
 /** An API key of `org` with `scopes`; returns the raw key, shown once. */
@@ -105,6 +116,7 @@ export async function createApiKey(
     })
     .returning({ id: apiKeys.id });
   if (!row) throw new Error('api key fixture failed');
+  await grantsChanged(org.id);
   return { id: row.id, key };
 }
 
@@ -117,9 +129,17 @@ function authHeader(auth: Credential): Record<string, string> {
   return { authorization: `Bearer ${auth.accessToken}` };
 }
 
+/**
+ * A client address of its own for each call (unless the test sends one): the anonymous rate limits key on
+ * it, and tests running in parallel must not spend one shared budget.
+ */
+export const clientAddress = () => `198.18.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+
 /** Calls the Worker through its own fetch handler, as a client would. */
 export function api(path: string, options: { method?: string; body?: unknown; auth?: Credential; headers?: Record<string, string> } = {}): Promise<Response> {
-  const headers: Record<string, string> = { ...authHeader(options.auth), ...options.headers };
+  // The development routes answer loopback callers only.
+  const address = path.startsWith('/api/dev/') ? '127.0.0.1' : clientAddress();
+  const headers: Record<string, string> = { 'cf-connecting-ip': address, ...authHeader(options.auth), ...options.headers };
   if (options.body !== undefined) headers['content-type'] ??= 'application/json';
   return SELF.fetch(`http://localhost${path}`, {
     method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),

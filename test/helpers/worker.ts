@@ -12,7 +12,7 @@ export function testDb(bindings: Env = env): Database {
 }
 
 /**
- * Runs a request through a fresh app (the same `createApp()` the Worker serves) with the given
+ * Runs a request through a fresh app (from a client address of its own unless `init` names one, as `api` does) (the same `createApp()` the Worker serves) with the given
  * bindings, waiting for its `waitUntil` work (e.g. error reports) before returning.
  */
 export async function request(
@@ -22,7 +22,9 @@ export async function request(
 ): Promise<Response> {
   const ctx = createExecutionContext();
   const app = options.app ?? createApp();
-  const response = await app.request(path, init, options.bindings ?? env, ctx);
+  const headers = new Headers(init.headers);
+  if (!headers.has('cf-connecting-ip')) headers.set('cf-connecting-ip', `198.19.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`);
+  const response = await app.request(path, { ...init, headers }, options.bindings ?? env, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }

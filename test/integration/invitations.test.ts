@@ -87,6 +87,7 @@ describe('the invitation flow, end to end', () => {
     const owner = await createUser();
     const org = await createOrg(owner);
     const email = newEmail();
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200); // admitted at the edge: warm
     const roundTrips = countRoundTrips();
     const response = await invite(org, { email: email.toUpperCase(), role: 'admin' }, owner);
     expect(response.status).toBe(201);

@@ -1,41 +1,61 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { api, createMember, createOrg, createProject, createUser, ownerDb } from '../helpers/factories.ts';
+import { api, createApiKey, createMember, createOrg, createProject, createUser, ownerDb, type Credential } from '../helpers/factories.ts';
 import { auditLogs } from '../../src/db/schema/index.ts';
 import { asc, eq } from 'drizzle-orm';
-import { countRoundTrips } from '../helpers/round-trips.ts';
+import { countRoundTrips, roundTrips } from '../helpers/round-trips.ts';
 
 afterEach(() => vi.restoreAllMocks());
 
+async function readTwice(path: string, auth: Credential) {
+  const cold = await roundTrips(async () => expect((await api(path, { auth })).status).toBe(200));
+  const warm = await roundTrips(async () => {
+    const response = await api(path, { auth });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-cache')).toBe('HIT');
+  });
+  return { cold, warm };
+}
+
 describe('round trips', () => {
-  it('an authenticated read of one project costs one round trip (gate and read together)', async () => {
+  it('a warm authenticated, rate-limited read of a project costs no Postgres round trip; the cold one two', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
     const project = await createProject(org);
     const member = await createMember(org, 'member');
-    const roundTrips = countRoundTrips();
-    const response = await api(`/api/v1/orgs/${org.id}/projects/${project.id}`, { auth: member });
-    expect(response.status).toBe(200);
-    expect(roundTrips()).toBe(1);
+    expect(await readTwice(`/api/v1/orgs/${org.id}/projects/${project.id}`, member)).toEqual({ cold: 2, warm: 0 });
   });
 
-  it('a refused read also costs one round trip and returns nothing', async () => {
+  it('the same with an API key (its lookup too is served from the edge copies)', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const project = await createProject(org);
+    const { key } = await createApiKey(org, { scopes: ['projects:read'] });
+    const path = `/api/v1/orgs/${org.id}/projects/${project.id}`;
+    // The first call also looks the key up and records its use.
+    expect((await api(path, { auth: { apiKey: key } })).status).toBe(200);
+    expect(await roundTrips(async () => expect((await api(path, { auth: { apiKey: key } })).headers.get('x-cache')).toBe('HIT'))).toBe(0);
+  });
+
+  it('a refused read costs one round trip, and a repeated refusal none', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
     const project = await createProject(org);
     const stranger = await createUser();
-    const roundTrips = countRoundTrips();
-    expect((await api(`/api/v1/orgs/${org.id}/projects/${project.id}`, { auth: stranger })).status).toBe(404);
-    expect(roundTrips()).toBe(1);
+    const path = `/api/v1/orgs/${org.id}/projects/${project.id}`;
+    expect(await roundTrips(async () => expect((await api(path, { auth: stranger })).status).toBe(404))).toBe(1);
+    expect(await roundTrips(async () => expect((await api(path, { auth: stranger })).status).toBe(404))).toBe(0);
   });
 
-  it('a mutation and its audit entry cost one round trip', async () => {
+  it('a warm mutation and its audit entry cost one round trip', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
     const project = await createProject(org);
-    const roundTrips = countRoundTrips();
-    const response = await api(`/api/v1/orgs/${org.id}/projects/${project.id}`, { method: 'PATCH', body: { name: 'Renamed' }, auth: owner });
+    const path = `/api/v1/orgs/${org.id}/projects/${project.id}`;
+    expect((await api(path, { auth: owner })).status).toBe(200);
+    const count = countRoundTrips();
+    const response = await api(path, { method: 'PATCH', body: { name: 'Renamed' }, auth: owner });
     expect(response.status).toBe(200);
-    expect(roundTrips()).toBe(1);
+    expect(count()).toBe(1);
     const entries = await ownerDb.http.select().from(auditLogs).where(eq(auditLogs.targetId, project.id)).orderBy(asc(auditLogs.seq));
     expect(entries.map((entry) => entry.action)).toEqual(['project.created', 'project.updated']);
   });

@@ -47,12 +47,18 @@ function appWithNoopRoutes() {
   return app;
 }
 
-const get = (path: string, auth?: Credential) => {
+const get = (path: string, auth?: Credential, bindings: Env = env) => {
   const headers: Record<string, string> = {};
   if (auth && 'accessToken' in auth) headers.authorization = `Bearer ${auth.accessToken}`;
   if (auth && 'apiKey' in auth) headers['x-api-key'] = auth.apiKey;
-  return request(path, { headers }, { app: appWithNoopRoutes() });
+  return request(path, { headers }, { app: appWithNoopRoutes(), bindings });
 };
+
+/**
+ * Org routes are admitted at the edge before their handler runs; when the org's authority cannot be reached,
+ * the Postgres gate alone decides, inside the handler's batch: the case the fail-closed backstop is for.
+ */
+const withoutAuthority = { ...env, ORG_AUTHORITY: env.CACHE } as unknown as Env;
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -65,16 +71,18 @@ describe('gated route kinds fail closed', () => {
     const otherOrgKey = await createApiKey(await createOrg(stranger), { scopes: ['projects:read'] });
     const path = `/api/v1/orgs/${org.id}/test/noop`;
 
+    vi.spyOn(console, 'error').mockImplementation(() => {});
     const count = countRoundTrips();
-    expect((await get(path, viewer)).status).toBe(200);
+    expect((await get(path, viewer, withoutAuthority)).status).toBe(200);
     expect(count()).toBe(1); // the gate alone, run after the handler, before the response leaves
     vi.restoreAllMocks();
+    vi.spyOn(console, 'error').mockImplementation(() => {});
 
-    expect((await get(path, stranger)).status).toBe(404);
-    expect((await get(path)).status).toBe(401);
-    expect((await get(path, { apiKey: otherOrgKey.key })).status).toBe(404);
+    expect((await get(path, stranger, withoutAuthority)).status).toBe(404);
+    expect((await get(path, undefined, withoutAuthority)).status).toBe(401);
+    expect((await get(path, { apiKey: otherOrgKey.key }, withoutAuthority)).status).toBe(404);
     await ownerDb.http.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, viewer.sessionId));
-    const loggedOut = await get(path, viewer);
+    const loggedOut = await get(path, viewer, withoutAuthority);
     expect(loggedOut.status).toBe(401);
     expect(await loggedOut.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
   });
@@ -84,11 +92,13 @@ describe('gated route kinds fail closed', () => {
     const org = await createOrg(owner);
     const stranger = await createUser();
     const path = `/api/v1/orgs/${org.id}/test/swallow`;
+    vi.spyOn(console, 'error').mockImplementation(() => {});
     const count = countRoundTrips();
-    expect((await get(path, owner)).status).toBe(200);
+    expect((await get(path, owner, withoutAuthority)).status).toBe(200);
     expect(count()).toBe(1); // admitted by the handler's own batch: no second gate
     vi.restoreAllMocks();
-    const refused = await get(path, stranger);
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const refused = await get(path, stranger, withoutAuthority);
     expect(refused.status).toBe(404);
     expect(await refused.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });

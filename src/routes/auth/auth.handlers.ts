@@ -4,7 +4,7 @@ import { requestMeta } from '../../middleware/request-meta.ts';
 import { createAccount, logIn } from '../../services/accounts.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
-import { reportUserWrite } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged, reportUserWrite } from '../../middleware/edge-admission.ts';
 import { toProfile } from '../users/users.schemas.ts';
 import type { login, logout, refresh, signup } from './auth.routes.ts';
 
@@ -36,6 +36,7 @@ export const refreshHandler: RouteHandler<typeof refresh> = async (c) => {
 
 /** One round trip: the gate (a logged-out session answers 401) and the revocation. */
 export const logoutHandler: RouteHandler<typeof logout> = async (c) => {
-  await revokeSession(c.var.account, c.var.actor.sessionId, 'logout');
+  const { orgIds } = await revokeSession(c.var.account, c.var.actor.sessionId, 'logout');
+  await reportGrantsChanged(c, orgIds);
   return c.body(null, 204);
 };

@@ -2,7 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { describeError, log } from '../../lib/log.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import type { forgotPasswordRoute, resendVerificationRoute, resetPasswordRoute, verifyEmailRoute } from './email-flows.routes.ts';
-import { reportUserWrite } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 import { issuePasswordReset, issueVerification, resetPassword, verifyEmail } from '../../services/email-tokens.ts';
 
 /** One statement: the token is checked, spent and the email marked verified together. */
@@ -35,7 +35,7 @@ export const forgotPasswordHandler: RouteHandler<typeof forgotPasswordRoute> = (
 /** Two round trips (see `resetPassword`); every session of the account ends. */
 export const resetPasswordHandler: RouteHandler<typeof resetPasswordRoute> = async (c) => {
   const { token, password } = c.req.valid('json');
-  const { userId } = await resetPassword(c.var.unscopedDb, token, password);
-  await reportUserWrite(c, userId);
+  const { orgIds } = await resetPassword(c.var.unscopedDb, token, password);
+  await reportGrantsChanged(c, orgIds);
   return c.body(null, 204);
 };

@@ -1,3 +1,4 @@
+import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { ApiError } from '../../errors.ts';
 import { describeError, log } from '../../lib/log.ts';
@@ -66,5 +67,7 @@ export const acceptInvitationHandler: RouteHandler<typeof acceptInvitation> = as
   const { token } = c.req.valid('json');
   const accepted = await accept(c.var.account, token);
   c.set('tenantId', accepted.orgId);
+  // The new member may have been refused by the org's edge authority a moment ago: it must forget that.
+  await reportGrantsChanged(c, [accepted.orgId]);
   return c.json({ data: accepted }, 200);
 };

@@ -1,3 +1,4 @@
+import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { ApiError } from '../../errors.ts';
 import { listSessions, revokeAllSessions, revokeSession } from '../../services/sessions.ts';
@@ -19,12 +20,15 @@ export const listSessionsHandler: RouteHandler<typeof listSessionsRoute> = async
 
 export const revokeSessionHandler: RouteHandler<typeof revokeSessionRoute> = async (c) => {
   const { sessionId } = c.req.valid('param');
-  if (!(await revokeSession(c.var.account, sessionId, 'revoked'))) throw new ApiError('NOT_FOUND', 'Session not found.');
+  const { count, orgIds } = await revokeSession(c.var.account, sessionId, 'revoked');
+  if (count === 0) throw new ApiError('NOT_FOUND', 'Session not found.');
+  await reportGrantsChanged(c, orgIds);
   return c.body(null, 204);
 };
 
 export const revokeAllSessionsHandler: RouteHandler<typeof revokeAllSessionsRoute> = async (c) => {
   const { keepCurrent } = c.req.valid('query');
-  await revokeAllSessions(c.var.account, keepCurrent ? c.var.actor.sessionId : undefined);
+  const { orgIds } = await revokeAllSessions(c.var.account, keepCurrent ? c.var.actor.sessionId : undefined);
+  await reportGrantsChanged(c, orgIds);
   return c.body(null, 204);
 };

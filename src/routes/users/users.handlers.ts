@@ -1,3 +1,4 @@
+import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { ApiError } from '../../errors.ts';
 import { deactivateAccount, relationTo, selectProfile, updateProfile } from '../../services/accounts.ts';
@@ -52,6 +53,7 @@ export const updateUserHandler: RouteHandler<typeof updateUser> = async (c) => {
 export const deactivateUserHandler: RouteHandler<typeof deactivateUser> = async (c) => {
   const { id } = c.req.valid('param');
   if (id !== c.var.actor.id) return refuseOthers(c.var.account, id);
-  await deactivateAccount(c.var.account);
+  const { orgIds } = await deactivateAccount(c.var.account);
+  await reportGrantsChanged(c, orgIds);
   return c.body(null, 204);
 };

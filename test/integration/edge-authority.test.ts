@@ -1,0 +1,278 @@
+import { eq } from 'drizzle-orm';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { organizations } from '../../src/db/schema/index.ts';
+import {
+  api,
+  createApiKey,
+  createMember,
+  createOrg,
+  createProject,
+  createUser,
+  grantsChanged,
+  json,
+  ownerDb,
+  setProjectRole,
+  TEST_PASSWORD,
+  type Credential,
+  type TestOrg,
+  type TestUser,
+} from '../helpers/factories.ts';
+import { callAs, deadDatabase } from '../helpers/database-faults.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
+import { env, request, testDb } from '../helpers/worker.ts';
+
+// The edge authority (durable-objects/org-authority) decides warm requests without Postgres. These tests
+// hold it to its two promises: a revocation acts on the very next request (whatever the grant change), and
+// a write is visible to the very next read.
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  // The driver's endpoint is isolate-wide: point it back at the real proxy after a dead-database test.
+  testDb();
+});
+
+async function warmProject() {
+  const owner = await createUser();
+  const org = await createOrg(owner);
+  const project = await createProject(org);
+  return { owner, org, project, path: `/api/v1/orgs/${org.id}/projects/${project.id}` };
+}
+
+/** Reads until the read is served from the edge (no Postgres), proving the grant is warm. */
+async function expectWarm(path: string, auth: Credential) {
+  expect((await api(path, { auth })).status).toBe(200);
+  expect(await roundTrips(async () => expect((await api(path, { auth })).headers.get('x-cache')).toBe('HIT'))).toBe(0);
+}
+
+async function signIn(user: TestUser): Promise<{ accessToken: string; refreshToken: string }> {
+  const response = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
+  expect(response.status).toBe(200);
+  return (await json<{ data: { tokens: { accessToken: string; refreshToken: string } } }>(response)).data.tokens;
+}
+
+async function memberOf(org: TestOrg, role: 'admin' | 'member' | 'viewer' = 'member') {
+  return createMember(org, role);
+}
+
+describe('revocation is immediate at the edge', () => {
+  it('logout: the next request with the same access token is 401', async () => {
+    const { org, path } = await warmProject();
+    const member = await memberOf(org);
+    const { accessToken } = await signIn(member);
+    await expectWarm(path, { token: accessToken });
+    expect((await api('/api/v1/auth/logout', { method: 'POST', auth: { token: accessToken } })).status).toBe(204);
+    expect((await api(path, { auth: { token: accessToken } })).status).toBe(401);
+  });
+
+  it('revoking a session from another one', async () => {
+    const { org, path } = await warmProject();
+    const member = await memberOf(org);
+    await expectWarm(path, member);
+    const other = await signIn(member);
+    expect((await api(`/api/v1/me/sessions/${member.sessionId}`, { method: 'DELETE', auth: { token: other.accessToken } })).status).toBe(204);
+    expect((await api(path, { auth: member })).status).toBe(401);
+    expect((await api(path, { auth: { token: other.accessToken } })).status).toBe(200);
+  });
+
+  it('deactivating the account', async () => {
+    const { org, path } = await warmProject();
+    const member = await memberOf(org);
+    const second = await signIn(member);
+    await expectWarm(path, member);
+    await expectWarm(path, { token: second.accessToken });
+    expect((await api(`/api/v1/users/${member.id}`, { method: 'DELETE', auth: member })).status).toBe(204);
+    expect((await api(path, { auth: { token: second.accessToken } })).status).toBe(401);
+  });
+
+  it('a password reset ends every session', async () => {
+    const { org, path } = await warmProject();
+    const member = await memberOf(org);
+    await expectWarm(path, member);
+    expect((await api('/api/v1/auth/forgot-password', { body: { email: member.email } })).status).toBe(202);
+    const token = await resetToken(member.email);
+    expect((await api('/api/v1/auth/reset-password', { body: { token, password: 'another correct horse battery' } })).status).toBe(204);
+    expect((await api(path, { auth: member })).status).toBe(401);
+  });
+
+  it('a reused refresh token revokes its session', async () => {
+    const { org, path } = await warmProject();
+    const member = await memberOf(org);
+    const tokens = await signIn(member);
+    await expectWarm(path, { token: tokens.accessToken });
+    const refresh = (refreshToken: string) => api('/api/v1/auth/refresh', { body: { refreshToken } });
+    const first = await refresh(tokens.refreshToken);
+    expect(first.status).toBe(200);
+    const next = (await json<{ data: { tokens: { refreshToken: string } } }>(first)).data.tokens;
+    expect((await refresh(next.refreshToken)).status).toBe(200);
+    expect((await refresh(tokens.refreshToken)).status).toBe(401); // reuse of a spent token: theft, the session ends
+    expect((await api(path, { auth: { token: tokens.accessToken } })).status).toBe(401);
+  });
+
+  it('removing a member, and changing a role', async () => {
+    const { owner, org, path } = await warmProject();
+    const removed = await memberOf(org);
+    const demoted = await memberOf(org);
+    await expectWarm(path, removed);
+    await expectWarm(path, demoted);
+    const create = (auth: Credential) => api(`/api/v1/orgs/${org.id}/projects`, { body: { name: 'New' }, auth });
+    expect((await create(demoted)).status).toBe(201);
+    expect((await api(`/api/v1/orgs/${org.id}/members/${removed.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect((await api(path, { auth: removed })).status).toBe(404);
+    expect((await api(`/api/v1/orgs/${org.id}/members/${demoted.id}`, { method: 'PATCH', body: { role: 'viewer' }, auth: owner })).status).toBe(200);
+    expect((await create(demoted)).status).toBe(403);
+    expect((await api(path, { auth: demoted })).status).toBe(200);
+  });
+
+  it('a project role that narrows a member on one project', async () => {
+    const { owner, org, project, path } = await warmProject();
+    const member = await memberOf(org);
+    const rename = () => api(path, { method: 'PATCH', body: { name: `Renamed ${crypto.randomUUID()}` }, auth: member });
+    await expectWarm(path, member);
+    expect((await rename()).status).toBe(200);
+    const put = await api(`/api/v1/orgs/${org.id}/projects/${project.id}/members/${member.id}`, { method: 'PUT', body: { role: 'viewer' }, auth: owner });
+    expect(put.status).toBe(200);
+    expect((await rename()).status).toBe(403);
+  });
+
+  it('revoking and rotating an API key', async () => {
+    const { owner, org, path } = await warmProject();
+    const revoked = await createApiKey(org, { scopes: ['projects:read'] });
+    const rotated = await createApiKey(org, { scopes: ['projects:read'] });
+    await expectWarm(path, { apiKey: revoked.key });
+    await expectWarm(path, { apiKey: rotated.key });
+    expect((await api(`/api/v1/orgs/${org.id}/api-keys/${revoked.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect((await api(path, { auth: { apiKey: revoked.key } })).status).toBe(401);
+    const rotation = await api(`/api/v1/orgs/${org.id}/api-keys/${rotated.id}/rotate`, { method: 'POST', body: { gracePeriodSeconds: 0 }, auth: owner });
+    expect(rotation.status).toBe(200);
+    expect((await api(path, { auth: { apiKey: rotated.key } })).status).toBe(401);
+    const { key } = (await json<{ data: { key: string } }>(rotation)).data;
+    expect((await api(path, { auth: { apiKey: key } })).status).toBe(200);
+  });
+
+  it('deleting a project', async () => {
+    const { owner, path } = await warmProject();
+    await expectWarm(path, owner);
+    expect((await api(path, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect((await api(path, { auth: owner })).status).toBe(404);
+  });
+});
+
+describe('reads at the edge', () => {
+  it('read-your-writes: a write is visible to the next read, and the ETag moves with it', async () => {
+    const { owner, path } = await warmProject();
+    await expectWarm(path, owner);
+    const before = await api(path, { auth: owner });
+    const etag = before.headers.get('etag');
+    expect(etag).toMatch(/^"[^"]+"$/); // strong
+    expect((await api(path, { auth: owner, headers: { 'if-none-match': etag ?? '' } })).status).toBe(304);
+    expect((await api(path, { method: 'PATCH', body: { name: 'After the write' }, auth: owner })).status).toBe(200);
+    const after = await api(path, { auth: owner, headers: { 'if-none-match': etag ?? '' } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get('x-cache')).toBe('MISS');
+    expect((await json<{ data: { name: string } }>(after)).data.name).toBe('After the write');
+    expect(after.headers.get('cache-control')).toContain('no-store');
+  });
+
+  it('keeps bodies per role: the org read says each caller\'s own role', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const viewer = await createMember(org, 'viewer');
+    const path = `/api/v1/orgs/${org.id}`;
+    await expectWarm(path, owner);
+    await expectWarm(path, viewer);
+    expect((await json<{ data: { role: string } }>(await api(path, { auth: owner }))).data.role).toBe('owner');
+    expect((await json<{ data: { role: string } }>(await api(path, { auth: viewer }))).data.role).toBe('viewer');
+  });
+
+  it('stale-if-error: with Postgres unreachable, a warm caller still gets the last body, marked stale; writes get 503', async () => {
+    const { owner, path } = await warmProject();
+    await expectWarm(path, owner);
+    const renamed = await api(path, { method: 'PATCH', body: { name: 'Not yet read back' }, auth: owner });
+    expect(renamed.status).toBe(200);
+    const dead = await deadDatabase();
+    const stale = await callAs(dead, owner, path);
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get('x-cache')).toBe('STALE');
+    expect((await json<{ data: { name: string } }>(stale)).data.name).not.toBe('Not yet read back');
+    expect((await callAs(dead, owner, path, { method: 'PATCH', body: { name: 'x' } })).status).toBe(503);
+    // Once read back, the fresh body is served even with the database down.
+    expect((await api(path, { auth: owner })).status).toBe(200);
+    const fresh = await callAs(dead, owner, path);
+    expect(fresh.headers.get('x-cache')).toBe('HIT');
+    expect((await json<{ data: { name: string } }>(fresh)).data.name).toBe('Not yet read back');
+  });
+});
+
+describe('rate limits at the edge', () => {
+  async function limitedOrg(read: number) {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    await ownerDb.http.update(organizations).set({ limitOverrides: { rateLimits: { read: read } } }).where(eq(organizations.id, org.id));
+    await grantsChanged(org.id);
+    return { owner, org };
+  }
+
+  it('N = 10 × L truly concurrent requests admit exactly L, cold or warm, across callers of one org', async () => {
+    for (let trial = 0; trial < 10; trial++) {
+      const limit = 3;
+      const { owner, org } = await limitedOrg(limit);
+      const member = await createMember(org, 'member');
+      const callers = [owner, member];
+      const responses = await Promise.all(Array.from({ length: 10 * limit }, (_, i) => api(`/api/v1/orgs/${org.id}`, { auth: callers[i % 2] })));
+      const statuses = responses.map((response) => response.status);
+      expect(statuses.filter((status) => status === 200)).toHaveLength(limit);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(9 * limit);
+    }
+  });
+
+  it('a 429 carries the envelope, the policy, Retry-After and the RateLimit fields; an admitted request its RateLimit fields', async () => {
+    const { owner, org } = await limitedOrg(1);
+    const ok = await api(`/api/v1/orgs/${org.id}`, { auth: owner });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('ratelimit-policy')).toBe('"read";q=1;w=60');
+    expect(ok.headers.get('ratelimit')).toMatch(/^"read";r=0;t=\d+$/);
+    const refused = await api(`/api/v1/orgs/${org.id}`, { auth: owner });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('ratelimit-policy')).toBe('"read";q=1;w=60');
+    const body = await json<{ error: { code: string; details: unknown } }>(refused);
+    expect(body.error.code).toBe('RATE_LIMITED');
+    expect(body.error.details).toEqual({ policy: { name: 'read', limit: 1, windowSeconds: 60 }, retryAfterSeconds: expect.any(Number) });
+    // Writes have their own class and budget.
+    expect((await api(`/api/v1/orgs/${org.id}/projects`, { body: { name: 'Still allowed' }, auth: owner })).status).toBe(201);
+  });
+
+  it('a stranger\'s requests never spend the org\'s budget', async () => {
+    const { owner, org } = await limitedOrg(2);
+    const stranger = await createUser();
+    for (let i = 0; i < 5; i++) expect((await api(`/api/v1/orgs/${org.id}`, { auth: stranger })).status).toBe(404);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(429);
+  });
+
+  it('fails open to the Postgres gate when the authority cannot be reached, and logs it', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const broken = { ...env, ORG_AUTHORITY: env.CACHE } as unknown as Env;
+    const response = await request(`/api/v1/orgs/${org.id}`, { headers: { authorization: `Bearer ${owner.accessToken}` } }, { bindings: broken });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('ratelimit')).toBeNull();
+    expect(errors.mock.calls.some(([line]) => String(line).includes('edge authority unreachable'))).toBe(true);
+    const stranger = await createUser();
+    const refused = await request(`/api/v1/orgs/${org.id}`, { headers: { authorization: `Bearer ${stranger.accessToken}` } }, { bindings: broken });
+    expect(refused.status).toBe(404);
+  });
+});
+
+async function resetToken(email: string): Promise<string> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const response = await api(`/api/dev/outbox?to=${encodeURIComponent(email)}`);
+    const { data } = await json<{ data: Array<{ subject: string; data: { token?: string } }> }>(response);
+    const reset = data.find((message) => message.subject === 'Reset your password');
+    if (reset?.data.token) return reset.data.token;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('no reset email');
+}
