@@ -8,7 +8,7 @@ import { requestId } from './middleware/request-id.ts';
 import { requestLogger } from './middleware/request-logger.ts';
 import { responsePolicy } from './middleware/response-policy.ts';
 import { mountDocs } from './routes/docs/index.ts';
-import { healthRoutes } from './routes/health/index.ts';
+import { createHealthRoutes } from './routes/health/index.ts';
 import { apiKeyRoutes } from './routes/api-keys/index.ts';
 import { auditLogRoutes } from './routes/audit-logs/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
@@ -31,7 +31,7 @@ export function createApp() {
   app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id', 'Retry-After'], maxAge: 600 }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
 
-  app.route('/api/health', healthRoutes);
+  app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
   for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes]) {

@@ -53,6 +53,14 @@ const configSchema = z.object({
    * never in wrangler.toml, and only development and test may start with it.
    */
   DEV_OUTBOX: z.enum(['on', 'off']).default('off'),
+  /**
+   * `tokens`: signup answers 201 with the new account's tokens, and 409 for a taken address (which tells
+   * whether an account exists). `uniform`: signup always answers the same 202, and the owner of a taken
+   * address gets an email instead, so signup cannot be used to enumerate accounts.
+   */
+  SIGNUP_RESPONSE: z.enum(['tokens', 'uniform']).default('tokens'),
+  /** When the rate limiter cannot be reached: `closed` refuses auth requests with 503, `open` lets them through. Always logged. */
+  RATE_LIMIT_FAIL_MODE_AUTH: z.enum(['closed', 'open']).default('closed'),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

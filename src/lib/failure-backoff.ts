@@ -11,6 +11,7 @@
  * step, makes the throttle hold under any concurrency.
  * @module
  */
+import type { SqlStore, SqlValue } from './sql-store.ts';
 
 /** How a throttle grows: its figures live with the other limits (src/lib/limits.ts). */
 export interface BackoffPolicy {
@@ -28,7 +29,7 @@ export interface BackoffDecision {
   retryAfterMs: number;
 }
 
-interface FailureRow extends Record<string, SqlStorageValue> {
+interface FailureRow extends Record<string, SqlValue> {
   failures: number;
   last_at: number;
   forget_at: number;
@@ -43,9 +44,9 @@ export function backoffDelayMs(policy: BackoffPolicy, failures: number): number 
 
 /** The failure counters of one Durable Object. Create one per object, in its constructor. */
 export class FailureBackoff {
-  private readonly sql: SqlStorage;
+  private readonly sql: SqlStore;
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: SqlStore) {
     this.sql = sql;
     sql.exec('CREATE TABLE IF NOT EXISTS failure_backoff (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at INTEGER NOT NULL, forget_at INTEGER NOT NULL)');
   }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { BackoffPolicy } from './failure-backoff.ts';
+import type { LimitRule } from './sliding-log.ts';
 
 // The one table of what an org may do, by subscription tier: request rates per route class and quotas on
 // what it may create. Platform admins override single figures per org (organizations.limit_overrides).
@@ -32,6 +34,24 @@ export const CALLER_RATE_LIMITS: Readonly<Record<'user' | 'ip', Readonly<Record<
   user: { read: 1_000, write: 500, auth: 60, upload: 120, admin: 300 },
   ip: { read: 600, write: 120, auth: 30, upload: 30, admin: 60 },
 };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Log-in throttles: after `freeFailures` consecutive failures, each next attempt waits 1 s, 2 s, 4 s … up to
+ * 15 min. Per account (a success starts it again) and per client IP, which allows more failures because
+ * many people may share one address (an office, a carrier's NAT).
+ */
+export const LOGIN_BACKOFF: Readonly<Record<'account' | 'ip', BackoffPolicy>> = {
+  account: { freeFailures: 5, baseDelayMs: 1_000, maxDelayMs: 900_000, forgetAfterMs: DAY_MS },
+  ip: { freeFailures: 20, baseDelayMs: 1_000, maxDelayMs: 900_000, forgetAfterMs: DAY_MS },
+};
+
+/** Emails one address may be sent by one flow (password reset, verification resend): 1 a minute and 5 an hour. */
+export const EMAIL_SEND_LIMITS: readonly LimitRule[] = [
+  { key: 'minute', limit: 1, windowMs: 60_000 },
+  { key: 'hour', limit: 5, windowMs: 3_600_000 },
+];
 
 export const QUOTA_RESOURCES = ['projects', 'members', 'apiKeys'] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];

@@ -13,6 +13,7 @@
  * returns, so an evicted or restarted object reloads its logs and keeps counting.
  * @module
  */
+import type { SqlStore } from './sql-store.ts';
 
 /** One limit: at most `limit` units per `windowMs` under `key` (a name within the object, e.g. `read`). */
 export interface LimitRule {
@@ -101,10 +102,10 @@ function assertValid(rules: readonly LimitRule[], cost: number): void {
 
 /** The sliding logs of one Durable Object (see the module comment). Create one per object, in its constructor. */
 export class SlidingLog {
-  private readonly sql: SqlStorage;
+  private readonly sql: SqlStore;
   private readonly logs = new Map<string, ExpiryQueue>();
 
-  constructor(sql: SqlStorage) {
+  constructor(sql: SqlStore) {
     this.sql = sql;
     sql.exec('CREATE TABLE IF NOT EXISTS sliding_log (key TEXT NOT NULL, until INTEGER NOT NULL)');
     sql.exec('CREATE INDEX IF NOT EXISTS sliding_log_key_until ON sliding_log (key, until)');

@@ -5,8 +5,11 @@ import { credentials, emailTokens, memberships, organizations, users } from '../
 import type { RequestMeta, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
+import { describeError, log } from '../lib/log.ts';
 import { DECOY_PASSWORD_HASH, hashPassword, normaliseEmail, verifyPassword } from '../lib/passwords.ts';
 import { ownerCountSql } from './organizations.ts';
+import { mayEmail } from './auth-throttle.ts';
+import { enqueueJob } from './jobs.ts';
 import { insertSession, prepareSession, tokenPair, type TokenPair } from './sessions.ts';
 
 type AccountConfig = Parameters<typeof tokenPair>[0] & Parameters<typeof insertSession>[1];
@@ -96,6 +99,34 @@ export async function createAccount(
   } catch (error) {
     if (sqlState(error) === '23505') throw new ApiError('CONFLICT', 'An account with this email already exists.');
     throw error;
+  }
+}
+
+/**
+ * Uniform signup (`SIGNUP_RESPONSE=uniform`), run after the answer: a new address gets its account and the
+ * verification email; a taken one gets an email telling its owner someone tried (at most as often as
+ * EMAIL_SEND_LIMITS allows). Never throws: failures are logged.
+ */
+export async function signUpQuietly(
+  env: Pick<Env, 'JOBS' | 'RATE_LIMITER'>,
+  db: Database,
+  config: AccountConfig & Parameters<typeof mayEmail>[1],
+  input: { email: string; password: string; name: string },
+  meta: RequestMeta,
+): Promise<void> {
+  try {
+    const { profile, verificationToken } = await createAccount(db, config, input, meta);
+    await enqueueJob(env.JOBS, 'email.send', { to: profile.email, template: 'verify-email', data: { token: verificationToken, name: profile.name } });
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === 'CONFLICT')) {
+      log('error', 'uniform signup failed', { error: describeError(error) });
+      return;
+    }
+    try {
+      if (await mayEmail(env, config, 'signup-attempt', input.email)) await enqueueJob(env.JOBS, 'email.send', { to: input.email, template: 'signup-attempt', data: {} });
+    } catch (notified) {
+      log('error', 'could not notify the owner of a taken address', { error: describeError(notified) });
+    }
   }
 }
 

@@ -6,6 +6,8 @@ import { ORG_ROLES } from '../lib/permissions.ts';
 export const templateData = {
   'verify-email': z.object({ token: z.string().min(1), name: z.string() }),
   'reset-password': z.object({ token: z.string().min(1), name: z.string() }),
+  /** To the owner of an address someone tried to sign up with again (uniform signup); nothing to carry. */
+  'signup-attempt': z.object({}),
   invitation: z.object({
     token: z.string().min(1),
     /** The accept link; used only when it points at APP_URL's origin, otherwise rebuilt from the token. */
@@ -86,6 +88,17 @@ const renderers: { [T in TemplateName]: (config: LinkConfig, data: TemplateData<
       'Choose a new password',
       appLink(config, '/reset-password', data.token),
       'Reset your password',
+    ),
+  'signup-attempt': (config) =>
+    render(
+      [
+        'Hi,',
+        'Someone just tried to create an account with this email address, but you already have one.',
+        'If it was you, sign in instead, or reset your password if you have forgotten it. If it was not you, ignore this email: nothing has changed.',
+      ],
+      'Reset your password',
+      new URL('/forgot-password', config.APP_URL).toString(),
+      'Someone tried to sign up with your email address',
     ),
   invitation: (config, data) =>
     render(

@@ -13,6 +13,7 @@ export const emailMessageSchema = z.discriminatedUnion('template', [
   z.object({ to: recipient, template: z.literal('verify-email'), data: templateData['verify-email'] }),
   z.object({ to: recipient, template: z.literal('reset-password'), data: templateData['reset-password'] }),
   z.object({ to: recipient, template: z.literal('invitation'), data: templateData.invitation }),
+  z.object({ to: recipient, template: z.literal('signup-attempt'), data: templateData['signup-attempt'] }),
 ]);
 
 export type EmailMessage = z.infer<typeof emailMessageSchema>;
@@ -55,6 +56,8 @@ function renderMessage(config: EmailConfig, message: EmailMessage): RenderedEmai
     case 'reset-password':
       return renderEmail(config, message.template, message.data);
     case 'invitation':
+      return renderEmail(config, message.template, message.data);
+    case 'signup-attempt':
       return renderEmail(config, message.template, message.data);
   }
 }

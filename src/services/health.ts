@@ -44,8 +44,13 @@ async function timed(name: string, probe: () => Promise<unknown>): Promise<Check
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;
 
+export interface Readiness {
+  status: 'ok' | 'fail';
+  checks: Record<string, CheckResult>;
+}
+
 /** Runs every readiness probe concurrently; never throws. */
-export async function checkReadiness(env: Env, db: Database) {
+export async function checkReadiness(env: Env, db: Database): Promise<Readiness> {
   const entries = await Promise.all(
     Object.entries(probes(env, db)).map(async ([name, probe]) => [name, await timed(name, probe)] as const),
   );

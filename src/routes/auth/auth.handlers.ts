@@ -1,7 +1,9 @@
 import type { RouteHandler } from '@hono/zod-openapi';
+import { ApiError } from '../../errors.ts';
 import { describeError, log } from '../../lib/log.ts';
 import { requestMeta } from '../../middleware/request-meta.ts';
-import { createAccount, logIn } from '../../services/accounts.ts';
+import { createAccount, logIn, signUpQuietly } from '../../services/accounts.ts';
+import { beginLogin } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
 import { reportGrantsChanged, reportUserWrite } from '../../middleware/edge-admission.ts';
@@ -12,9 +14,16 @@ import type { login, logout, refresh, signup } from './auth.routes.ts';
  * One round trip for the account (user, credentials, session, refresh token, verification token), then the
  * verification email is queued. A failed enqueue is logged, not returned: the account exists, so an error
  * would only make the client retry into a 409; the user can ask for the email again.
+ *
+ * With `SIGNUP_RESPONSE=uniform` it answers 202 at once and does the work after the response: whether the
+ * address was taken changes neither the answer nor its timing.
  */
 export const signupHandler: RouteHandler<typeof signup> = async (c) => {
   const input = c.req.valid('json');
+  if (c.var.config.SIGNUP_RESPONSE === 'uniform') {
+    c.executionCtx.waitUntil(signUpQuietly(c.env, c.var.unscopedDb, c.var.config, input, requestMeta(c)));
+    return c.json({ data: { status: 'accepted' as const } }, 202);
+  }
   const { profile, tokens, verificationToken } = await createAccount(c.var.unscopedDb, c.var.config, input, requestMeta(c));
   await enqueueJob(c.env.JOBS, 'email.send', { to: profile.email, template: 'verify-email', data: { token: verificationToken, name: profile.name } }).catch(
     (error: unknown) => log('error', 'could not queue the verification email', { userId: profile.id, error: describeError(error) }),
@@ -22,10 +31,23 @@ export const signupHandler: RouteHandler<typeof signup> = async (c) => {
   return c.json({ data: { user: toProfile(profile), tokens } }, 201);
 };
 
-/** Two round trips: the account lookup, then the new session (see `logIn`). */
+/**
+ * Throttled per account and per client IP first (growing delays after consecutive failures, see
+ * services/auth-throttle.ts), then two round trips: the account lookup, then the new session (see `logIn`).
+ */
 export const loginHandler: RouteHandler<typeof login> = async (c) => {
-  const { profile, tokens } = await logIn(c.var.unscopedDb, c.var.config, c.req.valid('json'), requestMeta(c));
-  return c.json({ data: { user: toProfile(profile), tokens } }, 200);
+  const input = c.req.valid('json');
+  const meta = requestMeta(c);
+  const attempt = await beginLogin(c.env, c.var.config, input.email, meta.ip);
+  try {
+    const { profile, tokens } = await logIn(c.var.unscopedDb, c.var.config, input, meta);
+    await attempt.succeeded();
+    return c.json({ data: { user: toProfile(profile), tokens } }, 200);
+  } catch (error) {
+    // A wrong password stays counted; anything else checked no password, so it does not count.
+    if (!(error instanceof ApiError && error.code === 'UNAUTHORIZED')) await attempt.abandoned();
+    throw error;
+  }
 };
 
 /** One round trip (`refresh_rotate`). */

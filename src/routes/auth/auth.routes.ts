@@ -5,17 +5,24 @@ import { jsonBody } from '../../lib/request-body.ts';
 import { publicRoute, userRoute } from '../route-kinds.ts';
 import { authResultSchema, loginBody, refreshBody, signupBody, tokensSchema } from './auth.schemas.ts';
 
+const retryAfter = { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', minimum: 1 } } } as const;
+
 export const signup = publicRoute({
   method: 'post',
   path: '/auth/signup',
   tags: ['Auth'],
   summary: 'Create an account and sign in',
-  description: 'Sends a verification email. The password must be 10–256 characters and not the email address.',
+  description:
+    'Sends a verification email. The password must be 10–256 characters and not the email address. ' +
+    'The answer depends on the deployment\'s `SIGNUP_RESPONSE`: `tokens` (the default) answers 201 with the account and its tokens, ' +
+    'and 409 when the address is taken; `uniform` always answers the same 202 (no tokens: verify the email, then log in), ' +
+    'and the owner of a taken address is emailed instead, so the answer never tells whether an account exists.',
   request: { body: jsonBody(signupBody, 'The new account.') },
   responses: {
     ...bodyErrorResponses,
-    201: jsonContent(dataEnvelope(authResultSchema), 'The new account and its first tokens.'),
-    409: errorResponse('An account with this email already exists.'),
+    201: jsonContent(dataEnvelope(authResultSchema), 'The new account and its first tokens (`SIGNUP_RESPONSE=tokens`).'),
+    202: jsonContent(dataEnvelope(z.object({ status: z.literal('accepted') })), 'Accepted (`SIGNUP_RESPONSE=uniform`): the same answer whether or not the address is taken.'),
+    409: errorResponse('An account with this email already exists (`SIGNUP_RESPONSE=tokens` only).'),
   },
 });
 
@@ -24,11 +31,19 @@ export const login = publicRoute({
   path: '/auth/login',
   tags: ['Auth'],
   summary: 'Sign in with email and password',
+  description:
+    'Throttled per account and per client IP: after 5 consecutive failures for an account (20 from one IP), each next attempt must wait ' +
+    '1 s, then 2 s, 4 s … up to 15 minutes after the last failure; a successful sign-in starts the account\'s count again. ' +
+    'Unknown accounts are counted and answered exactly like known ones.',
   request: { body: jsonBody(loginBody, 'The credentials.') },
   responses: {
     ...bodyErrorResponses,
     200: jsonContent(dataEnvelope(authResultSchema), 'The account and a new session.'),
     401: errorResponse('Invalid email or password (the same answer whether or not the account exists).'),
+    429: {
+      ...errorResponse('Too many failed attempts (`RATE_LIMITED`); `details`: `{ policy: "login-account" | "login-ip", retryAfterSeconds }`.'),
+      headers: retryAfter,
+    },
   },
 });
 

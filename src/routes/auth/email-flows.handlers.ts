@@ -1,5 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { describeError, log } from '../../lib/log.ts';
+import { mayEmail } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import type { forgotPasswordRoute, resendVerificationRoute, resetPasswordRoute, verifyEmailRoute } from './email-flows.routes.ts';
 import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
@@ -11,19 +12,26 @@ export const verifyEmailHandler: RouteHandler<typeof verifyEmailRoute> = async (
   return c.json({ data: { emailVerified: true as const } }, 200);
 };
 
-/** One round trip (gate + new token), then the email is queued. */
+/**
+ * One round trip (gate + new token; 409 once verified), then the email is queued — at most 1 a minute and
+ * 5 an hour per account: beyond that the answer is the same 202 and the new token is never sent.
+ */
 export const resendVerificationHandler: RouteHandler<typeof resendVerificationRoute> = async (c) => {
   const { to, name, token } = await issueVerification(c.var.account);
-  await enqueueJob(c.env.JOBS, 'email.send', { to, template: 'verify-email', data: { token, name } });
+  if (await mayEmail(c.env, c.var.config, 'verify-resend', c.var.actor.id)) {
+    await enqueueJob(c.env.JOBS, 'email.send', { to, template: 'verify-email', data: { token, name } });
+  }
   return c.json({ data: { status: 'accepted' as const } }, 202);
 };
 
 /**
- * Answers 202 at once and does the work after the response (`waitUntil`): whether the account exists
- * changes neither the answer nor its timing.
+ * Answers 202 and does the work after the response (`waitUntil`): whether the account exists changes
+ * neither the answer nor its timing. The address's email cap (1 a minute, 5 an hour) is checked first,
+ * the same way for every address; beyond it the answer is the same 202 and nothing is sent.
  */
-export const forgotPasswordHandler: RouteHandler<typeof forgotPasswordRoute> = (c) => {
+export const forgotPasswordHandler: RouteHandler<typeof forgotPasswordRoute> = async (c) => {
   const { email } = c.req.valid('json');
+  if (!(await mayEmail(c.env, c.var.config, 'password-reset', email))) return c.json({ data: { status: 'accepted' as const } }, 202);
   const work = async () => {
     const reset = await issuePasswordReset(c.var.unscopedDb, email);
     if (reset) await enqueueJob(c.env.JOBS, 'email.send', { to: reset.to, template: 'reset-password', data: { token: reset.token, name: reset.name } });

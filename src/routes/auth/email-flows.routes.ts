@@ -26,7 +26,9 @@ export const resendVerificationRoute = userRoute({
   path: '/auth/verify-email/resend',
   tags: ['Auth'],
   summary: 'Send the verification email again',
-  description: 'Earlier verification links stay valid until they expire (24 hours).',
+  description:
+    'Earlier verification links stay valid until they expire (24 hours). At most 1 email a minute and 5 an hour per account: ' +
+    'beyond that the answer is the same 202 and no email is sent.',
   responses: { 202: accepted, 409: errorResponse('The email is already verified.') },
 });
 
@@ -35,7 +37,9 @@ export const forgotPasswordRoute = publicRoute({
   path: '/auth/forgot-password',
   tags: ['Auth'],
   summary: 'Email a password-reset link',
-  description: 'Always answers 202, whether or not an account has this email, so the answer reveals nothing. The link is valid for one hour.',
+  description:
+    'Always answers 202, whether or not an account has this email, so the answer reveals nothing. The link is valid for one hour. ' +
+    'At most 1 email a minute and 5 an hour per address: beyond that the answer is the same 202 and no email is sent.',
   request: { body: jsonBody(forgotPasswordBody, 'The address to send the link to.') },
   responses: { ...bodyErrorResponses, 202: accepted },
 });
