@@ -6,9 +6,8 @@ import type { PlatformOrgRow } from '../../services/platform-orgs.ts';
 
 export const tierSchema = z.enum(TIERS).openapi('SubscriptionTier');
 
-const overridesSchema = limitOverridesSchema.openapi('LimitOverrides', {
-  description: 'Per-org exceptions to the tier’s figures (src/lib/limits.ts): requests per minute per route class, and quotas.',
-});
+// limitOverridesSchema is plain zod (src/lib stays free of the OpenAPI extension), so it is used as is, unnamed.
+const overridesSchema = limitOverridesSchema;
 
 const rateLimitsSchema = z.record(z.enum(ROUTE_CLASSES), z.int()).openapi({ description: 'Requests per minute, per route class.' });
 const quotasSchema = z.record(z.enum(QUOTA_RESOURCES), z.int());
@@ -49,7 +48,8 @@ export const adminOrgCursor = z.tuple([cursorTimestamp, z.uuid()]);
 export const updateAdminOrgBody = z
   .strictObject({
     subscriptionTier: tierSchema.optional(),
-    limitOverrides: overridesSchema.optional().openapi({ description: 'Replaces the org’s overrides as a whole; `{}` clears them.' }),
+    // Replaces the org's overrides as a whole; `{}` clears them (the route's description says so).
+    limitOverrides: overridesSchema.optional(),
   })
   .openapi('UpdateAdminOrganization');
 
