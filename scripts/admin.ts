@@ -11,7 +11,7 @@ if ((change !== 'grant' && change !== 'revoke') || !email || rest.length > 0) {
 }
 const url = process.env.DATABASE_URL;
 if (!url) {
-  console.error('DATABASE_URL is not set: set it to the database owner’s URL (the local one is printed by npm run dev).');
+  console.error('DATABASE_URL is not set: set it to the database owner’s URL (locally postgres://postgres:postgres@127.0.0.1:54329/app, see README).');
   process.exit(1);
 }
 
