@@ -9,6 +9,7 @@ import { requestLogger } from './middleware/request-logger.ts';
 import { responsePolicy } from './middleware/response-policy.ts';
 import { mountDocs } from './routes/docs/index.ts';
 import { createHealthRoutes } from './routes/health/index.ts';
+import { adminRoutes } from './routes/admin/index.ts';
 import { apiKeyRoutes } from './routes/api-keys/index.ts';
 import { auditLogRoutes } from './routes/audit-logs/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
@@ -34,7 +35,7 @@ export function createApp() {
   app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
-  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes]) {
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes]) {
     app.route('/api/v1', routes);
   }
   mountDocs(app);

@@ -75,6 +75,14 @@ export const authErrorResponses = {
   404: errorResponse('Not found — including resources of organizations the caller does not belong to.'),
 } as const;
 
+/** The 403 of routes that create what an org's quota counts (projects, API keys, invitations). */
+export const quotaErrorResponses = {
+  403: errorResponse(
+    'The caller lacks the permission (or the API key lacks the scope), or the organization already holds its quota of this resource ' +
+      '(`QUOTA_EXCEEDED`, with `details: { resource, limit, used }`; nothing was created).',
+  ),
+} as const;
+
 /** Extra responses for routes that read a JSON body. */
 export const bodyErrorResponses = {
   413: errorResponse('The body is larger than the configured limit.'),

@@ -14,6 +14,7 @@ export const SECURITY_SQL_FILES = [
   'invitations.sql',
   'refresh.sql',
   'tenant-tables.sql',
+  'platform-orgs.sql',
 ] as const;
 
 /** First line of every migration generated from src/db/sql/; how tests find the newest one. */

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
-import { apiKeys, credentials, memberships, organizations, projects, users } from '../../src/db/schema/index.ts';
+import { apiKeys, credentials, memberships, organizations, platformAdmins, projects, users } from '../../src/db/schema/index.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
 import { hashPassword } from '../../src/lib/passwords.ts';
 
@@ -24,7 +24,8 @@ export const demo = {
 };
 
 /**
- * Inserts the demo dataset: an org with one member of every role, a project and an API key.
+ * Inserts the demo dataset: an org with one member of every role, a project and an API key; the demo
+ * owner is also a platform admin (as `npm run admin:grant` makes one), to try the /api/v1/admin/… routes.
  * Running it again changes nothing. Sets the tenant context, so it also works as a non-superuser owner.
  */
 export async function seed(url: string): Promise<void> {
@@ -41,6 +42,8 @@ export async function seed(url: string): Promise<void> {
       await tx.insert(projects).values({ ...demo.project, orgId: demo.org.id }).onConflictDoNothing();
       const { key, ...apiKey } = demo.apiKey;
       await tx.insert(apiKeys).values({ ...apiKey, orgId: demo.org.id, prefix: key.slice(0, 12), keyHash: await sha256Hex(key), createdBy: demo.users[0]?.id }).onConflictDoNothing();
+      const owner = demo.users.find((user) => user.role === 'owner');
+      if (owner) await tx.insert(platformAdmins).values({ userId: owner.id }).onConflictDoNothing();
     });
   } finally {
     await pool.end();

@@ -1,12 +1,15 @@
+import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 
 /** SQLSTATEs raised by our own SQL (src/db/sql/) and Postgres errors a client can cause. */
-const mapped: Record<string, () => ApiError> = {
+const mapped: Record<string, (error: unknown) => ApiError> = {
   AP401: () => new ApiError('UNAUTHORIZED', 'Your credentials are no longer valid.'),
   AP403: () => new ApiError('FORBIDDEN', 'You do not have permission to do this.'),
   AP404: () => new ApiError('NOT_FOUND', 'Not found.'),
   AP409: () => new ApiError('CONFLICT', 'This conflicts with the current state.'),
   AP410: () => new ApiError('GONE', 'This has expired.'),
+  // app_check_quota (src/db/sql/platform-orgs.sql) puts { resource, limit, used } in DETAIL.
+  APQUO: (error) => new ApiError('QUOTA_EXCEEDED', 'The organization holds as many of these as its plan allows.', quotaDetails(error)),
   '23505': () => new ApiError('CONFLICT', 'A resource with these values already exists.'),
 };
 
@@ -68,6 +71,25 @@ export function sqlHint(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The DETAIL our SQL attaches, e.g. app_check_quota's JSON. */
+export function sqlDetail(error: unknown): string | undefined {
+  for (const current of chain(error)) {
+    if ('detail' in current && typeof current.detail === 'string') return current.detail;
+  }
+  return undefined;
+}
+
+const quotaDetailSchema = z.object({ resource: z.string(), limit: z.int(), used: z.int() });
+
+/** `{ resource, limit, used }` of a QUOTA_EXCEEDED; undefined if the DETAIL is not that (a bug, but not worth a 500). */
+function quotaDetails(error: unknown) {
+  try {
+    return quotaDetailSchema.parse(JSON.parse(sqlDetail(error) ?? ''));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether an error is a passing fault of the database or the way to it (worth retrying later), as
  * opposed to a bug in our SQL or a constraint we do not map, which stays a 500. An error that carries
@@ -93,5 +115,5 @@ export function apiErrorFromDatabase(error: unknown): ApiError | undefined {
     });
   }
   const state = sqlState(error);
-  return state ? mapped[state]?.() : undefined;
+  return state ? mapped[state]?.(error) : undefined;
 }

@@ -63,11 +63,19 @@ export const QUOTAS: Readonly<Record<Tier, Readonly<Record<QuotaResource, number
   enterprise: { projects: 10_000, members: 10_000, apiKeys: 1_000 },
 };
 
+/**
+ * An optional figure per key, any other key refused. A strict object rather than `z.partialRecord`, so the
+ * OpenAPI document says so too (`additionalProperties: false`).
+ */
+function figures<K extends string>(keys: readonly K[], figure: z.ZodInt) {
+  return z.strictObject(Object.fromEntries(keys.map((key) => [key, figure.optional()])) as Record<K, z.ZodOptional<z.ZodInt>>);
+}
+
 /** Per-org overrides of single figures, set by platform admins at runtime; stored as organizations.limit_overrides. */
 export const limitOverridesSchema = z
   .object({
-    rateLimits: z.partialRecord(z.enum(ROUTE_CLASSES), z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
-    quotas: z.partialRecord(z.enum(QUOTA_RESOURCES), z.int().min(0).max(1_000_000)).optional(),
+    rateLimits: figures(ROUTE_CLASSES, z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
+    quotas: figures(QUOTA_RESOURCES, z.int().min(0).max(1_000_000)).optional(),
   })
   .strict();
 export type LimitOverrides = z.infer<typeof limitOverridesSchema>;

@@ -8,6 +8,7 @@ import { ApiError } from '../errors.ts';
 import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { exactTimestamp, keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
 import { ORG_ROLES, orgRoleAllows, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } from '../lib/permissions.ts';
+import { quotaCheck } from './quotas.ts';
 
 /** How many characters of a key are kept in clear, to tell keys apart in lists (`sk_live_ab12`). */
 export const KEY_PREFIX_LENGTH = 12;
@@ -89,7 +90,7 @@ export function insertApiKey(db: HttpDatabase, actor: Actor, orgId: string, inpu
  * Creates a key and returns its row with the secret, shown this once. One round trip, one transaction:
  * the route's gate; for a project key, a gate on that project (404 if it is not a live project of the
  * org); one gate per scope role-set proving the caller's role holds every scope (403); then the insert,
- * whose audit entry the trigger writes. Any refusal rolls everything back. An API key may only create
+ * whose audit entry the trigger writes, right after the org's quota check (403 QUOTA_EXCEEDED). Any refusal rolls everything back. An API key may only create
  * keys with scopes it holds itself.
  */
 export async function issueApiKey(tenant: ScopedDatabase, config: Pick<Config, 'APP_ENV'>, orgId: string, input: ApiKeyRequest) {
@@ -106,7 +107,10 @@ export async function issueApiKey(tenant: ScopedDatabase, config: Pick<Config, '
   if (!firstCheck) throw new Error('a key has at least one scope, so at least one check');
   // The checks run before the insert, so a foreign project is refused by its gate (404), not by the foreign key.
   const results = await tenant
-    .batch((db) => [db.execute(firstCheck), ...moreChecks.map((check) => db.execute(check)), insertApiKey(db, actor, orgId, input, secret)] as const)
+    .batch(
+      (db) =>
+        [db.execute(firstCheck), ...moreChecks.map((check) => db.execute(check)), db.execute(quotaCheck(orgId, 'apiKeys')), insertApiKey(db, actor, orgId, input, secret)] as const,
+    )
     .catch((error: unknown) => {
       // The gate cannot say which check refused; if a scope could have been the reason, say so.
       const contested = contestedScopes(orgRolesFor('api_keys:write'), input.scopes);

@@ -8,6 +8,7 @@ import { randomToken, sha256Hex } from '../lib/crypto.ts';
 import { exactTimestamp, keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
 import { rolesUpTo, type OrgRole } from '../lib/permissions.ts';
 import { callerRoleSql, lockOrganization } from './organizations.ts';
+import { quotaCheck } from './quotas.ts';
 
 export type InvitationStatus = 'pending' | 'accepted' | 'revoked' | 'expired';
 export const INVITATION_STATUSES = ['pending', 'accepted', 'revoked', 'expired'] as const satisfies readonly InvitationStatus[];
@@ -45,7 +46,8 @@ export interface CreatedInvitation {
  * both pass the "no pending invitation" check), an insert guarded by the rules, and reads that return
  * the row or explain why the guard refused:
  *  - the inviter may not grant a role above their own (API keys count as admins) → 403;
- *  - the address belongs to a member, or has a pending invitation → 409.
+ *  - the address belongs to a member, or has a pending invitation → 409;
+ *  - the org holds its quota of members (pending invitations count) → 403 QUOTA_EXCEEDED.
  */
 export async function createInvitation(tenant: ScopedDatabase, orgId: string, input: { email: string; role: OrgRole }): Promise<CreatedInvitation> {
   const actor = tenant.actor;
@@ -54,8 +56,10 @@ export async function createInvitation(tenant: ScopedDatabase, orgId: string, in
   const tokenHash = await sha256Hex(token);
   const { email, role } = input;
   const callerRole = callerRoleSql(actor, orgId);
-  const [, , [invitation], [state]] = await tenant.batch((db) => [
+  const [, , , [invitation], [state]] = await tenant.batch((db) => [
     lockOrganization(db, orgId),
+    // Members count pending invitations, so the quota is checked here, not when one is accepted.
+    db.execute(quotaCheck(orgId, 'members')),
     db.execute(sql`
       insert into ${invitations} (id, org_id, email, role, token_hash, invited_by, expires_at)
       select ${id}, ${orgId}, ${email}, ${role}::org_role, ${tokenHash}, ${actor.type === 'user' ? actor.id : null}::uuid, now() + interval '7 days'

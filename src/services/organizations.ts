@@ -6,6 +6,7 @@ import type { Actor, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import { ApiError } from '../errors.ts';
 import { keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
 import type { OrgRole } from '../lib/permissions.ts';
+import { orgUsageSql } from './quotas.ts';
 
 /** Slugs: lower-case letters and digits in hyphen-separated words (3–48 characters overall). */
 export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -121,6 +122,14 @@ export function selectMyOrgs(db: HttpDatabase, userId: string, page: PageRequest
 
 export function selectOrg(db: HttpDatabase, orgId: string) {
   return db.select().from(organizations).where(liveOrg(orgId));
+}
+
+/** A live org's tier, limit overrides and what it holds of each quota (app_org_usage). */
+export function selectOrgLimits(db: HttpDatabase, orgId: string) {
+  return db
+    .select({ tier: organizations.subscriptionTier, overrides: organizations.limitOverrides, usage: orgUsageSql(orgId) })
+    .from(organizations)
+    .where(liveOrg(orgId));
 }
 
 /** Renames and/or re-slugs a live org; returns the row after the change. */

@@ -1,7 +1,7 @@
 import { SELF } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { createDatabase } from '../../src/db/client.ts';
-import { apiKeys, credentials, memberships, organizations, projectMembers, projects, sessions, users } from '../../src/db/schema/index.ts';
+import { apiKeys, credentials, memberships, organizations, platformAdmins, projectMembers, projects, sessions, users } from '../../src/db/schema/index.ts';
 import { getConfig } from '../../src/config.ts';
 import { sha256Hex, randomToken } from '../../src/lib/crypto.ts';
 import { hashPassword } from '../../src/lib/passwords.ts';
@@ -43,6 +43,13 @@ export async function createUser(overrides: { email?: string; name?: string } = 
   ]);
   const { accessToken } = await signAccessToken(config, { userId: id, sessionId, issuedAt: new Date() });
   return { id, email, name, sessionId, accessToken };
+}
+
+/** A user who operates the platform (listed in platform_admins, as `npm run admin:grant` does). */
+export async function createPlatformAdmin(): Promise<TestUser> {
+  const admin = await createUser({ name: `Platform Admin ${unique()}` });
+  await ownerDb.http.insert(platformAdmins).values({ userId: admin.id });
+  return admin;
 }
 
 export interface TestOrg {

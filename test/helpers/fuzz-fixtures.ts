@@ -1,7 +1,7 @@
 import { invitations } from '../../src/db/schema/index.ts';
 import { randomToken, sha256Hex } from '../../src/lib/crypto.ts';
 import { PERMISSIONS } from '../../src/lib/permissions.ts';
-import { createApiKey, createMember, createOrg, createProject, createUser, ownerDb, TEST_PASSWORD, type TestOrg, type TestUser } from './factories.ts';
+import { createApiKey, createMember, createOrg, createPlatformAdmin, createProject, createUser, ownerDb, TEST_PASSWORD, type TestOrg, type TestUser } from './factories.ts';
 
 /** The tenant every fuzzed request acts in: an owner, their org, a project, a member, an API key, an invitation. */
 export interface FuzzFixtures {
@@ -12,6 +12,8 @@ export interface FuzzFixtures {
   apiKey: string;
   keyId: string;
   invitationId: string;
+  /** Who calls the platform-admin routes. */
+  platformAdmin: TestUser;
 }
 
 /** What one request needs to reach its handler: credentials, path parameters, and a body that can succeed. */
@@ -37,14 +39,16 @@ async function createInvitation(org: TestOrg, invitedBy: TestUser, email = `fuzz
 /** One shared fixture set, made once (the fuzz test's beforeAll). */
 export async function createFuzzFixtures(): Promise<FuzzFixtures> {
   const owner = await createUser();
-  const org = await createOrg(owner);
+  // Fuzzing creates many projects, keys and invitations in this one org: a tier whose quotas they stay under.
+  const org = await createOrg(owner, { tier: 'enterprise' });
   const [project] = [await createProject(org), await createProject(org)];
   const member = await createMember(org, 'member');
   const key = await createApiKey(org, { scopes: PERMISSIONS });
   await createApiKey(org, { scopes: ['projects:read'] });
   const [invitation] = [await createInvitation(org, owner), await createInvitation(org, owner)];
   await createOrg(owner);
-  return { owner, org, projectId: project?.id ?? '', member, apiKey: key.key, keyId: key.id, invitationId: invitation?.id ?? '' };
+  const platformAdmin = await createPlatformAdmin();
+  return { owner, org, projectId: project?.id ?? '', member, apiKey: key.key, keyId: key.id, invitationId: invitation?.id ?? '', platformAdmin };
 }
 
 type Preparer = (f: FuzzFixtures, shared: Prepared) => Promise<Prepared>;
@@ -79,17 +83,21 @@ const destructive: Record<string, Preparer> = {
     const invitation = await createInvitation(f.org, f.owner, invitee.email);
     return { ...shared, headers: bearer(invitee.accessToken), body: { token: invitation.token } };
   },
+  // Its own org each time, so the shared org's quotas never change under the other operations.
+  'PATCH /api/v1/admin/orgs/{orgId}': async (f, shared) => ({ ...shared, params: { ...shared.params, orgId: (await createOrg(f.owner)).id } }),
   'POST /api/v1/auth/login': async (f, shared) => ({ ...shared, body: { email: f.owner.email, password: TEST_PASSWORD } }),
 };
 
 /**
  * Credentials and path parameters for one request to `operation` (e.g. `GET /api/v1/orgs/{orgId}`):
  * none for public routes, the owner's session for user routes, the owner's session or an API key with
- * every scope for org routes, and fresh victims for destructive operations.
+ * every scope for org routes, a platform admin's session for platform-admin routes, and fresh victims for
+ * destructive operations.
  */
-export async function prepareRequest(operation: string, kind: 'public' | 'user' | 'org', auth: 'session' | 'apiKey', f: FuzzFixtures): Promise<Prepared> {
+export async function prepareRequest(operation: string, kind: 'public' | 'user' | 'org' | 'platform-admin', auth: 'session' | 'apiKey', f: FuzzFixtures): Promise<Prepared> {
   const params = { id: f.owner.id, sessionId: f.owner.sessionId, orgId: f.org.id, projectId: f.projectId, userId: f.member.id, keyId: f.keyId, invitationId: f.invitationId };
-  const headers = kind === 'public' ? {} : bearer(kind === 'org' && auth === 'apiKey' ? f.apiKey : f.owner.accessToken);
+  const token = kind === 'platform-admin' ? f.platformAdmin.accessToken : kind === 'org' && auth === 'apiKey' ? f.apiKey : f.owner.accessToken;
+  const headers = kind === 'public' ? {} : bearer(token);
   const shared = { headers, params };
   return destructive[operation]?.(f, shared) ?? shared;
 }

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { ownerDb } from '../helpers/factories.ts';
 import { TENANT_TABLES, tenantTableFacts, type TenantTable, type TenantTableFacts } from '../helpers/tenant-tables.ts';
@@ -14,7 +15,22 @@ const READ_ONLY_FOR_RUNTIME: Record<string, string> = {
   audit_logs: 'append-only: the app reads it; only the audit trigger (as app_internal) writes it',
   audit_chain_heads: 'the app reads its head to verify the chain; only the audit trigger moves it',
 };
+/** Tables whose UPDATE the runtime role holds on some columns only, and those columns. */
+const UPDATE_ON_COLUMNS: Record<string, { columns: string[]; why: string }> = {
+  organizations: {
+    columns: ['deleted_at', 'name', 'slug', 'updated_at'],
+    why: 'the tier and limit overrides are set only by platform admins (src/db/sql/platform-orgs.sql)',
+  },
+};
 const READ_WRITE = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
+
+async function runtimeUpdateColumns(table: string): Promise<string[]> {
+  const { rows } = await ownerDb.http.execute<{ column_name: string }>(sql`
+    select column_name from information_schema.column_privileges
+    where table_schema = 'public' and table_name = ${table} and grantee = 'app_runtime' and privilege_type = 'UPDATE'
+    order by column_name`);
+  return rows.map((row) => row.column_name);
+}
 
 async function factsOf(table: TenantTable): Promise<TenantTableFacts | undefined> {
   const { rows } = await ownerDb.http.execute<TenantTableFacts & Record<string, unknown>>(tenantTableFacts(table));
@@ -36,7 +52,13 @@ describe('tenant tables', () => {
     expect(facts, `${table.name} exists`).toBeDefined();
     expect(facts).toMatchObject({ enabled: true, forced: true, orgPolicy: true });
     expect(facts?.policies).toBeGreaterThanOrEqual(1);
-    expect(facts?.runtimeGrants).toEqual(table.name in READ_ONLY_FOR_RUNTIME ? ['SELECT'] : READ_WRITE);
+    const onColumns = UPDATE_ON_COLUMNS[table.name];
+    if (onColumns) {
+      expect(facts?.runtimeGrants).toEqual(READ_WRITE.filter((grant) => grant !== 'UPDATE'));
+      expect(await runtimeUpdateColumns(table.name), onColumns.why).toEqual(onColumns.columns);
+    } else {
+      expect(facts?.runtimeGrants).toEqual(table.name in READ_ONLY_FOR_RUNTIME ? ['SELECT'] : READ_WRITE);
+    }
     if (table.name in NO_AUDIT_TRIGGER) {
       expect(facts?.auditTrigger).toBeNull();
     } else {

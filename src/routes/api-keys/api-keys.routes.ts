@@ -1,4 +1,4 @@
-import { bodyErrorResponses, errorResponse } from '../../errors.ts';
+import { bodyErrorResponses, errorResponse, quotaErrorResponses } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope, paginationQuery } from '../../lib/pagination.ts';
@@ -15,7 +15,7 @@ export const createApiKey = orgRoute('api_keys:write', {
   summary: 'Create an API key',
   description: 'The key is in `data.key`, in this response only. Every scope must be a permission your own org role holds (else 403).',
   request: { params: orgParams, body: jsonBody(createApiKeyBody, 'The key to create.') },
-  responses: { 201: jsonContent(dataEnvelope(apiKeyWithSecretSchema), 'The new key, with its secret.'), ...bodyErrorResponses },
+  responses: { 201: jsonContent(dataEnvelope(apiKeyWithSecretSchema), 'The new key, with its secret.'), ...bodyErrorResponses, ...quotaErrorResponses },
 });
 
 export const listApiKeys = orgRoute('api_keys:read', {

@@ -1,4 +1,4 @@
-import { bodyErrorResponses, errorResponse } from '../../errors.ts';
+import { bodyErrorResponses, errorResponse, quotaErrorResponses } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
@@ -27,6 +27,7 @@ export const createInvitation = orgRoute('invitations:write', {
     409: errorResponse('The address belongs to a member or already has a pending invitation.'),
     503: errorResponse('The invitation email could not be queued; nothing was created.'),
     ...bodyErrorResponses,
+    ...quotaErrorResponses,
   },
 });
 

@@ -3,6 +3,8 @@ import { leaveOrgHandler, listMembersHandler, removeMemberHandler, updateMemberH
 import { leaveOrg, listMembers, removeMember, updateMember } from './members.routes.ts';
 import { createOrgHandler, deleteOrgHandler, getOrgHandler, listOrgsHandler, updateOrgHandler } from './orgs.handlers.ts';
 import { createOrg, deleteOrg, getOrg, listOrgs, updateOrg } from './orgs.routes.ts';
+import { getOrgUsageHandler } from './usage.handlers.ts';
+import { getOrgUsage } from './usage.routes.ts';
 
 /** Organizations and their memberships. */
 export const orgRoutes = createRouter()
@@ -11,6 +13,7 @@ export const orgRoutes = createRouter()
   .openapi(getOrg, getOrgHandler)
   .openapi(updateOrg, updateOrgHandler)
   .openapi(deleteOrg, deleteOrgHandler)
+  .openapi(getOrgUsage, getOrgUsageHandler)
   .openapi(listMembers, listMembersHandler)
   .openapi(updateMember, updateMemberHandler)
   .openapi(removeMember, removeMemberHandler)

@@ -2,6 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import type { ScopedDatabase } from '../../db/tenant.ts';
 import { ApiError } from '../../errors.ts';
 import { insertProject, selectProject, softDeleteProject, updateProjectFields } from '../../services/projects.ts';
+import { quotaCheck } from '../../services/quotas.ts';
 import type { createProject, deleteProject, getProject, replaceProject, updateProject } from './projects.routes.ts';
 import { toProject } from './projects.schemas.ts';
 
@@ -18,7 +19,7 @@ export const getProjectHandler: RouteHandler<typeof getProject> = async (c) => {
 
 export const createProjectHandler: RouteHandler<typeof createProject> = async (c) => {
   const { orgId } = c.req.valid('param');
-  const [[project]] = await c.var.tenant.batch((db) => [insertProject(db, orgId, c.req.valid('json'))]);
+  const [, [project]] = await c.var.tenant.batch((db) => [db.execute(quotaCheck(orgId, 'projects')), insertProject(db, orgId, c.req.valid('json'))]);
   if (!project) throw new Error('insert returned no row');
   c.header('Location', `/api/v1/orgs/${orgId}/projects/${project.id}`);
   return c.json({ data: toProject(project) }, 201);

@@ -1,4 +1,4 @@
-import { bodyErrorResponses } from '../../errors.ts';
+import { bodyErrorResponses, quotaErrorResponses } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
@@ -25,7 +25,7 @@ export const createProject = orgRoute('projects:write', {
   tags,
   summary: 'Create a project',
   request: { params: orgParams, body: jsonBody(createProjectBody, 'The new project.') },
-  responses: { 201: jsonContent(project, 'The new project.'), ...bodyErrorResponses },
+  responses: { 201: jsonContent(project, 'The new project.'), ...bodyErrorResponses, ...quotaErrorResponses },
 });
 
 export const getProject = orgRoute('projects:read', {

@@ -1,0 +1,33 @@
+import { z } from '@hono/zod-openapi';
+import { effectiveLimits, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
+
+const rateLimitSchema = z.object({
+  limit: z.int().openapi({ description: 'Requests admitted per window.' }),
+  windowSeconds: z.int().openapi({ example: RATE_WINDOW_SECONDS }),
+});
+
+const quotaSchema = z.object({
+  limit: z.int().openapi({ description: 'How many the org may hold.' }),
+  used: z.int().openapi({ description: 'How many it holds now (members: including pending invitations).' }),
+});
+
+/** An org's limits as they apply to it now (its tier with any override a platform admin set) and its use of each quota. */
+export const orgUsageSchema = z
+  .object({
+    subscriptionTier: z.enum(TIERS),
+    rateLimits: z.record(z.enum(ROUTE_CLASSES), rateLimitSchema).openapi({ description: 'Per route class (`x-rate-limit-class`).' }),
+    quotas: z.record(z.enum(QUOTA_RESOURCES), quotaSchema),
+  })
+  .openapi('OrganizationUsage');
+
+/** The org's tier, overrides and counts → the response: every route class and every quota, named. */
+export function toOrgUsage(tier: Tier, overrides: LimitOverrides, used: Record<QuotaResource, number>): z.infer<typeof orgUsageSchema> {
+  const limits = effectiveLimits(tier, overrides);
+  const rate = (routeClass: (typeof ROUTE_CLASSES)[number]) => ({ limit: limits.rateLimits[routeClass], windowSeconds: RATE_WINDOW_SECONDS });
+  const quota = (resource: QuotaResource) => ({ limit: limits.quotas[resource], used: used[resource] });
+  return {
+    subscriptionTier: tier,
+    rateLimits: { read: rate('read'), write: rate('write'), auth: rate('auth'), upload: rate('upload'), admin: rate('admin') },
+    quotas: { projects: quota('projects'), members: quota('members'), apiKeys: quota('apiKeys') },
+  };
+}
