@@ -6,6 +6,7 @@ import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
+import { requireFlag } from '../middleware/flags.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
 import { platformScope } from '../middleware/platform-scope.ts';
@@ -39,6 +40,17 @@ function queryPolicy(config: Pick<RouteConfig, 'request' | 'path'>): MiddlewareH
   return acceptQuery;
 }
 
+/**
+ * A route declared with `'x-flag': key` (published as such) exists only while that flag is on for the
+ * caller: 404 otherwise (middleware/flags.ts). Runs once the kind knows the caller.
+ */
+function flagPolicy(config: object): MiddlewareHandler<AppEnv> {
+  const key: unknown = 'x-flag' in config ? config['x-flag'] : undefined;
+  if (key === undefined) return acceptQuery;
+  if (typeof key !== 'string') throw new TypeError('x-flag takes a flag key');
+  return requireFlag(key);
+}
+
 /** The JSON kinds' body policy: a size limit counted on the stream, JSON only, valid UTF-8 only. */
 const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
 
@@ -53,7 +65,7 @@ export function orgRoute<const R extends Omit<RouteConfig, 'middleware' | 'secur
     'x-route-kind': 'org',
     'x-permission': permission,
     security,
-    middleware: [...jsonBodies(), authenticate(), authorize(permission), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate(), authorize(permission), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -69,7 +81,7 @@ export function streamRoute<const R extends Omit<RouteConfig, 'middleware' | 'se
     'x-route-kind': kind,
     'x-permission': permission,
     security,
-    middleware: [authenticate(), authorize(permission, { gateFirst: true }), queryPolicy(config)] as const,
+    middleware: [authenticate(), authorize(permission, { gateFirst: true }), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -83,7 +95,7 @@ export function userRoute<const R extends Omit<RouteConfig, 'middleware' | 'secu
     ...config,
     'x-route-kind': 'user',
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), userScope(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), userScope(), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -97,7 +109,21 @@ export function platformRoute<const R extends Omit<RouteConfig, 'middleware' | '
     ...config,
     'x-route-kind': 'platform-admin',
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), platformScope(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), platformScope(), flagPolicy(config), queryPolicy(config)] as const,
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+  });
+}
+
+/**
+ * A read for any authenticated caller (a user or an API key) that needs nothing from Postgres: the handler
+ * gets only `actor`, as authentication proved it, and no database at all (e.g. GET /flags, answered from KV).
+ */
+export function callerRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(config: R) {
+  return createRoute({
+    ...config,
+    'x-route-kind': 'caller',
+    security,
+    middleware: [...jsonBodies(), authenticate(), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }

@@ -1,4 +1,5 @@
-import type { HttpDatabase } from '../db/client.ts';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Schema } from '../db/client.ts';
 import { platformAuditLog } from '../db/schema/index.ts';
 import type { RequestMeta, UserActor } from '../db/tenant.ts';
 
@@ -13,8 +14,9 @@ export interface PlatformAuditEntry {
 
 /**
  * Appends one platform audit entry; compose it into the same batch as the change it records (behind the
- * platform gate, whose RLS policy accepts entries only from the admin it entered).
+ * platform gate, whose RLS policy accepts entries only from the admin it entered): an HTTP batch, or an
+ * interactive transaction when the change must first read what it changes.
  */
-export function insertPlatformAuditEntry(db: HttpDatabase, actor: UserActor, meta: RequestMeta, entry: PlatformAuditEntry) {
+export function insertPlatformAuditEntry<H extends PgQueryResultHKT>(db: PgDatabase<H, Schema>, actor: UserActor, meta: RequestMeta, entry: PlatformAuditEntry) {
   return db.insert(platformAuditLog).values({ actorId: actor.id, requestId: meta.requestId, ip: meta.ip, ...entry });
 }
