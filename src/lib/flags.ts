@@ -17,10 +17,15 @@ export const flagKey = z.string().regex(FLAG_KEY_PATTERN, 'must be 1–64 of a-z
 /** A percentage with at most two decimals: 12.34 % admits 1,234 of 10,000 buckets. */
 const percentage = z.number().min(0).max(100).multipleOf(0.01);
 
-/** The typed value a flag (or one of its variants) carries when it is on: a boolean, number, string or JSON object. */
-export const flagValue = z
-  .union([z.boolean(), z.number(), z.string().max(2000), z.record(z.string(), z.unknown())])
-  .openapi('FlagValue', { description: 'Returned as `value` when the flag is on for the caller.' });
+// flagValue and flagVariants stay unnamed in the OpenAPI document: a named component used once as
+// `.nullable()` would be published nullable everywhere, and the create body refuses null.
+
+/**
+ * The typed value a flag (or one of its variants) carries when it is on: a boolean, a number or a string,
+ * OpenFeature's primitive types. (No free-form objects: every request body is closed, and a flag needing
+ * structure is better as several flags or variants.)
+ */
+export const flagValue = z.union([z.boolean(), z.number(), z.string().max(2000)]).openapi({ description: 'Returned as `value` when the flag is on for the caller.' });
 export type FlagValue = z.infer<typeof flagValue>;
 
 /**
@@ -48,7 +53,7 @@ export const flagVariants = z
   .max(20)
   .refine((variants) => Math.abs(variants.reduce((sum, variant) => sum + variant.weight, 0) - 100) < 1e-6, 'weights must add up to 100')
   .refine((variants) => new Set(variants.map((variant) => variant.key)).size === variants.length, 'variant keys must be unique')
-  .openapi('FlagVariants');
+  .openapi({ description: 'Weighted variants; weights are percentages (two decimals) adding up to 100.' });
 export type FlagVariant = z.infer<typeof flagVariants>[number];
 
 /** What evaluation needs of a flag: the edge copy in KV holds exactly this per flag. */

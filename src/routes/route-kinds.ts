@@ -6,6 +6,7 @@ import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize } from '../middleware/authorize.ts';
+import { callerScope } from '../middleware/caller-scope.ts';
 import { requireFlag } from '../middleware/flags.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
@@ -115,15 +116,16 @@ export function platformRoute<const R extends Omit<RouteConfig, 'middleware' | '
 }
 
 /**
- * A read for any authenticated caller (a user or an API key) that needs nothing from Postgres: the handler
- * gets only `actor`, as authentication proved it, and no database at all (e.g. GET /flags, answered from KV).
+ * A read for any authenticated caller (a user or an API key) of data that is no tenant's (e.g. GET /flags,
+ * answered from KV): the handler gets only `actor` and no database; the caller's grant is still checked
+ * live (`callerScope`) before the response leaves.
  */
 export function callerRoute<const R extends Omit<RouteConfig, 'middleware' | 'security'>>(config: R) {
   return createRoute({
     ...config,
     'x-route-kind': 'caller',
     security,
-    middleware: [...jsonBodies(), authenticate(), flagPolicy(config), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate(), callerScope(), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
