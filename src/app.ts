@@ -14,6 +14,7 @@ import { apiKeyRoutes } from './routes/api-keys/index.ts';
 import { auditLogRoutes } from './routes/audit-logs/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
 import { devRoutes } from './routes/dev/index.ts';
+import { flagRoutes } from './routes/flags/index.ts';
 import { invitationRoutes } from './routes/invitations/index.ts';
 import { orgRoutes } from './routes/orgs/index.ts';
 import { projectRoutes } from './routes/projects/index.ts';
@@ -35,7 +36,7 @@ export function createApp() {
   app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
-  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes]) {
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes]) {
     app.route('/api/v1', routes);
   }
   mountDocs(app);

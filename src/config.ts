@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { APP_ENVS } from './lib/environments.ts';
 
 const optional = <T extends z.ZodType>(schema: T) => schema.optional().or(z.literal('').transform(() => undefined));
 
@@ -20,7 +21,7 @@ const LOCAL_ENVS: ReadonlySet<string> = new Set(['development', 'test']);
 
 /** Configuration and secrets, parsed once per isolate at the boundary. */
 const configSchema = z.object({
-  APP_ENV: z.enum(['development', 'test', 'staging', 'production']),
+  APP_ENV: z.enum(APP_ENVS),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   /** host:port of the local Neon proxy (scripts/lib/neon-proxy.ts); never set in production. */
   NEON_LOCAL_PROXY: optional(z.string().regex(/^[\w.-]+:\d+$/)),

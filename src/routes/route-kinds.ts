@@ -8,7 +8,9 @@ import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
 import { authorize, type TenantVariables } from '../middleware/authorize.ts';
+import { callerScope } from '../middleware/caller-scope.ts';
 import { edgeCache } from '../middleware/edge-cache.ts';
+import { requireFlag } from '../middleware/flags.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
 import { platformScope } from '../middleware/platform-scope.ts';
@@ -64,6 +66,17 @@ function readPolicy(config: Pick<RouteConfig, 'method'>, cached: boolean): reado
   return [etag(), cached ? edgeCache() : pass];
 }
 
+/**
+ * A route declared with `'x-flag': key` (published as such) exists only while that flag is on for the
+ * caller: 404 otherwise (middleware/flags.ts). Runs once the kind knows the caller.
+ */
+function flagPolicy(config: object): MiddlewareHandler<AppEnv> {
+  const key: unknown = 'x-flag' in config ? config['x-flag'] : undefined;
+  if (key === undefined) return pass;
+  if (typeof key !== 'string') throw new TypeError('x-flag takes a flag key');
+  return requireFlag(key);
+}
+
 /** The JSON kinds' body policy: a size limit counted on the stream, JSON only, valid UTF-8 only. */
 const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
 
@@ -81,7 +94,7 @@ export function orgRoute<const R extends KindConfig & { edgeCache?: true }>(perm
     'x-rate-limit-class': routeClass,
     'x-edge-cache': cached === true,
     security,
-    middleware: [...jsonBodies(), authenticate(), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true)] as const,
+    middleware: [...jsonBodies(), authenticate(), authorize(permission, routeClass), flagPolicy(config), queryPolicy(config), ...readPolicy(config, cached === true)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -99,7 +112,7 @@ export function streamRoute<const R extends KindConfig>(kind: 'socket' | 'upload
     'x-permission': permission,
     'x-rate-limit-class': routeClass,
     security,
-    middleware: [authenticate(), authorize(permission, routeClass, { gateFirst: true }), queryPolicy(config)] as const,
+    middleware: [authenticate(), authorize(permission, routeClass, { gateFirst: true }), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -115,7 +128,7 @@ export function userRoute<const R extends KindConfig>(config: R) {
     'x-route-kind': 'user',
     'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), userScope(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), userScope(), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -131,7 +144,24 @@ export function platformRoute<const R extends KindConfig>(config: R) {
     'x-route-kind': 'platform-admin',
     'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), platformScope(), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), platformScope(), flagPolicy(config), queryPolicy(config)] as const,
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+  });
+}
+
+/**
+ * A read for any authenticated caller (a user or an API key) of data that is no tenant's (e.g. GET /flags,
+ * answered from KV): the handler gets only `actor` and no database; the caller's grant is still checked
+ * live (`callerScope`) before the response leaves.
+ */
+export function callerRoute<const R extends KindConfig>(config: R) {
+  const [routeClass, route] = classify(config, 'write');
+  return createRoute({
+    ...route,
+    'x-route-kind': 'caller',
+    'x-rate-limit-class': routeClass,
+    security,
+    middleware: [...jsonBodies(), authenticate(), callerRateLimit('user', routeClass), callerScope(), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }

@@ -1,5 +1,6 @@
 import { and, eq, type SQL } from 'drizzle-orm';
-import type { HttpDatabase } from '../db/client.ts';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { HttpDatabase, Schema } from '../db/client.ts';
 import { platformAuditLog } from '../db/schema/index.ts';
 import type { RequestMeta, UserActor } from '../db/tenant.ts';
 import { keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
@@ -18,9 +19,10 @@ export interface PlatformAuditEntry {
 
 /**
  * Appends one platform audit entry; compose it into the same batch as the change it records (behind the
- * platform gate, whose RLS policy accepts entries only from the admin it entered).
+ * platform gate, whose RLS policy accepts entries only from the admin it entered): an HTTP batch, or an
+ * interactive transaction when the change must first read what it changes.
  */
-export function insertPlatformAuditEntry(db: HttpDatabase, actor: UserActor, meta: RequestMeta, entry: PlatformAuditEntry) {
+export function insertPlatformAuditEntry<H extends PgQueryResultHKT>(db: PgDatabase<H, Schema>, actor: UserActor, meta: RequestMeta, entry: PlatformAuditEntry) {
   return db.insert(platformAuditLog).values({ actorId: actor.id, requestId: meta.requestId, ip: meta.ip, ...entry });
 }
 

@@ -164,6 +164,7 @@ describe('the OpenAPI document states the policy', () => {
       }
     }
     expect(nullable.sort()).toEqual([
+      'PATCH /api/v1/admin/flags/{key} variants',
       'PATCH /api/v1/orgs/{orgId}/projects/{projectId} description',
       'POST /api/v1/orgs/{orgId}/projects description',
       'PUT /api/v1/orgs/{orgId}/projects/{projectId} description',

@@ -1,0 +1,50 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Actor } from '../db/tenant.ts';
+import type { AppEnv, KindEnv } from '../env.ts';
+import { ApiError } from '../errors.ts';
+import { evaluateFlag, flagNotFound, type FlagContext, type FlagEvaluation } from '../lib/flag-evaluation.ts';
+import { FLAG_KEY_PATTERN } from '../lib/flags.ts';
+import { edgeFlagsFor } from '../services/flags-edge.ts';
+
+/** Flags are evaluated for whoever the route kind authenticated, if anyone. */
+type FlagEnv = KindEnv<{ actor?: Actor }>;
+
+/**
+ * Who the caller is, for flags, from what the request already proved without Postgres: a user token gives
+ * the user; an API key its org. On routes inside an org (`/orgs/{orgId}/…`) a user also gets that org, so
+ * org targeting reaches them there; the gate still decides membership, so a non-member gets 404 either way.
+ * The tier is not known here without Postgres: route code that knows it passes it to `flagEnabled`.
+ */
+export function callerFlagContext<E extends FlagEnv>(c: Context<E>): FlagContext {
+  const actor = c.var.actor;
+  const environment = c.var.config.APP_ENV;
+  if (actor?.type === 'api_key') return { environment, orgId: actor.orgId };
+  const orgId = c.req.param('orgId');
+  return { environment, ...(actor ? { userId: actor.id } : {}), ...(orgId ? { orgId } : {}) };
+}
+
+/** Every flag evaluated for `context`, from the edge copy (memory, then KV; never Postgres). */
+export async function evaluateAllFlags<E extends AppEnv>(c: Context<E>, context: FlagContext): Promise<FlagEvaluation[]> {
+  const { flags } = await edgeFlagsFor(c.env.FLAGS);
+  return [...flags.values()].map((flag) => evaluateFlag(flag, context));
+}
+
+/** The one helper route code asks: is flag `key` on for this caller? `context` adds what the route knows (e.g. the tier). */
+export async function flagEnabled<E extends FlagEnv>(c: Context<E>, key: string, context: Partial<FlagContext> = {}): Promise<boolean> {
+  const { flags } = await edgeFlagsFor(c.env.FLAGS);
+  const flag = flags.get(key);
+  return (flag ? evaluateFlag(flag, { ...callerFlagContext(c), ...context }) : flagNotFound(key)).enabled;
+}
+
+/**
+ * A route that exists only while flag `key` is on for the caller: 404 (as for an unknown route) while it is
+ * off. The route kinds add it for a route declared with `'x-flag': key`, after authentication, before the
+ * handler, so a caller for whom the route does not exist causes no database work.
+ */
+export function requireFlag(key: string): MiddlewareHandler<FlagEnv> {
+  if (!FLAG_KEY_PATTERN.test(key)) throw new TypeError(`x-flag "${key}" is not a flag key (${FLAG_KEY_PATTERN.source})`);
+  return async function requireFlag(c, next) {
+    if (!(await flagEnabled(c, key))) throw new ApiError('NOT_FOUND', 'Not found.');
+    await next();
+  };
+}
