@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { limitOverridesSchema, TIERS } from '../../src/lib/limits.ts';
 import { ORG_ROLES, PROJECT_ROLES } from '../../src/lib/permissions.ts';
+import type { LimitDecision } from '../../src/lib/sliding-log.ts';
 
 /** Names the authority of one org: the org id (any uuid shape, as routes accept), so no two tenants ever share one. */
 export const orgAuthorityKey = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
@@ -48,7 +49,7 @@ export interface OrgLimits {
  * with `grantEpoch`. `dataVersion` names the org's data as of now: cached bodies are keyed by it.
  */
 export type AdmitResult =
-  | { status: 'admitted'; role: string; limits: OrgLimits; dataVersion: string; decision: import('../../src/lib/sliding-log.ts').LimitDecision }
-  | { status: 'limited'; limits: OrgLimits; decision: import('../../src/lib/sliding-log.ts').LimitDecision }
+  | { status: 'admitted'; role: string; limits: OrgLimits; dataVersion: string; decision: LimitDecision }
+  | { status: 'limited'; limits: OrgLimits; decision: LimitDecision }
   | { status: 'refused'; code: 401 | 403 | 404 }
   | { status: 'unknown'; grantEpoch: string; dataVersion: string };

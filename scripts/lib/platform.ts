@@ -29,6 +29,8 @@ export interface PlatformOptions {
   proxyPort: number;
   /** Forward wrangler's output to this process's (dev) or keep it quiet (tests, benchmarks). */
   inheritOutput: boolean;
+  /** The Worker's entry, when not wrangler.toml's `main` (the benchmark adds its baseline routes). */
+  entry?: string;
   /** wrangler's `--log-level` (default: wrangler's own, `log`). */
   logLevel?: 'debug' | 'info' | 'log' | 'warn' | 'error' | 'none';
   /** Aborting it while starting stops whatever already started and rejects with the abort reason. */
@@ -104,7 +106,7 @@ interface Wrangler {
 }
 
 function spawnWrangler(options: PlatformOptions, vars: string[]): Wrangler {
-  const args = [WRANGLER_BIN, 'dev', '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
+  const args = [WRANGLER_BIN, 'dev', ...(options.entry ? [options.entry] : []), '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
   args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
   if (options.logLevel) args.push('--log-level', options.logLevel);
   for (const entry of vars) args.push('--var', entry);

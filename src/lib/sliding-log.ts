@@ -159,9 +159,10 @@ export class SlidingLog {
       this.sql.exec('DELETE FROM sliding_log WHERE key = ? AND until <= ?', rule.key, now);
     }
     // A lowered limit: the newest `limit` entries decide alone, so older ones are dropped, not kept forever.
-    if (log.keepNewest(rule.limit) > 0) {
-      if (log.size === 0) this.sql.exec('DELETE FROM sliding_log WHERE key = ?', rule.key);
-      else this.sql.exec('DELETE FROM sliding_log WHERE key = ? AND until < ?', rule.key, log.at(0));
+    const dropped = log.keepNewest(rule.limit);
+    if (dropped > 0) {
+      // By row, oldest first: entries admitted in one instant share their `until`, so a time bound cannot tell them apart.
+      this.sql.exec('DELETE FROM sliding_log WHERE rowid IN (SELECT rowid FROM sliding_log WHERE key = ? ORDER BY until, rowid LIMIT ?)', rule.key, dropped);
     }
     return log;
   }

@@ -14,8 +14,8 @@ const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
  * Limits a caller outside any org, exactly (one RateLimiter object per caller and class): `ip` for anonymous
  * traffic (by the client address Cloudflare gives, `CF-Connecting-IP`), `user` for a signed-in user's own
  * and platform routes (after `authenticate`). Org routes are limited by their org's authority instead
- * (middleware/edge-admission.ts). When the limiter cannot be reached, `auth` routes fail closed (503) and
- * the others open; both are logged.
+ * (middleware/edge-admission.ts). When the limiter cannot be reached, `auth` routes fail closed (503; or
+ * open with RATE_LIMIT_FAIL_MODE_AUTH=open) and the others open; both are logged.
  */
 export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): MiddlewareHandler<AppEnv & { Variables: Partial<AuthVariables> }> {
   const limit = CALLER_RATE_LIMITS[scope][routeClass];
@@ -26,8 +26,9 @@ export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): M
     try {
       decision = await rateLimiterFor(c.env, name).limit(rules);
     } catch (error) {
-      log('error', 'rate limiter unreachable', { scope, routeClass, failing: routeClass === 'auth' ? 'closed' : 'open', error: describeError(error) });
-      if (routeClass === 'auth') throw new ApiError('SERVICE_UNAVAILABLE', 'Sign-in is briefly unavailable. Retry shortly.', undefined, { 'Retry-After': '1' });
+      const closed = routeClass === 'auth' && c.var.config.RATE_LIMIT_FAIL_MODE_AUTH === 'closed';
+      log('error', 'rate limiter unreachable', { scope, routeClass, failing: closed ? 'closed' : 'open', error: describeError(error) });
+      if (closed) throw new ApiError('SERVICE_UNAVAILABLE', 'Sign-in is briefly unavailable. Retry shortly.', undefined, { 'Retry-After': '1' });
       return next();
     }
     if (!decision.allowed) throw rateLimited(routeClass, decision);

@@ -68,7 +68,8 @@ function readPolicy(config: Pick<RouteConfig, 'method'>, cached: boolean): reado
 
 /**
  * A route declared with `'x-flag': key` (published as such) exists only while that flag is on for the
- * caller: 404 otherwise (middleware/flags.ts). Runs once the kind knows the caller.
+ * caller: 404 otherwise (middleware/flags.ts). Runs once the kind knows the caller (on org kinds before
+ * the caller is admitted, so a route that is off costs nothing).
  */
 function flagPolicy(config: object): MiddlewareHandler<AppEnv> {
   const key: unknown = 'x-flag' in config ? config['x-flag'] : undefined;
@@ -94,7 +95,7 @@ export function orgRoute<const R extends KindConfig & { edgeCache?: true }>(perm
     'x-rate-limit-class': routeClass,
     'x-edge-cache': cached === true,
     security,
-    middleware: [...jsonBodies(), authenticate(), authorize(permission, routeClass), flagPolicy(config), queryPolicy(config), ...readPolicy(config, cached === true)] as const,
+    middleware: [...jsonBodies(), authenticate(), flagPolicy(config), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -112,7 +113,7 @@ export function streamRoute<const R extends KindConfig>(kind: 'socket' | 'upload
     'x-permission': permission,
     'x-rate-limit-class': routeClass,
     security,
-    middleware: [authenticate(), authorize(permission, routeClass, { gateFirst: true }), flagPolicy(config), queryPolicy(config)] as const,
+    middleware: [authenticate(), flagPolicy(config), authorize(permission, routeClass, { gateFirst: true }), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }

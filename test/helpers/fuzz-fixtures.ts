@@ -94,7 +94,7 @@ const destructive: Record<string, Preparer> = {
  * every scope for org routes, a platform admin's session for platform-admin routes, and fresh victims for
  * destructive operations.
  */
-export async function prepareRequest(operation: string, kind: 'public' | 'user' | 'org' | 'platform-admin', auth: 'session' | 'apiKey', f: FuzzFixtures): Promise<Prepared> {
+export async function prepareRequest(operation: string, kind: 'public' | 'user' | 'caller' | 'org' | 'platform-admin', auth: 'session' | 'apiKey', f: FuzzFixtures): Promise<Prepared> {
   const params = { id: f.owner.id, sessionId: f.owner.sessionId, orgId: f.org.id, projectId: f.projectId, userId: f.member.id, keyId: f.keyId, invitationId: f.invitationId };
   const token = kind === 'platform-admin' ? f.platformAdmin.accessToken : kind === 'org' && auth === 'apiKey' ? f.apiKey : f.owner.accessToken;
   const headers = kind === 'public' ? {} : bearer(token);

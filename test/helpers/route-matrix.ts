@@ -9,7 +9,7 @@ import { sampleFor, type OpenApiDocument } from './openapi-sample.ts';
  * its kind (`x-route-kind`, set by src/routes/route-kinds.ts) and, for org routes, its `x-permission`.
  * Tests read routes from here, never from a hand-kept list, so a route added tomorrow is covered today.
  */
-export type RouteKind = 'org' | 'socket' | 'upload' | 'user' | 'platform-admin' | 'public';
+export type RouteKind = 'org' | 'socket' | 'upload' | 'user' | 'caller' | 'platform-admin' | 'public';
 
 /** The kinds gated inside an org (they carry `x-permission`): the org matrix covers them all. */
 export const ORG_KINDS: readonly RouteKind[] = ['org', 'socket', 'upload'];

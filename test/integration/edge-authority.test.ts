@@ -11,7 +11,6 @@ import {
   grantsChanged,
   json,
   ownerDb,
-  setProjectRole,
   TEST_PASSWORD,
   type Credential,
   type TestOrg,

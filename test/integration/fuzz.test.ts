@@ -41,7 +41,7 @@ const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =
     if (!operation) return [];
     const id = `${method.toUpperCase()} ${path}`;
     // The route kind (src/routes/route-kinds.ts) decides the credentials; an operation without one is a failure.
-    const kind = (['public', 'user', 'org', 'platform-admin'] as const).find((known) => known === operation['x-route-kind']);
+    const kind = (['public', 'user', 'caller', 'org', 'platform-admin'] as const).find((known) => known === operation['x-route-kind']);
     if (!kind) throw new Error(`${id} has no x-route-kind`);
     const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] ?? '');
     const bodySchema = operation.requestBody?.content?.['application/json']?.schema;
@@ -175,7 +175,7 @@ const shorten = (value: string, max = 300) => (value.length > max ? `${value.sli
 describe('fuzz: every operation of the OpenAPI document', () => {
   it('covers every operation, public, user, org and platform-admin', () => {
     expect(operations.length).toBeGreaterThanOrEqual(47);
-    expect(new Set(operations.map((op) => op.kind))).toEqual(new Set(['public', 'user', 'org', 'platform-admin']));
+    expect(new Set(operations.map((op) => op.kind))).toEqual(new Set(['public', 'user', 'caller', 'org', 'platform-admin']));
   });
 
   it.each(operations.map((op) => [op.id, op] as const))('%s', { timeout: 60_000 }, async (_, op) => {

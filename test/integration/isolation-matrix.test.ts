@@ -82,9 +82,10 @@ describe('every route is in a matrix', () => {
   it('every operation declares its kind, and every org operation its permission', () => {
     expect(documentedOperations.length).toBeGreaterThan(0);
     for (const op of documentedOperations) {
-      // Kinds with a matrix: org-scoped ones here, user routes in user-isolation-matrix.test.ts, platform-admin
-      // routes in platform-admin-matrix.test.ts (everyone but a platform admin gets 401/403/404).
-      expect(['org', 'socket', 'upload', 'user', 'platform-admin', 'public'], `${describeOperation(op)} x-route-kind`).toContain(op.kind);
+      // Kinds with a matrix: org-scoped ones here, user routes in user-isolation-matrix.test.ts, caller routes in
+      // caller-matrix.test.ts, platform-admin routes in platform-admin-matrix.test.ts (everyone but a platform
+      // admin gets 401/403/404).
+      expect(['org', 'socket', 'upload', 'user', 'caller', 'platform-admin', 'public'], `${describeOperation(op)} x-route-kind`).toContain(op.kind);
       const orgScoped = op.kind !== undefined && ORG_KINDS.includes(op.kind);
       if (orgScoped) expect(op.permission, `${describeOperation(op)} x-permission`).toBeDefined();
       // A route inside an org must be org-scoped, or no matrix would cover it (platform-admin routes act on any

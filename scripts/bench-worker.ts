@@ -1,0 +1,24 @@
+// The Worker `npm run bench` serves: the real one (src/index.ts), plus two routes that exist only here, served
+// by the same wrangler/workerd so they make a fair baseline:
+//   GET /__bench/bare     a bare Hono route: the ceiling for anything this runtime serves;
+//   GET /__bench/limiter  the same route after one exact rate-limit call (a RateLimiter object's `limit`):
+//                         the difference between the two is what the limiter costs a request.
+import { Hono } from 'hono';
+import { rateLimiterFor } from '../durable-objects/rate-limiter/index.ts';
+import { MAX_RATE_LIMIT } from '../src/lib/limits.ts';
+import worker from '../src/index.ts';
+
+export { OrgAuthority, RateLimiter, Room } from '../src/index.ts';
+
+const bench = new Hono<{ Bindings: Env }>()
+  .get('/__bench/bare', (c) => c.text('ok'))
+  .get('/__bench/limiter', async (c) => {
+    const decision = await rateLimiterFor(c.env, 'bench:limiter').limit([{ key: 'bench', limit: MAX_RATE_LIMIT, windowMs: 1_000 }]);
+    return c.text(decision.allowed ? 'ok' : 'limited', decision.allowed ? 200 : 429);
+  });
+
+export default {
+  fetch: (request, env, ctx) => (new URL(request.url).pathname.startsWith('/__bench/') ? bench.fetch(request, env, ctx) : worker.fetch(request, env, ctx)),
+  queue: worker.queue,
+  scheduled: worker.scheduled,
+} satisfies ExportedHandler<Env>;
