@@ -3,9 +3,9 @@
  * named cache here instead of keeping its own map: each cache is bounded (`max`, least recently used
  * evicted first, one entry at a time) and, when given `ttlMs`, forgets an entry that long after it was set.
  *
- * Next: the edge tier (KV `CACHE` binding) slots in behind `getOrLoad`: memory, then KV, then the loader.
- * Callers that may want it later should read through `getOrLoad` rather than `get`/`set`. Caches whose
- * keys or values are not shareable beyond the isolate (secrets, clients) stay memory-only.
+ * The KV tier (`CACHE`) sits behind `getOrLoad`, in the caller's loader: see cache/edge-cache.ts (bodies) and
+ * the API-key lookups in middleware/auth.ts. Caches whose keys or values are not shareable beyond the isolate
+ * (secrets, clients) stay memory-only.
  * @module
  */
 import { LRUCache } from 'lru-cache';

@@ -78,6 +78,9 @@ function flagPolicy(config: object): MiddlewareHandler<AppEnv> {
   return requireFlag(key);
 }
 
+/** What a GET of an org route may answer besides its body: its ETag still matches (`readPolicy`). */
+const notModified = { 304: { description: 'Not modified: `If-None-Match` names the current `ETag` of the body.' } } as const;
+
 /** The JSON kinds' body policy: a size limit counted on the stream, JSON only, valid UTF-8 only. */
 const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
 
@@ -96,7 +99,7 @@ export function orgRoute<const R extends KindConfig & { edgeCache?: true }>(perm
     'x-edge-cache': cached === true,
     security,
     middleware: [...jsonBodies(), authenticate(), flagPolicy(config), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true)] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...(config.method === 'get' ? notModified : {}) }, config.responses),
   });
 }
 

@@ -17,6 +17,7 @@ export const ORG_KINDS: readonly RouteKind[] = ['org', 'socket', 'upload'];
 type Operation = {
   'x-route-kind'?: RouteKind;
   'x-permission'?: Permission;
+  'x-rate-limit-class'?: string;
   security?: Array<Record<string, string[]>>;
   requestBody?: { content?: Record<string, { schema?: never }> };
 };

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { auditChainHeads, invitations } from '../../src/db/schema/index.ts';
 import { getConfig } from '../../src/config.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
+import { ROUTE_CLASSES } from '../../src/lib/limits.ts';
 import { ORG_ROLES, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } from '../../src/lib/permissions.ts';
 import { signAccessToken } from '../../src/services/tokens.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
@@ -79,13 +80,15 @@ const chainHead = async (orgId: string) =>
   (await ownerDb.http.select({ seq: auditChainHeads.seq }).from(auditChainHeads).where(eq(auditChainHeads.orgId, orgId)))[0]?.seq ?? 0;
 
 describe('every route is in a matrix', () => {
-  it('every operation declares its kind, and every org operation its permission', () => {
+  it('every operation declares its kind and its rate-limit class, and every org operation its permission', () => {
     expect(documentedOperations.length).toBeGreaterThan(0);
     for (const op of documentedOperations) {
       // Kinds with a matrix: org-scoped ones here, user routes in user-isolation-matrix.test.ts, caller routes in
       // caller-matrix.test.ts, platform-admin routes in platform-admin-matrix.test.ts (everyone but a platform
       // admin gets 401/403/404).
       expect(['org', 'socket', 'upload', 'user', 'caller', 'platform-admin', 'public'], `${describeOperation(op)} x-route-kind`).toContain(op.kind);
+      // Every route is rate limited by its class (src/lib/limits.ts), so none can be forgotten.
+      expect(ROUTE_CLASSES, `${describeOperation(op)} x-rate-limit-class`).toContain(op.operation['x-rate-limit-class']);
       const orgScoped = op.kind !== undefined && ORG_KINDS.includes(op.kind);
       if (orgScoped) expect(op.permission, `${describeOperation(op)} x-permission`).toBeDefined();
       // A route inside an org must be org-scoped, or no matrix would cover it (platform-admin routes act on any
