@@ -26,6 +26,8 @@ interface Scenario {
   setup?: (baseUrl: string) => Promise<{ headers?: Record<string, string>; setupRequest?: autocannon.Request['setupRequest']; onResponse?: autocannon.Request['onResponse'] }>;
   /** Concurrent connections, when not BENCH_CONNECTIONS. */
   connections?: number;
+  /** Seconds before autocannon counts a request as timed out (its default: 10). */
+  timeoutS?: number;
   /** Refusals (429) are what this scenario measures; they do not make its figures suspect. */
   expectRefusals?: boolean;
 }
@@ -52,12 +54,17 @@ const bearer = async (baseUrl: string) => ({ headers: { authorization: `Bearer $
 const BARE = 'bare route';
 const WARM_READ = 'project read, warm (token)';
 const LIMITER = 'bare route + limiter';
+// The limiter's own cost, without queueing behind other connections: one connection, both routes.
+const BARE_ALONE = 'bare route, 1 connection';
+const LIMITER_ALONE = 'bare route + limiter, 1 connection';
 const CROWD = `${WARM_READ}, 1,000 connections`;
 
-const scenarios: Scenario[] = [
+const allScenarios: Scenario[] = [
   // The first scenario is the baseline the others are compared with: the same workerd, no middleware at all.
   { name: BARE, path: '/__bench/bare' },
   { name: LIMITER, path: '/__bench/limiter' },
+  { name: BARE_ALONE, path: '/__bench/bare', connections: 1 },
+  { name: LIMITER_ALONE, path: '/__bench/limiter', connections: 1 },
   { name: 'liveness', path: '/api/health/live' },
   { name: 'readiness', path: '/api/health/ready' },
   // Admitted by the org's edge authority and served from the edge cache: no Postgres.
@@ -66,11 +73,13 @@ const scenarios: Scenario[] = [
   // Admitted at the edge, read from Postgres (lists are not edge-cached).
   { name: 'project list (Postgres read)', path: `/api/v1/orgs/${demo.org.id}/projects`, setup: bearer },
   { name: 'project write (token)', method: 'PATCH', path: demoProject, body: { description: 'Updated by the benchmark' }, setup: bearer },
-  { name: CROWD, path: demoProject, setup: bearer, connections: 1_000 },
+  // Locally a few hundred requests/s are served, so each of 1,000 connections waits seconds: allow it a minute.
+  { name: CROWD, path: demoProject, setup: bearer, connections: 1_000, timeoutS: 60 },
   // PBKDF2 (100,000 iterations) and the per-address sign-in limit: most answers are 429, by design.
   { name: 'login (throttled)', method: 'POST', path: '/api/v1/auth/login', body: { email: owner?.email, password: DEMO_PASSWORD }, expectRefusals: true },
 ];
 
+const scenarios = process.env.BENCH_ONLY ? allScenarios.filter((s) => process.env.BENCH_ONLY?.split(';').includes(s.name)) : allScenarios;
 const DURATION_S = positive('BENCH_DURATION', 10);
 const CONNECTIONS = positive('BENCH_CONNECTIONS', 10);
 const WARMUP_S = positive('BENCH_WARMUP', 2);
@@ -108,6 +117,8 @@ try {
   console.log(`Starting the platform (${DURATION_S} s per scenario, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up)…`);
   platform = await startPlatform({
     entry: 'scripts/bench-worker.ts',
+    // Keep the request log out of the measured path: locally every line crosses to wrangler's process.
+    vars: ['LOG_LEVEL:warn'],
     port: await freePort(),
     dataDir,
     persistent: false,
@@ -146,6 +157,7 @@ async function measure(baseUrl: string, scenario: Scenario): Promise<Measurement
     headers,
     body: scenario.body === undefined ? undefined : JSON.stringify(scenario.body),
     connections: scenario.connections ?? CONNECTIONS,
+    timeout: scenario.timeoutS,
     requests: prepared?.setupRequest ? [{ method, setupRequest: prepared.setupRequest, onResponse: prepared.onResponse }] : undefined,
   };
   process.stdout.write(`  ${scenario.name}: warming up… `);
@@ -231,20 +243,21 @@ function checkTargets(measurements: Measurement[]): Array<{ name: string; met: b
   const find = (name: string) => measurements.find((m) => m.name === name);
   const bare = find(BARE);
   const warm = find(WARM_READ);
-  const limiter = find(LIMITER);
+  const bareAlone = find(BARE_ALONE);
+  const limiterAlone = find(LIMITER_ALONE);
   const crowd = find(CROWD);
-  if (!bare || !warm || !limiter || !crowd) return [];
+  if (!bare || !warm || !bareAlone || !limiterAlone || !crowd) return [];
   const throughput = warm.reqPerSec / bare.reqPerSec;
   const tail = warm.latencyMs.p99 / bare.latencyMs.p99;
-  const limiterCost = limiter.latencyMs.p50 - bare.latencyMs.p50;
+  const limiterCost = limiterAlone.latencyMs.p50 - bareAlone.latencyMs.p50;
   return [
     { name: 'warm read ≥ 0.6 × bare req/s', met: throughput >= 0.6, figure: `${warm.reqPerSec} ÷ ${bare.reqPerSec} = ${throughput.toFixed(2)}×` },
     { name: 'warm read p99 ≤ 2 × bare p99', met: tail <= 2, figure: `${warm.latencyMs.p99} ms ÷ ${bare.latencyMs.p99} ms = ${tail.toFixed(2)}×` },
-    { name: 'limiter adds ≤ 1 ms at p50', met: limiterCost <= 1, figure: `${limiter.latencyMs.p50} ms − ${bare.latencyMs.p50} ms = ${limiterCost.toFixed(2)} ms` },
+    { name: 'limiter adds ≤ 1 ms at p50 (1 connection)', met: limiterCost <= 1, figure: `${limiterAlone.latencyMs.p50} ms − ${bareAlone.latencyMs.p50} ms = ${limiterCost.toFixed(2)} ms` },
     {
       name: 'warm read at 1,000 connections: 0 errors, 0 non-2xx',
       met: crowd.errors + crowd.timeouts + crowd.non2xx === 0,
-      figure: `${crowd.requests} requests, ${crowd.non2xx} non-2xx, ${crowd.errors + crowd.timeouts} errors, p50 ${crowd.latencyMs.p50} ms`,
+      figure: `${crowd.requests} requests, ${crowd.non2xx} non-2xx, ${crowd.errors} errors, ${crowd.timeouts} timeouts, p50 ${crowd.latencyMs.p50} ms`,
     },
   ];
 }

@@ -31,6 +31,8 @@ const configSchema = z.object({
     .default('')
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean)),
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  /** The least severe log line written: `warn` drops the per-request lines (`info`); errors are always written. */
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Public base URL of the app, for links in emails. */
   APP_URL: z.url().default('http://localhost:8787'),
   /** Ed25519 private JWK (with `kid`) that signs access tokens. Secret. */

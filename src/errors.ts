@@ -60,7 +60,14 @@ const errorResponse = (description: string) => ({
 /** Responses every route may produce; spread into each route's `responses`. */
 export const commonErrorResponses = {
   400: errorResponse('The request is malformed or fails validation.'),
-  429: errorResponse('Too many requests.'),
+  429: {
+    ...errorResponse('Too many requests (`RATE_LIMITED`): `details` names the policy (`name`, `limit`, `windowSeconds`) and `retryAfterSeconds`.'),
+    headers: {
+      'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } },
+      'RateLimit-Policy': { description: 'The limit that refused the request (IETF draft-ietf-httpapi-ratelimit-headers).', schema: { type: 'string' } },
+      RateLimit: { description: 'What is left of it and when it frees (IETF draft-ietf-httpapi-ratelimit-headers).', schema: { type: 'string' } },
+    },
+  },
   500: errorResponse('Unexpected server error.'),
   503: {
     ...errorResponse('The database is briefly unavailable (`SERVICE_UNAVAILABLE`); retry after `Retry-After` seconds.'),

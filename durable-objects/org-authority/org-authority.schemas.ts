@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import { limitOverridesSchema, TIERS } from '../../src/lib/limits.ts';
-import { ORG_ROLES, PROJECT_ROLES } from '../../src/lib/permissions.ts';
+import type { RouteClass } from '../../src/lib/limits.ts';
+import { ORG_ROLES, PROJECT_ROLES, type Permission } from '../../src/lib/permissions.ts';
 import type { LimitDecision } from '../../src/lib/sliding-log.ts';
 
 /** Names the authority of one org: the org id (any uuid shape, as routes accept), so no two tenants ever share one. */
-export const orgAuthorityKey = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+export const orgAuthorityKey = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
+  .transform((id) => id.toLowerCase());
 
 const validUntil = z.number().nullable();
 const shared = { tier: z.enum(TIERS), overrides: limitOverridesSchema.catch({}), project: z.uuid().optional() };
@@ -31,10 +35,10 @@ export type Subject = { type: 'user'; userId: string; sessionId: string } | { ty
 export interface AdmitRequest {
   subject: Subject;
   /** The route's permission (src/lib/permissions.ts). */
-  permission: string;
+  permission: Permission;
   projectId?: string;
   /** The route's rate-limit class; counted against the org's limit for it once the caller is admitted. */
-  routeClass: string;
+  routeClass: RouteClass;
 }
 
 /** What the authority knows of the org's limits: its tier and overrides (from the last grant it was given). */

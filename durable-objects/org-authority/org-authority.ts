@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
-import { effectiveLimits, RATE_WINDOW_SECONDS, type RouteClass } from '../../src/lib/limits.ts';
-import { roleAdmits, type OrgRole, type Permission, type ProjectRole } from '../../src/lib/permissions.ts';
+import { effectiveLimits, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
+import { roleAdmits, type OrgRole, type ProjectRole } from '../../src/lib/permissions.ts';
 import { SlidingLog } from '../../src/lib/sliding-log.ts';
 import type { AdmitRequest, AdmitResult, GrantSnapshot, OrgLimits, Subject } from './org-authority.schemas.ts';
 
@@ -36,7 +36,8 @@ export class OrgAuthority extends DurableObject<Env> {
   #credentials = new Map<string, Held<number | null>>();
   #projects = new Set<string>();
   #refusals = new Map<string, Refusal>();
-  #log = new SlidingLog(this.ctx.storage.sql);
+  /** Made on first use, so an authority that never counts (an unknown org's) writes nothing to storage. */
+  #slidingLog: SlidingLog | undefined;
 
   /** Decides a request from what the authority holds (see `AdmitResult`). */
   admit(request: AdmitRequest): AdmitResult {
@@ -63,7 +64,8 @@ export class OrgAuthority extends DurableObject<Env> {
       const decided = this.#decide(request, now);
       if (decided) return decided;
     }
-    // A grant changed meanwhile: decide this one request on the snapshot (Postgres admitted it just now), keep nothing.
+    // A grant changed meanwhile (nothing is kept), or what is held cannot decide: decide this one request on the
+    // snapshot, which Postgres confirmed just now.
     return this.#count(request, limits, now, grant.type === 'user' ? grant.role : 'api_key');
   }
 
@@ -102,7 +104,7 @@ export class OrgAuthority extends DurableObject<Env> {
       const user = this.#users.get(request.subject.userId);
       if (!user || now - user.at > GRANT_MAX_AGE_MS) return undefined;
       const projectRole = request.projectId === undefined ? undefined : user.value.projectRoles[request.projectId];
-      if (!roleAdmits(user.value.role, projectRole, request.permission as Permission)) return { status: 'refused', code: 403 };
+      if (!roleAdmits(user.value.role, projectRole, request.permission)) return { status: 'refused', code: 403 };
       return this.#count(request, limits, now, user.value.role);
     }
     // API keys: the app has checked the key's org, project and scopes; liveness is the credential above.
@@ -110,8 +112,9 @@ export class OrgAuthority extends DurableObject<Env> {
   }
 
   #count(request: AdmitRequest, limits: OrgLimits, now: number, role: string): AdmitResult {
-    const limit = effectiveLimits(limits.tier, limits.overrides).rateLimits[request.routeClass as RouteClass];
-    const decision = this.#log.consume([{ key: `org:${request.routeClass}`, limit, windowMs: RATE_WINDOW_SECONDS * 1000 }], now);
+    const limit = effectiveLimits(limits.tier, limits.overrides).rateLimits[request.routeClass];
+    this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
+    const decision = this.#slidingLog.consume([{ key: `org:${request.routeClass}`, limit, windowMs: RATE_WINDOW_SECONDS * 1000 }], now);
     if (!decision.allowed) return { status: 'limited', limits, decision };
     return { status: 'admitted', role, limits, dataVersion: this.#dataVersion, decision };
   }

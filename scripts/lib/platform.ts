@@ -31,6 +31,8 @@ export interface PlatformOptions {
   inheritOutput: boolean;
   /** The Worker's entry, when not wrangler.toml's `main` (the benchmark adds its baseline routes). */
   entry?: string;
+  /** More Worker vars (`NAME:value`), e.g. the benchmark's LOG_LEVEL. */
+  vars?: string[];
   /** wrangler's `--log-level` (default: wrangler's own, `log`). */
   logLevel?: 'debug' | 'info' | 'log' | 'warn' | 'error' | 'none';
   /** Aborting it while starting stops whatever already started and rejects with the abort reason. */
@@ -82,7 +84,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const secrets = options.persistent ? await loadOrCreateSecrets(`${options.dataDir}/dev-secrets.json`) : await generateSecrets();
     signal?.throwIfAborted();
 
-    const vars = [`DATABASE_URL:${workerDatabaseUrl}`, `JWT_SIGNING_KEY:${secrets.JWT_SIGNING_KEY}`, `TOKEN_SECRET:${secrets.TOKEN_SECRET}`, 'DEV_OUTBOX:on'];
+    const vars = [`DATABASE_URL:${workerDatabaseUrl}`, `JWT_SIGNING_KEY:${secrets.JWT_SIGNING_KEY}`, `TOKEN_SECRET:${secrets.TOKEN_SECRET}`, 'DEV_OUTBOX:on', ...(options.vars ?? [])];
     if (postgres) {
       const proxy: NeonProxy = await startNeonProxy({ port: options.proxyPort });
       stack.push(() => proxy.close());

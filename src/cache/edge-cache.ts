@@ -9,8 +9,11 @@ import { createMemoryCache } from './memory-cache.ts';
  * @module
  */
 
-/** A cached response body: JSON text, as the handler produced it. */
-export type CachedBody = string;
+/** A cached response: its JSON text, as the handler produced it, and its strong ETag (computed once, when stored). */
+export interface CachedBody {
+  body: string;
+  etag: string;
+}
 
 const L1_TTL_MS = 10_000;
 /** KV drops entries after this, bounding a body's life should a change ever bypass the authority. */
@@ -31,18 +34,26 @@ const latest = (key: BodyKey) => `latest:${key.orgId}:${key.role}:${key.path}`;
 /** The body for `key` at data version `version`, from memory or KV; undefined on a miss. */
 export async function readBody(kv: KVNamespace, key: BodyKey, version: string): Promise<CachedBody | undefined> {
   const name = versioned(key, version);
-  return memory.getOrLoad(name, async () => (await kv.get(name)) ?? undefined);
+  return memory.getOrLoad(name, () => fromKv(kv, name));
+}
+
+async function fromKv(kv: KVNamespace, name: string): Promise<CachedBody | undefined> {
+  const { value, metadata } = await kv.getWithMetadata<{ etag?: unknown }>(name);
+  return value !== null && typeof metadata?.etag === 'string' ? { body: value, etag: metadata.etag } : undefined;
 }
 
 /** The latest body stored for `key`, whatever its version: for stale-if-error only. */
 export async function readLatestBody(kv: KVNamespace, key: BodyKey): Promise<CachedBody | undefined> {
-  return memory.get(latest(key)) ?? (await kv.get(latest(key))) ?? undefined;
+  return memory.get(latest(key)) ?? fromKv(kv, latest(key));
 }
 
 /** Stores a body read from Postgres at `version` (both tiers, and as the latest). KV writes may fail: a miss then. */
 export async function storeBody(kv: KVNamespace, key: BodyKey, version: string, body: CachedBody): Promise<void> {
   memory.set(versioned(key, version), body);
   memory.set(latest(key), body);
-  const options = { expirationTtl: KV_TTL_SECONDS };
-  await Promise.allSettled([kv.put(versioned(key, version), body, options), kv.put(latest(key), body, { expirationTtl: 7 * 24 * 3600 })]);
+  const metadata = { etag: body.etag };
+  await Promise.allSettled([
+    kv.put(versioned(key, version), body.body, { expirationTtl: KV_TTL_SECONDS, metadata }),
+    kv.put(latest(key), body.body, { expirationTtl: 7 * 24 * 3600, metadata }),
+  ]);
 }

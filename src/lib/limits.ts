@@ -29,10 +29,14 @@ export const RATE_LIMITS: Readonly<Record<Tier, Readonly<Record<RouteClass, numb
   enterprise: { read: 5_000, write: 2_500, auth: 120, upload: 600, admin: 1_000 },
 };
 
-/** Requests per minute for callers outside any org: a signed-in user on their own routes, an anonymous client IP. */
-export const CALLER_RATE_LIMITS: Readonly<Record<'user' | 'ip', Readonly<Record<RouteClass, number>>>> = {
+/**
+ * Requests per minute for callers outside any org: a signed-in user (or API key) on routes of no org, an
+ * anonymous client IP. A class without a figure is not limited for that caller: anonymous reads (liveness,
+ * readiness, which is cached, JWKS, the OpenAPI document) are cheap, and probes must never be throttled.
+ */
+export const CALLER_RATE_LIMITS: Readonly<Record<'user' | 'ip', Readonly<Partial<Record<RouteClass, number>>>>> = {
   user: { read: 1_000, write: 500, auth: 60, upload: 120, admin: 300 },
-  ip: { read: 600, write: 120, auth: 30, upload: 30, admin: 60 },
+  ip: { write: 120, auth: 30, upload: 30, admin: 60 },
 };
 
 const DAY_MS = 86_400_000;

@@ -2,6 +2,13 @@ import { redact } from './mask.ts';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
+const SEVERITY: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Whether a line at `level` is written when the least severe level kept is `threshold` (LOG_LEVEL). */
+export function logs(threshold: Level, level: Level): boolean {
+  return SEVERITY[level] >= SEVERITY[threshold];
+}
+
 /**
  * Writes one structured JSON line. Fields pass through `redact`, so secrets and emails never reach
  * the log pipeline (Workers Logs / Logpush) in the clear.

@@ -72,14 +72,9 @@ export function roleAdmits(role: OrgRole, projectRole: ProjectRole | undefined, 
 }
 
 /**
- * Permissions whose writes change who is admitted (membership, roles, keys, the org or a project ceasing to
- * exist): a success drops every grant the edge authority holds for the org. Other writes change data only,
- * and move the org's data version (so cached bodies are never served after them).
+ * Permissions whose writes change data only, never who is admitted: a success moves the org's data version at
+ * the edge (so no cached body is served after it). Every other write (members, roles, keys, leaving, deleting a
+ * project or the org …) drops every grant the org's edge authority holds. A new permission is grant-changing
+ * until it is listed here, so forgetting it costs a cold request, never a stale grant.
  */
-export const GRANT_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
-  'org:delete',
-  'members:write',
-  'projects:delete',
-  'project_members:write',
-  'api_keys:write',
-]);
+export const DATA_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(['org:update', 'projects:write', 'invitations:write']);

@@ -35,10 +35,14 @@ export interface LimitDecision {
   retryAfterMs: number;
 }
 
+const PRUNE_EVERY_MS = 1_000;
+
 /** A queue of expiry times, oldest first; removing from the front is O(1) (Array#shift is not, at 50,000). */
 class ExpiryQueue {
   private items: number[];
   private head = 0;
+  /** When expired entries were last deleted from storage. */
+  prunedAt = 0;
 
   constructor(items: number[]) {
     this.items = items;
@@ -155,8 +159,11 @@ export class SlidingLog {
         .toArray();
       log = new ExpiryQueue(rows.map((row) => row.until).reverse());
       this.logs.set(rule.key, log);
-    } else if (log.expire(now) > 0) {
+    } else if (log.expire(now) > 0 && now >= log.prunedAt + PRUNE_EVERY_MS) {
+      // Storage is pruned at most once a second per key (reads skip expired rows anyway): one write per
+      // admitted request, not two, on a busy key.
       this.sql.exec('DELETE FROM sliding_log WHERE key = ? AND until <= ?', rule.key, now);
+      log.prunedAt = now;
     }
     // A lowered limit: the newest `limit` entries decide alone, so older ones are dropped, not kept forever.
     const dropped = log.keepNewest(rule.limit);

@@ -24,6 +24,7 @@ const keyLookups = createMemoryCache<string, KeyActor>({ name: 'api-key-lookups'
 // `last_used_at` is a hint, not an audit fact: written at most once a minute per key per isolate.
 const keyTouches = createMemoryCache<string, true>({ name: 'api-key-touches', max: 1_000, ttlMs: 60_000 });
 const KEY_COPY_TTL_SECONDS = 3_600;
+const unknownKeys = createMemoryCache<string, true>({ name: 'api-key-unknown', max: 10_000, ttlMs: 60_000 });
 
 /**
  * Authenticates the caller: an access token or an API key in `Authorization: Bearer …`, or an API key
@@ -77,8 +78,10 @@ async function authenticateKey<E extends AppEnv>(c: Context<E>, key: string): Pr
 type KeyFacts = Omit<KeyActor, 'type' | 'keyHash'>;
 
 async function lookupKey<E extends AppEnv>(c: Context<E>, db: Database, keyHash: string): Promise<KeyActor | undefined> {
-  // Misses are not cached (the loader answers `undefined`): a key created a moment ago must work at once.
-  return keyLookups.getOrLoad(keyHash, async () => {
+  // A hash that named no key a moment ago names none now: secrets are 256 random bits the server makes, so no
+  // key created later can have it. Remembering misses keeps a flood of made-up keys off Postgres.
+  if (unknownKeys.get(keyHash)) return undefined;
+  const actor = await keyLookups.getOrLoad(keyHash, async () => {
     const copyName = `apikey:${keyHash}`;
     const copy = await c.env.CACHE.get<KeyFacts>(copyName, 'json').catch(() => null);
     if (copy) return { type: 'api_key', keyHash, ...copy };
@@ -91,4 +94,6 @@ async function lookupKey<E extends AppEnv>(c: Context<E>, db: Database, keyHash:
     c.executionCtx.waitUntil(c.env.CACHE.put(copyName, JSON.stringify(facts), { expirationTtl: KEY_COPY_TTL_SECONDS }).catch(() => {}));
     return { type: 'api_key', keyHash, ...facts };
   });
+  if (!actor) unknownKeys.set(keyHash, true);
+  return actor;
 }

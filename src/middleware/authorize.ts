@@ -4,7 +4,7 @@ import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { idField } from '../lib/fields.ts';
 import type { RouteClass } from '../lib/limits.ts';
-import { GRANT_PERMISSIONS, type Permission } from '../lib/permissions.ts';
+import { DATA_PERMISSIONS, type Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
 import { admitAtEdge, reportWrite } from './edge-admission.ts';
 import { requestMeta } from './request-meta.ts';
@@ -28,13 +28,15 @@ const isId = (value: string | undefined) => value !== undefined && UUID.test(val
  * authority decides membership, role, project role, session and key liveness and counts the org's rate
  * limit, confirming a cold grant in Postgres first), and hands the route a database gated on `permission`
  * whose every batch still begins with the gate. Ids that are not UUIDs answer 404 like any other unknown
- * resource. After a successful write it tells the authority, before the response leaves.
+ * resource. After an admitted caller's write it tells the authority, before the response leaves.
  */
 export function authorize(permission: Permission, routeClass: RouteClass, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
-  const changes = GRANT_PERMISSIONS.has(permission) ? 'grants' : 'data';
+  const changes = DATA_PERMISSIONS.has(permission) ? 'data' : 'grants';
   return async function authorize(c, next) {
-    const orgId = c.req.param('orgId') ?? '';
-    const projectId = c.req.param('projectId');
+    // One spelling per id: Postgres reads any case, and an upper-case path must reach the same authority,
+    // the same limit and the same cached bodies as everyone else's.
+    const orgId = (c.req.param('orgId') ?? '').toLowerCase();
+    const projectId = c.req.param('projectId')?.toLowerCase();
     if (!isId(orgId) || (projectId !== undefined && !isId(projectId))) throw new ApiError('NOT_FOUND', 'Not found.');
     const actor = c.var.actor;
     if (actor.type === 'api_key') {
@@ -57,6 +59,9 @@ export function authorize(permission: Permission, routeClass: RouteClass, option
     // Kinds whose handlers act outside Postgres (a WebSocket accept, a streamed upload) are admitted first.
     if (options.gateFirst && !tenant.gated) await tenant.enter();
     await gated(c, tenant, next);
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status < 400) await reportWrite(c, orgId, changes);
+    // A success, or a failure after which the write may still have committed (a lost reply from Postgres): telling
+    // the authority once too often costs only a cold request. A refusal (4xx) changed nothing.
+    const mayHaveWritten = c.res.status < 400 || c.res.status >= 500;
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && tenant.gated && mayHaveWritten) await reportWrite(c, orgId, changes);
   };
 }

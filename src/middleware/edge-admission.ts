@@ -1,8 +1,8 @@
-import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
 import { apiErrorFromDatabase } from '../db/errors.ts';
+import { orgIdsOfUser } from '../services/sessions.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
@@ -17,6 +17,8 @@ import { rateLimited, setRateLimitHeaders } from './rate-limit.ts';
 // authority again: a tenant far over its limit costs its authority one call per isolate per window. Exact:
 // no slot can free before `retryAfter`, which the authority computed from its log.
 const spent = createMemoryCache<string, { until: number; decision: LimitDecision }>({ name: 'rate-limit-spent', max: 10_000 });
+// Callers this isolate has seen admitted (or limited) in an org: the only ones `spent` answers for.
+const admittedCallers = createMemoryCache<string, true>({ name: 'edge-admitted-callers', max: 20_000, ttlMs: 10 * 60_000 });
 
 /** What an org route learned at the edge: the caller's handle and, when its authority admitted it, the org's data version. */
 export interface Admission {
@@ -49,11 +51,15 @@ const refusals = {
  * cannot be reached the request fails open to the Postgres gate alone (not counted), and it is logged.
  */
 export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitInput): Promise<Admission> {
-  const spentKey = `${input.orgId}:${input.routeClass}`;
-  const held = spent.get(spentKey);
-  if (held && held.until > Date.now()) throw rateLimited(input.routeClass, { ...held.decision, retryAfterMs: held.until - Date.now() });
-
   const request: AdmitRequest = { subject: subjectOf(input.actor), permission: input.permission, projectId: input.projectId, routeClass: input.routeClass };
+  const spentKey = `${input.orgId}:${input.routeClass}`;
+  const callerKey = `${input.orgId}:${credentialOf(request.subject)}`;
+  const held = spent.get(spentKey);
+  // Only for a caller this isolate has seen admitted: anyone else learns nothing of the org's traffic.
+  if (held && held.until > Date.now() && admittedCallers.get(callerKey)) {
+    throw rateLimited(input.routeClass, { ...held.decision, retryAfterMs: held.until - Date.now() });
+  }
+
   let authority: OrgAuthorityStub;
   let result: AdmitResult;
   try {
@@ -66,16 +72,18 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   if (result.status === 'unknown') {
     const tenant = input.scope();
     const grant = await confirmInPostgres(c, tenant, result.grantEpoch, request, authority);
+    if (!grant) return { tenant };
     try {
       result = await authority.fill(result.grantEpoch, request, grant);
     } catch (error) {
       log('error', 'edge authority unreachable after the gate: admitted, not rate limited', { orgId: input.orgId, error: describeError(error) });
       return { tenant };
     }
-    if (result.status === 'admitted') return admitted(c, input, result, tenant);
+    if (result.status === 'admitted') return admitted(c, input, result, tenant, callerKey);
   }
-  if (result.status === 'admitted') return admitted(c, input, result, input.scope({ role: result.role }));
+  if (result.status === 'admitted') return admitted(c, input, result, input.scope({ role: result.role }), callerKey);
   if (result.status === 'limited') {
+    admittedCallers.set(callerKey, true);
     spent.set(spentKey, { until: Date.now() + result.decision.retryAfterMs, decision: result.decision });
     throw rateLimited(input.routeClass, result.decision);
   }
@@ -89,9 +97,16 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
  * the authority's grants then expire within its maximum age (10 min).
  */
 export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string, kind: 'grants' | 'data'): Promise<void> {
+  // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
+  const reported = tellAuthority(c.env, orgId, kind);
+  c.executionCtx.waitUntil(reported);
+  await reported;
+}
+
+async function tellAuthority(env: Env, orgId: string, kind: 'grants' | 'data'): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await orgAuthorityFor(c.env, orgId).changed(kind);
+      await orgAuthorityFor(env, orgId).changed(kind);
       return;
     } catch (error) {
       if (attempt === 2) {
@@ -114,11 +129,13 @@ export async function reportGrantsChanged<E extends AppEnv>(c: Context<E>, orgId
 
 /** As `reportGrantsChanged`, for a write that knows only the user (a reused refresh token): one more round trip. */
 export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<void> {
-  const { rows } = await requestDatabase(c).http.execute<{ org_id: string }>(sql`select org_id from app_user_org_ids(${userId}::uuid) as org_id`);
-  await reportGrantsChanged(c, rows.map((row) => row.org_id));
+  await reportGrantsChanged(c, await orgIdsOfUser(requestDatabase(c), userId));
 }
 
-/** Runs the gate alone and answers the grant it checked; a refusal is remembered by the authority, then thrown. */
+/**
+ * Runs the gate alone and answers the grant it checked (undefined if unreadable: the caller is admitted all the
+ * same); a refusal is remembered by the authority, then thrown.
+ */
 async function confirmInPostgres<E extends AppEnv>(c: Context<E>, tenant: ScopedDatabase, grantEpoch: string, request: AdmitRequest, authority: OrgAuthorityStub) {
   let grant: unknown;
   try {
@@ -130,12 +147,20 @@ async function confirmInPostgres<E extends AppEnv>(c: Context<E>, tenant: Scoped
     }
     throw error;
   }
-  return grantSnapshot.parse(grant);
+  // The gate admitted the caller; a grant the authority could not read only costs the edge its copy.
+  const parsed = grantSnapshot.safeParse(grant);
+  if (!parsed.success) log('error', 'edge grant unreadable: admitted by Postgres, not kept, not rate limited', { subject: request.subject.type, issues: parsed.error.issues });
+  return parsed.success ? parsed.data : undefined;
 }
 
-function admitted<E extends AppEnv>(c: Context<E>, input: AdmitInput, result: Extract<AdmitResult, { status: 'admitted' }>, tenant: ScopedDatabase): Admission {
+function admitted<E extends AppEnv>(c: Context<E>, input: AdmitInput, result: Extract<AdmitResult, { status: 'admitted' }>, tenant: ScopedDatabase, callerKey: string): Admission {
+  admittedCallers.set(callerKey, true);
   setRateLimitHeaders(c, input.routeClass, result.decision);
   return { tenant, dataVersion: result.dataVersion };
+}
+
+function credentialOf(subject: AdmitRequest['subject']): string {
+  return subject.type === 'user' ? `session:${subject.sessionId}` : `key:${subject.keyId}`;
 }
 
 function subjectOf(actor: Actor): AdmitRequest['subject'] {

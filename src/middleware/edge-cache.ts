@@ -1,6 +1,7 @@
-import type { MiddlewareHandler } from 'hono';
-import { readBody, readLatestBody, storeBody, type BodyKey } from '../cache/edge-cache.ts';
+import type { Context, MiddlewareHandler } from 'hono';
+import { readBody, readLatestBody, storeBody, type BodyKey, type CachedBody } from '../cache/edge-cache.ts';
 import type { KindEnv } from '../env.ts';
+import { sha256Hex } from '../lib/crypto.ts';
 import type { TenantVariables } from './authorize.ts';
 
 /**
@@ -17,16 +18,24 @@ export function edgeCache(): MiddlewareHandler<KindEnv<TenantVariables>> {
     if (version === undefined || role === null) return next();
     const key: BodyKey = { orgId: c.req.param('orgId') ?? '', role, path: c.req.path };
     const hit = await readBody(c.env.CACHE, key, version);
-    if (hit !== undefined) return c.body(hit, 200, { 'Content-Type': 'application/json', 'X-Cache': 'HIT' });
+    if (hit !== undefined) return serve(c, hit, 'HIT');
     await next();
     if (c.res.status === 200) {
+      const body = await c.res.clone().text();
+      const stored = { body, etag: `"${await sha256Hex(body)}"` };
+      c.header('ETag', stored.etag);
       c.header('X-Cache', 'MISS');
-      c.executionCtx.waitUntil(c.res.clone().text().then((body) => storeBody(c.env.CACHE, key, version, body)));
+      c.executionCtx.waitUntil(storeBody(c.env.CACHE, key, version, stored));
     } else if (c.res.status === 503) {
       const stale = await readLatestBody(c.env.CACHE, key);
       if (stale === undefined) return;
       c.res = undefined;
-      c.res = c.body(stale, 200, { 'Content-Type': 'application/json', 'X-Cache': 'STALE' });
+      c.res = serve(c, stale, 'STALE');
     }
   };
+}
+
+/** A cached body with its ETag (so `etag()` outside need not hash it again), marked HIT or STALE. */
+function serve(c: Context<KindEnv<TenantVariables>>, cached: CachedBody, status: 'HIT' | 'STALE'): Response {
+  return c.body(cached.body, 200, { 'Content-Type': 'application/json', ETag: cached.etag, 'X-Cache': status });
 }

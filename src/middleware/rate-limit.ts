@@ -19,6 +19,9 @@ const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
  */
 export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): MiddlewareHandler<AppEnv & { Variables: Partial<AuthVariables> }> {
   const limit = CALLER_RATE_LIMITS[scope][routeClass];
+  if (limit === undefined) return async function notLimited(_, next) {
+    await next();
+  };
   const rules = [{ key: routeClass, limit, windowMs: WINDOW_MS }];
   return async function callerRateLimit(c, next) {
     const name = scope === 'ip' ? `ip:${clientAddress(c)}` : `user:${c.var.actor?.id ?? ''}`;
@@ -50,7 +53,8 @@ export function setRateLimitHeaders<E extends AppEnv>(c: Context<E>, routeClass:
   for (const [header, value] of Object.entries(rateLimitHeaders(routeClass, decision, WINDOW_MS))) c.header(header, value);
 }
 
-/** The client's address as Cloudflare's edge saw it; `unknown` off Cloudflare (one shared bucket). */
+/** The client's address as Cloudflare's edge saw it; `unknown` off Cloudflare, or for anything not shaped like one (one shared bucket). */
 export function clientAddress<E extends AppEnv>(c: Context<E>): string {
-  return c.req.header('cf-connecting-ip')?.trim().toLowerCase() || 'unknown';
+  const address = c.req.header('cf-connecting-ip')?.trim().toLowerCase() ?? '';
+  return /^[0-9a-f.:]{2,45}$/.test(address) ? address : 'unknown';
 }

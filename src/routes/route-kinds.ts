@@ -3,7 +3,7 @@ import { etag } from 'hono/etag';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv, KindEnv } from '../env.ts';
 import { authErrorResponses, commonErrorResponses } from '../errors.ts';
-import type { RouteClass } from '../lib/limits.ts';
+import { CALLER_RATE_LIMITS, type RouteClass } from '../lib/limits.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
@@ -77,6 +77,8 @@ function flagPolicy(config: object): MiddlewareHandler<AppEnv> {
   if (typeof key !== 'string') throw new TypeError('x-flag takes a flag key');
   return requireFlag(key);
 }
+
+const { 429: _neverLimited, ...withoutRateLimit } = commonErrorResponses;
 
 /** What a GET of an org route may answer besides its body: its ETag still matches (`readPolicy`). */
 const notModified = { 304: { description: 'Not modified: `If-None-Match` names the current `ETag` of the body.' } } as const;
@@ -178,6 +180,7 @@ export function publicRoute<const R extends Omit<RouteConfig, 'middleware'> & { 
     'x-route-kind': 'public',
     'x-rate-limit-class': routeClass,
     middleware: [callerRateLimit('ip', routeClass), ...jsonBodies(), unscoped(), queryPolicy(config)] as const,
-    responses: withErrors(commonErrorResponses, config.responses),
+    // Anonymous reads are not limited per IP (src/lib/limits.ts), so they never answer 429.
+    responses: withErrors(CALLER_RATE_LIMITS.ip[routeClass] === undefined ? withoutRateLimit : commonErrorResponses, config.responses),
   });
 }

@@ -107,6 +107,12 @@ export function selectMyOrgIds(db: HttpDatabase, userId: string) {
   return db.select({ orgId: memberships.orgId }).from(memberships).where(eq(memberships.userId, userId));
 }
 
+/** The orgs of `userId` whatever their session's state (`app_user_org_ids`): for a write that ended them outside any gate. */
+export async function orgIdsOfUser(db: Database, userId: string): Promise<string[]> {
+  const { rows } = await db.http.execute<{ org_id: string }>(sql`select org_id from app_user_org_ids(${userId}::uuid) as org_id`);
+  return rows.map((row) => row.org_id);
+}
+
 /** Sessions ended, and the orgs of the user, whose grants that ended too. */
 export interface Revoked {
   count: number;

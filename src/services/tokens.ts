@@ -11,6 +11,8 @@ export const REFRESH_TOKEN_PREFIX = 'rt_';
 type TokenConfig = Pick<Config, 'JWT_SIGNING_KEY' | 'JWT_PREVIOUS_KEYS' | 'JWT_ISSUER' | 'ACCESS_TOKEN_TTL_SECONDS' | 'TOKEN_SECRET'>;
 
 interface KeyMaterial {
+  /** Names this set of keys: a verified token is remembered only for the keys that verified it. */
+  fingerprint: string;
   signingKey: Promise<CryptoKey | Uint8Array>;
   kid: string;
   jwks: { keys: JWK[] };
@@ -29,6 +31,7 @@ function keys(config: TokenConfig): KeyMaterial {
   if (!material) {
     const jwks = { keys: publicKeys };
     material = {
+      fingerprint,
       signingKey: importJWK({ ...config.JWT_SIGNING_KEY, alg: ALGORITHM }, ALGORITHM),
       kid: config.JWT_SIGNING_KEY.kid,
       jwks,
@@ -63,11 +66,22 @@ export async function signAccessToken(config: TokenConfig, subject: { userId: st
   return { accessToken, expiresIn: config.ACCESS_TOKEN_TTL_SECONDS };
 }
 
+// Tokens verified a moment ago, by the same set of keys: a signature checks out the same every time, so a client's
+// next request with the same token skips the Ed25519 verification; expiry is still checked on every use, and a
+// key dropped from JWT_PREVIOUS_KEYS stops verifying at once. Whether the session is still live is never cached
+// here: the org's edge authority or the gate decides that for every request.
+const verifiedTokens = createMemoryCache<string, { userId: string; sessionId: string; expiresAt: number }>({ name: 'verified-access-tokens', max: 5_000, ttlMs: 60_000 });
+
 /** Verifies signature, issuer, audience and expiry; resolves to the caller's user and session ids. */
 export async function verifyAccessToken(config: TokenConfig, token: string): Promise<{ userId: string; sessionId: string }> {
+  const material = keys(config);
+  const cacheKey = `${material.fingerprint}\n${token}`;
+  const known = verifiedTokens.get(cacheKey);
+  if (known && known.expiresAt > Date.now()) return { userId: known.userId, sessionId: known.sessionId };
   try {
-    const { payload } = await jwtVerify(token, keys(config).verify, { issuer: config.JWT_ISSUER, audience: AUDIENCE, algorithms: [ALGORITHM] });
-    if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') throw new Error('missing claims');
+    const { payload } = await jwtVerify(token, material.verify, { issuer: config.JWT_ISSUER, audience: AUDIENCE, algorithms: [ALGORITHM] });
+    if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.exp !== 'number') throw new Error('missing claims');
+    verifiedTokens.set(cacheKey, { userId: payload.sub, sessionId: payload.sid, expiresAt: payload.exp * 1000 });
     return { userId: payload.sub, sessionId: payload.sid };
   } catch (error) {
     const expired = error instanceof Error && 'code' in error && error.code === 'ERR_JWT_EXPIRED';

@@ -1,6 +1,8 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sqlState } from '../../src/db/errors.ts';
 import { organizations } from '../../src/db/schema/index.ts';
+import { ORG_ROLES, orgRolesFor, PERMISSIONS, PROJECT_ROLES, projectRolesFor, roleAdmits, type ProjectRole } from '../../src/lib/permissions.ts';
 import {
   api,
   createApiKey,
@@ -11,6 +13,7 @@ import {
   grantsChanged,
   json,
   ownerDb,
+  setProjectRole,
   TEST_PASSWORD,
   type Credential,
   type TestOrg,
@@ -122,6 +125,14 @@ describe('revocation is immediate at the edge', () => {
     expect((await api(path, { auth: demoted })).status).toBe(200);
   });
 
+  it('leaving the org', async () => {
+    const { org, path } = await warmProject();
+    const member = await memberOf(org);
+    await expectWarm(path, member);
+    expect((await api(`/api/v1/orgs/${org.id}/leave`, { method: 'POST', auth: member })).status).toBe(204);
+    expect((await api(path, { auth: member })).status).toBe(404);
+  });
+
   it('a project role that narrows a member on one project', async () => {
     const { owner, org, project, path } = await warmProject();
     const member = await memberOf(org);
@@ -153,6 +164,53 @@ describe('revocation is immediate at the edge', () => {
     await expectWarm(path, owner);
     expect((await api(path, { method: 'DELETE', auth: owner })).status).toBe(204);
     expect((await api(path, { auth: owner })).status).toBe(404);
+  });
+});
+
+describe('the authority decides as the gate does', () => {
+  it('roleAdmits agrees with app_enter for every org role × project role × permission, on the org and on a project', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const project = await createProject(org);
+    const cases: Array<{ user: TestUser; role: (typeof ORG_ROLES)[number]; projectRole: ProjectRole | undefined }> = [];
+    for (const role of ORG_ROLES) {
+      for (const projectRole of [undefined, ...PROJECT_ROLES]) {
+        const user = await createMember(org, role);
+        if (projectRole) await setProjectRole(project, user, projectRole);
+        cases.push({ user, role, projectRole });
+      }
+    }
+    const db = testDb();
+    const disagreements: string[] = [];
+    for (const { user, role, projectRole } of cases) {
+      const actor = JSON.stringify({ type: 'user', id: user.id, sessionId: user.sessionId, requestId: 'agreement', ip: null, userAgent: null });
+      for (const permission of PERMISSIONS) {
+        for (const onProject of [false, true]) {
+          const gate = sql`select app_enter(${org.id}::uuid, ${actor}::jsonb, ${sql.param(orgRolesFor(permission))}::text[], ${onProject ? project.id : null}::uuid, ${sql.param(projectRolesFor(permission))}::text[])`;
+          const gateAdmits = await db.http.execute(gate).then(
+            () => true,
+            (error: unknown) => {
+              expect(sqlState(error)).toBe('AP403');
+              return false;
+            },
+          );
+          const edgeAdmits = roleAdmits(role, onProject ? projectRole : undefined, permission);
+          if (gateAdmits !== edgeAdmits) disagreements.push(`${role}/${projectRole ?? '-'} ${permission} ${onProject ? 'on the project' : 'on the org'}: gate ${gateAdmits}, edge ${edgeAdmits}`);
+        }
+      }
+    }
+    expect(cases).toHaveLength(16);
+    expect(disagreements).toEqual([]);
+  });
+
+  it('one org, however its id is spelled: an upper-case path reaches the same authority, and a revocation through either spelling holds', async () => {
+    const { owner, org, project } = await warmProject();
+    const member = await memberOf(org);
+    const upper = `/api/v1/orgs/${org.id.toUpperCase()}/projects/${project.id.toUpperCase()}`;
+    await expectWarm(upper, member);
+    expect((await api(`/api/v1/orgs/${org.id.toUpperCase()}/members/${member.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect((await api(upper, { auth: member })).status).toBe(404);
+    expect((await api(`/api/v1/orgs/${org.id}/projects/${project.id}`, { auth: member })).status).toBe(404);
   });
 });
 
@@ -248,6 +306,9 @@ describe('rate limits at the edge', () => {
     expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
     expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
     expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(429);
+    // And a spent org tells a stranger nothing of its traffic: still the 404 of an org they cannot see.
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: stranger })).status).toBe(404);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: await createUser() })).status).toBe(404);
   });
 
   it('fails open to the Postgres gate when the authority cannot be reached, and logs it', async () => {

@@ -50,7 +50,7 @@ export const updateAdminOrgHandler: RouteHandler<typeof updateAdminOrg> = async 
   const row = rows[0];
   if (!row) throw orgNotFound();
   // The org's edge authority holds its tier and overrides: it must take the new figures from the next request.
-  await reportGrantsChanged(c, [orgId]);
+  await reportGrantsChanged(c, [row.id]);
   return c.json({ data: toAdminOrgDetail(row) }, 200);
 };
 

@@ -1,4 +1,3 @@
-import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { ApiError } from '../../errors.ts';
 import { describeError, log } from '../../lib/log.ts';
@@ -16,6 +15,7 @@ import {
 import { enqueueJob } from '../../services/jobs.ts';
 import type { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.routes.ts';
 import { invitationCursor, toInvitation } from './invitations.schemas.ts';
+import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 
 /**
  * One round trip for the invitation (see services/invitations.ts), then the email is queued. If it

@@ -1,10 +1,10 @@
-import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 import type { RouteHandler } from '@hono/zod-openapi';
 import { ApiError } from '../../errors.ts';
 import { deactivateAccount, relationTo, selectProfile, updateProfile } from '../../services/accounts.ts';
 import type { ScopedDatabase, UserActor } from '../../db/tenant.ts';
 import type { deactivateUser, getMe, getUser, replaceUser, updateUser } from './users.routes.ts';
 import { toProfile, toPublicUser } from './users.schemas.ts';
+import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
 
 const sessionEnded = () => new ApiError('UNAUTHORIZED', 'Your session is no longer valid. Sign in again.');
 
