@@ -3,7 +3,7 @@ import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/ten
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { idField } from '../lib/fields.ts';
-import type { RouteClass } from '../lib/limits.ts';
+import type { RouteClass, Tier } from '../lib/limits.ts';
 import { DATA_PERMISSIONS, type Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
 import { admitAtEdge, reportWrite } from './edge-admission.ts';
@@ -15,6 +15,8 @@ export type TenantVariables = {
   tenant: ScopedDatabase;
   /** The org's data version when its edge authority admitted the caller (keys cached bodies). */
   dataVersion?: string;
+  /** The org's tier when its edge authority admitted the caller (flags target tiers with it). */
+  tier?: Tier;
 };
 
 // Anything not shaped like a uuid is an unknown resource (404); a uuid-shaped id the path schema still refuses
@@ -52,10 +54,11 @@ export function authorize(permission: Permission, routeClass: RouteClass, option
     const scope = (admitted?: { role: string }) => createScopedDatabase(requestDatabase(c), actor, requestMeta(c), gate, admitted);
     // An id the path schema refuses (e.g. a version-0 uuid) gets validation's 400 before anyone is asked anything.
     const valid = idField.safeParse(orgId).success && (projectId === undefined || idField.safeParse(projectId).success);
-    const { tenant, dataVersion } = valid ? await admitAtEdge(c, { actor, orgId, permission, projectId, routeClass, scope }) : { tenant: scope(), dataVersion: undefined };
+    const { tenant, dataVersion, tier } = valid ? await admitAtEdge(c, { actor, orgId, permission, projectId, routeClass, scope }) : { tenant: scope() };
     c.set('tenantId', orgId);
     c.set('tenant', tenant);
     c.set('dataVersion', dataVersion);
+    c.set('tier', tier);
     // Kinds whose handlers act outside Postgres (a WebSocket accept, a streamed upload) are admitted first.
     if (options.gateFirst && !tenant.gated) await tenant.enter();
     await gated(c, tenant, next);

@@ -6,7 +6,7 @@ import { orgIdsOfUser } from '../services/sessions.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import type { RouteClass } from '../lib/limits.ts';
+import type { RouteClass, Tier } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
 import type { Permission } from '../lib/permissions.ts';
 import type { LimitDecision } from '../lib/sliding-log.ts';
@@ -25,6 +25,8 @@ export interface Admission {
   tenant: ScopedDatabase;
   /** Names the org's data as of this request; cached bodies are keyed by it. Undefined when the authority was not reached. */
   dataVersion?: string;
+  /** The org's tier, as the authority knows it (for flag targeting). */
+  tier?: Tier;
 }
 
 interface AdmitInput {
@@ -156,7 +158,7 @@ async function confirmInPostgres<E extends AppEnv>(c: Context<E>, tenant: Scoped
 function admitted<E extends AppEnv>(c: Context<E>, input: AdmitInput, result: Extract<AdmitResult, { status: 'admitted' }>, tenant: ScopedDatabase, callerKey: string): Admission {
   admittedCallers.set(callerKey, true);
   setRateLimitHeaders(c, input.routeClass, result.decision);
-  return { tenant, dataVersion: result.dataVersion };
+  return { tenant, dataVersion: result.dataVersion, tier: result.limits.tier };
 }
 
 function credentialOf(subject: AdmitRequest['subject']): string {

@@ -1,26 +1,29 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Actor } from '../db/tenant.ts';
 import type { AppEnv, KindEnv } from '../env.ts';
+import type { Tier } from '../lib/limits.ts';
 import { ApiError } from '../errors.ts';
 import { evaluateFlag, flagNotFound, type FlagContext, type FlagEvaluation } from '../lib/flag-evaluation.ts';
 import { FLAG_KEY_PATTERN } from '../lib/flags.ts';
 import { edgeFlagsFor } from '../services/flags-edge.ts';
 
-/** Flags are evaluated for whoever the route kind authenticated, if anyone. */
-type FlagEnv = KindEnv<{ actor?: Actor }>;
+/** Flags are evaluated for whoever the route kind authenticated, if anyone (and the org's tier, once admitted). */
+type FlagEnv = KindEnv<{ actor?: Actor; tier?: Tier }>;
 
 /**
  * Who the caller is, for flags, from what the request already proved without Postgres: a user token gives
  * the user; an API key its org. On routes inside an org (`/orgs/{orgId}/…`) a user also gets that org, so
  * org targeting reaches them there; the gate still decides membership, so a non-member gets 404 either way.
- * The tier is not known here without Postgres: route code that knows it passes it to `flagEnabled`.
+ * The tier is known once an org route's caller is admitted (the org's edge authority holds it), so route code
+ * on org routes targets tiers too; elsewhere, code that knows it passes it to `flagEnabled`.
  */
 export function callerFlagContext<E extends FlagEnv>(c: Context<E>): FlagContext {
   const actor = c.var.actor;
   const environment = c.var.config.APP_ENV;
   if (actor?.type === 'api_key') return { environment, orgId: actor.orgId };
-  const orgId = c.req.param('orgId');
-  return { environment, ...(actor ? { userId: actor.id } : {}), ...(orgId ? { orgId } : {}) };
+  const orgId = c.req.param('orgId')?.toLowerCase();
+  const tier = c.var.tier;
+  return { environment, ...(actor ? { userId: actor.id } : {}), ...(orgId ? { orgId } : {}), ...(tier ? { tier } : {}) };
 }
 
 /** Every flag evaluated for `context`, from the edge copy (memory, then KV; never Postgres). */

@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { featureFlags, platformAdmins, platformAuditLog } from '../../src/db/schema/index.ts';
 import { jsonContent } from '../../src/lib/envelope.ts';
+import { flagEnabled } from '../../src/middleware/flags.ts';
 import { orgRoute } from '../../src/routes/route-kinds.ts';
 import { FLAGS_KV_KEY, flagSnapshotSchema } from '../../src/services/flags-edge.ts';
 import { api, createApiKey, createOrg, createUser, json, ownerDb, type Credential, type TestUser } from '../helpers/factories.ts';
@@ -213,6 +214,28 @@ describe('GET /api/v1/flags', () => {
     expect((await api(`/api/v1/orgs/${org.id}/api-keys/${id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
     expect((await api('/api/v1/flags', { auth: { apiKey: key } })).status).toBe(401);
     expect((await api('/api/v1/flags?orgId=x', { auth: admin })).status).toBe(400);
+  });
+});
+
+describe('route code on an org route', () => {
+  const tieredKey = newKey();
+  const tiered = orgRoute('org:read', {
+    method: 'get',
+    path: '/api/v1/orgs/{orgId}/test/tiered',
+    request: { params: z.object({ orgId: z.uuid() }) },
+    responses: { 200: jsonContent(z.object({ data: z.object({ on: z.boolean() }) }), 'Whether the flag is on.') },
+  });
+  const app = createApp();
+  app.openapi(tiered, async (c) => c.json({ data: { on: await flagEnabled(c, tieredKey) } }, 200));
+
+  it('targets tiers with no more said: the org\'s tier comes from its edge authority', async () => {
+    expect((await createFlag({ key: tieredKey, enabled: true, rules: { tiers: ['enterprise'] } })).status).toBe(201);
+    const ask = async (user: TestUser, orgId: string) =>
+      (await json<{ data: { on: boolean } }>(await request(`/api/v1/orgs/${orgId}/test/tiered`, { headers: { authorization: `Bearer ${user.accessToken}` } }, { app }))).data.on;
+    const small = await createUser();
+    const large = await createUser();
+    expect(await ask(small, (await createOrg(small)).id)).toBe(false);
+    expect(await ask(large, (await createOrg(large, { tier: 'enterprise' })).id)).toBe(true);
   });
 });
 
