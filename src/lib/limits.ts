@@ -57,6 +57,13 @@ export const EMAIL_SEND_LIMITS: readonly LimitRule[] = [
   { key: 'hour', limit: 5, windowMs: 3_600_000 },
 ];
 
+/**
+ * Org-route requests per minute that one caller (a session or an API key) may send whose grant the org's edge
+ * authority does not hold, each of which costs a Postgres round trip: cycling through made-up org or project
+ * ids stops here. Warm requests do not count.
+ */
+export const COLD_ADMISSIONS_PER_MINUTE = 1_000;
+
 export const QUOTA_RESOURCES = ['projects', 'members', 'apiKeys'] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
 

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
 import { apiErrorFromDatabase } from '../db/errors.ts';
@@ -6,7 +7,7 @@ import { orgIdsOfUser } from '../services/sessions.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import type { RouteClass, Tier } from '../lib/limits.ts';
+import { COLD_ADMISSIONS_PER_MINUTE, RATE_WINDOW_SECONDS, type RouteClass, type Tier } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
 import type { Permission } from '../lib/permissions.ts';
 import type { LimitDecision } from '../lib/sliding-log.ts';
@@ -72,6 +73,7 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
     return { tenant: input.scope() };
   }
   if (result.status === 'unknown') {
+    await spendColdBudget(c, request.subject);
     const tenant = input.scope();
     const grant = await confirmInPostgres(c, tenant, result.grantEpoch, request, authority);
     if (!grant) return { tenant };
@@ -91,6 +93,19 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   }
   if (result.status === 'refused') throw refusals[result.code]();
   throw new Error('edge authority answered unknown after a fill');
+}
+
+/** Counts a cold admission against the caller's budget (`COLD_ADMISSIONS_PER_MINUTE`); 429 when spent, open when unreachable. */
+async function spendColdBudget<E extends AppEnv>(c: Context<E>, subject: AdmitRequest['subject']): Promise<void> {
+  const rule = { key: 'cold-admissions', limit: COLD_ADMISSIONS_PER_MINUTE, windowMs: RATE_WINDOW_SECONDS * 1000 };
+  let decision: LimitDecision;
+  try {
+    decision = await rateLimiterFor(c.env, `caller:${credentialOf(subject)}`).limit([rule]);
+  } catch (error) {
+    log('error', 'rate limiter unreachable: cold admission not counted', { error: describeError(error) });
+    return;
+  }
+  if (!decision.allowed) throw rateLimited(rule.key, decision);
 }
 
 /**

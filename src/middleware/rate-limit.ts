@@ -40,12 +40,15 @@ export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): M
   };
 }
 
-/** The 429 for a refused decision: `RATE_LIMITED`, the policy in `details`, the RateLimit fields and `Retry-After`. */
-export function rateLimited(routeClass: RouteClass, decision: LimitDecision): ApiError {
+/**
+ * The 429 for a refused decision of policy `policy` (a route class, or e.g. `cold-admissions`): `RATE_LIMITED`,
+ * the policy in `details`, the RateLimit fields and `Retry-After`.
+ */
+export function rateLimited(policy: string, decision: LimitDecision): ApiError {
   const retryAfter = retryAfterSeconds(decision);
-  const message = `Rate limit of ${decision.limit} "${routeClass}" requests per ${RATE_WINDOW_SECONDS} s reached; retry after ${retryAfter} s.`;
-  const details = { policy: { name: routeClass, limit: decision.limit, windowSeconds: RATE_WINDOW_SECONDS }, retryAfterSeconds: retryAfter };
-  return new ApiError('RATE_LIMITED', message, details, { ...rateLimitHeaders(routeClass, { ...decision, remaining: 0 }, WINDOW_MS), 'Retry-After': String(retryAfter) });
+  const message = `Rate limit of ${decision.limit} "${policy}" requests per ${RATE_WINDOW_SECONDS} s reached; retry after ${retryAfter} s.`;
+  const details = { policy: { name: policy, limit: decision.limit, windowSeconds: RATE_WINDOW_SECONDS }, retryAfterSeconds: retryAfter };
+  return new ApiError('RATE_LIMITED', message, details, { ...rateLimitHeaders(policy, { ...decision, remaining: 0 }, WINDOW_MS), 'Retry-After': String(retryAfter) });
 }
 
 /** Publishes an admitted request's limit state (IETF `RateLimit-Policy` / `RateLimit`). */

@@ -2,6 +2,8 @@ import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
 import { organizations } from '../../src/db/schema/index.ts';
+import { COLD_ADMISSIONS_PER_MINUTE } from '../../src/lib/limits.ts';
+import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { ORG_ROLES, orgRolesFor, PERMISSIONS, PROJECT_ROLES, projectRolesFor, roleAdmits, type ProjectRole } from '../../src/lib/permissions.ts';
 import {
   api,
@@ -309,6 +311,21 @@ describe('rate limits at the edge', () => {
     // And a spent org tells a stranger nothing of its traffic: still the 404 of an org they cannot see.
     expect((await api(`/api/v1/orgs/${org.id}`, { auth: stranger })).status).toBe(404);
     expect((await api(`/api/v1/orgs/${org.id}`, { auth: await createUser() })).status).toBe(404);
+  });
+
+  it('a caller cycling through grants the authority does not hold is stopped by its cold-admission budget; warm requests go on', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    await expectWarm(`/api/v1/orgs/${org.id}`, owner);
+    // Spend the rest of the session's budget (its one cold admission above counted) as that many made-up org
+    // ids would, straight on its limiter object.
+    const rule = { key: 'cold-admissions', limit: COLD_ADMISSIONS_PER_MINUTE, windowMs: 60_000 };
+    const spent = await rateLimiterFor(env, `caller:session:${owner.sessionId}`).limit([rule], COLD_ADMISSIONS_PER_MINUTE - 1);
+    expect(spent).toMatchObject({ allowed: true, remaining: 0 });
+    const cold = await api(`/api/v1/orgs/${crypto.randomUUID()}`, { auth: owner });
+    expect(cold.status).toBe(429);
+    expect(await json<{ error: { code: string; details: { policy: { name: string } } } }>(cold)).toMatchObject({ error: { code: 'RATE_LIMITED', details: { policy: { name: 'cold-admissions' } } } });
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
   });
 
   it('fails open to the Postgres gate when the authority cannot be reached, and logs it', async () => {
