@@ -1,3 +1,4 @@
+import { describeError, log } from '../lib/log.ts';
 import { createMemoryCache } from './memory-cache.ts';
 
 /**
@@ -37,9 +38,15 @@ export async function readBody(kv: KVNamespace, key: BodyKey, version: string): 
   return memory.getOrLoad(name, () => fromKv(kv, name));
 }
 
+/** A body from KV; a KV that fails is a miss (logged), never the request's failure. */
 async function fromKv(kv: KVNamespace, name: string): Promise<CachedBody | undefined> {
-  const { value, metadata } = await kv.getWithMetadata<{ etag?: unknown }>(name);
-  return value !== null && typeof metadata?.etag === 'string' ? { body: value, etag: metadata.etag } : undefined;
+  try {
+    const { value, metadata } = await kv.getWithMetadata<{ etag?: unknown }>(name);
+    return value !== null && typeof metadata?.etag === 'string' ? { body: value, etag: metadata.etag } : undefined;
+  } catch (error) {
+    log('warn', 'edge cache: KV read failed, treated as a miss', { error: describeError(error) });
+    return undefined;
+  }
 }
 
 /** The latest body stored for `key`, whatever its version: for stale-if-error only. */

@@ -232,6 +232,19 @@ describe('reads at the edge', () => {
     expect(after.headers.get('cache-control')).toContain('no-store');
   });
 
+  it('a failing KV is a cache miss, never a failed read', async () => {
+    const { owner, path } = await warmProject();
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    // An R2 bucket in KV's place: every KV call the cache makes throws.
+    const brokenKv = { ...env, CACHE: env.FILES } as unknown as Env;
+    const read = () => request(path, { headers: { authorization: `Bearer ${owner.accessToken}` } }, { bindings: brokenKv });
+    expect((await read()).status).toBe(200);
+    expect((await api(path, { method: 'PATCH', body: { name: 'Moved on' }, auth: owner })).status).toBe(200);
+    const after = await read();
+    expect(after.status).toBe(200);
+    expect((await json<{ data: { name: string } }>(after)).data.name).toBe('Moved on');
+  });
+
   it('keeps bodies per role: the org read says each caller\'s own role', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
