@@ -6,7 +6,8 @@ import { idField } from '../lib/fields.ts';
 import type { RouteClass, Tier } from '../lib/limits.ts';
 import { DATA_PERMISSIONS, type Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
-import { admitAtEdge, reportWrite } from './edge-admission.ts';
+import { admitAtEdge } from './edge-admission.ts';
+import { reportWrite } from './edge-changes.ts';
 import { requestMeta } from './request-meta.ts';
 
 export type TenantVariables = {

@@ -3,7 +3,6 @@ import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
 import { apiErrorFromDatabase } from '../db/errors.ts';
-import { orgIdsOfUser } from '../services/sessions.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
@@ -11,7 +10,6 @@ import { COLD_ADMISSIONS_PER_MINUTE, RATE_WINDOW_SECONDS, type RouteClass, type 
 import { describeError, log } from '../lib/log.ts';
 import type { Permission } from '../lib/permissions.ts';
 import type { LimitDecision } from '../lib/sliding-log.ts';
-import { requestDatabase } from './database.ts';
 import { rateLimited, setRateLimitHeaders } from './rate-limit.ts';
 
 // An org whose limit for a class is spent is refused here until the log frees a slot, without asking its
@@ -106,47 +104,6 @@ async function spendColdBudget<E extends AppEnv>(c: Context<E>, subject: AdmitRe
     return;
   }
   if (!decision.allowed) throw rateLimited(rule.key, decision);
-}
-
-/**
- * After a write succeeded: tells the org's authority, before the response leaves, so no later request is
- * admitted on a grant it changed, or served a body it made stale. A failure is retried once, then logged:
- * the authority's grants then expire within its maximum age (10 min).
- */
-export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string, kind: 'grants' | 'data'): Promise<void> {
-  // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
-  const reported = tellAuthority(c.env, orgId, kind);
-  c.executionCtx.waitUntil(reported);
-  await reported;
-}
-
-async function tellAuthority(env: Env, orgId: string, kind: 'grants' | 'data'): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await orgAuthorityFor(env, orgId).changed(kind);
-      return;
-    } catch (error) {
-      if (attempt === 2) {
-        log('error', 'edge authority not told of a committed write', { orgId, kind, error: describeError(error) });
-        return;
-      }
-    }
-  }
-}
-
-/**
- * After a user-level write that ended or granted access in these orgs (a logout, revoked sessions, a new
- * password, a deactivated account, an accepted invitation): tells each org's authority before the response
- * leaves. The writes return the org ids in their own round trip; each handler that makes such a write calls
- * this, and test/integration/edge-authority.test.ts holds every one of them to it.
- */
-export async function reportGrantsChanged<E extends AppEnv>(c: Context<E>, orgIds: readonly string[]): Promise<void> {
-  await Promise.all(orgIds.map((orgId) => reportWrite(c, orgId, 'grants')));
-}
-
-/** As `reportGrantsChanged`, for a write that knows only the user (a reused refresh token): one more round trip. */
-export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<void> {
-  await reportGrantsChanged(c, await orgIdsOfUser(requestDatabase(c), userId));
 }
 
 /**

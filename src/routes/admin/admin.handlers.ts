@@ -2,7 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { ApiError } from '../../errors.ts';
 import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import { requestMeta } from '../../middleware/request-meta.ts';
-import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 import { insertPlatformAuditEntry, selectPlatformAuditPage } from '../../services/platform-audit.ts';
 import { limitsChangeSql, selectPlatformOrg, selectPlatformOrgPage, setOrgLimits } from '../../services/platform-orgs.ts';
 import type { getAdminOrg, listAdminOrgs, listPlatformAudit, updateAdminOrg } from './admin.routes.ts';

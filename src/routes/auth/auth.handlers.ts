@@ -6,7 +6,7 @@ import { createAccount, logIn, signUpQuietly } from '../../services/accounts.ts'
 import { beginLogin } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
-import { reportGrantsChanged, reportUserWrite } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged, reportUserWrite } from '../../middleware/edge-changes.ts';
 import { toProfile } from '../users/users.schemas.ts';
 import type { login, logout, refresh, signup } from './auth.routes.ts';
 

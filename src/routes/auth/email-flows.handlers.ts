@@ -3,7 +3,7 @@ import { describeError, log } from '../../lib/log.ts';
 import { mayEmail } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import type { forgotPasswordRoute, resendVerificationRoute, resetPasswordRoute, verifyEmailRoute } from './email-flows.routes.ts';
-import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 import { issuePasswordReset, issueVerification, resetPassword, verifyEmail } from '../../services/email-tokens.ts';
 
 /** One statement: the token is checked, spent and the email marked verified together. */

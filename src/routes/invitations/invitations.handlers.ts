@@ -15,7 +15,7 @@ import {
 import { enqueueJob } from '../../services/jobs.ts';
 import type { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.routes.ts';
 import { invitationCursor, toInvitation } from './invitations.schemas.ts';
-import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 
 /**
  * One round trip for the invitation (see services/invitations.ts), then the email is queued. If it

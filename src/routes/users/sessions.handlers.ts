@@ -2,7 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { ApiError } from '../../errors.ts';
 import { listSessions, revokeAllSessions, revokeSession } from '../../services/sessions.ts';
 import type { listSessionsRoute, revokeAllSessionsRoute, revokeSessionRoute } from './sessions.routes.ts';
-import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 
 /** One round trip each: the gate (which also proves the caller's own session is live) and the work. */
 export const listSessionsHandler: RouteHandler<typeof listSessionsRoute> = async (c) => {

@@ -4,7 +4,7 @@ import { deactivateAccount, relationTo, selectProfile, updateProfile } from '../
 import type { ScopedDatabase, UserActor } from '../../db/tenant.ts';
 import type { deactivateUser, getMe, getUser, replaceUser, updateUser } from './users.routes.ts';
 import { toProfile, toPublicUser } from './users.schemas.ts';
-import { reportGrantsChanged } from '../../middleware/edge-admission.ts';
+import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 
 const sessionEnded = () => new ApiError('UNAUTHORIZED', 'Your session is no longer valid. Sign in again.');
 

@@ -1,0 +1,51 @@
+import type { Context } from 'hono';
+import { orgAuthorityFor } from '../../durable-objects/org-authority/index.ts';
+import type { AppEnv } from '../env.ts';
+import { describeError, log } from '../lib/log.ts';
+import { orgIdsOfUser } from '../services/sessions.ts';
+import { requestDatabase } from './database.ts';
+
+// Writes tell the org's edge authority (durable-objects/org-authority) what they changed, before their response
+// leaves: the authority's half of "revocation is immediate" and "read-your-writes" (README, "The request path").
+
+/**
+ * After a write that may have committed: tells the org's authority, before the response leaves, so no later
+ * request is admitted on a grant it changed, or served a body it made stale (`grants` drops every grant,
+ * `data` moves the data version). A failure is retried once, then logged:
+ * the authority's grants then expire within its maximum age (10 min).
+ */
+export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string, kind: 'grants' | 'data'): Promise<void> {
+  // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
+  const reported = tellAuthority(c.env, orgId, kind);
+  c.executionCtx.waitUntil(reported);
+  await reported;
+}
+
+async function tellAuthority(env: Env, orgId: string, kind: 'grants' | 'data'): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await orgAuthorityFor(env, orgId).changed(kind);
+      return;
+    } catch (error) {
+      if (attempt === 2) {
+        log('error', 'edge authority not told of a committed write', { orgId, kind, error: describeError(error) });
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * After a user-level write that ended or granted access in these orgs (a logout, revoked sessions, a new
+ * password, a deactivated account, an accepted invitation): tells each org's authority before the response
+ * leaves. The writes return the org ids in their own round trip; each handler that makes such a write calls
+ * this, and test/integration/edge-authority.test.ts holds every one of them to it.
+ */
+export async function reportGrantsChanged<E extends AppEnv>(c: Context<E>, orgIds: readonly string[]): Promise<void> {
+  await Promise.all(orgIds.map((orgId) => reportWrite(c, orgId, 'grants')));
+}
+
+/** As `reportGrantsChanged`, for a write that knows only the user (a reused refresh token): one more round trip. */
+export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<void> {
+  await reportGrantsChanged(c, await orgIdsOfUser(requestDatabase(c), userId));
+}
