@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { limitOverridesSchema, TIERS } from '../../src/lib/limits.ts';
-import type { RouteClass } from '../../src/lib/limits.ts';
+import type { OrgRouteClass } from '../../src/lib/limits.ts';
 import { ORG_ROLES, PROJECT_ROLES, type Permission } from '../../src/lib/permissions.ts';
 import type { LimitDecision } from '../../src/lib/sliding-log.ts';
 
@@ -38,7 +38,7 @@ export interface AdmitRequest {
   permission: Permission;
   projectId?: string;
   /** The route's rate-limit class; counted against the org's limit for it once the caller is admitted. */
-  routeClass: RouteClass;
+  routeClass: OrgRouteClass;
 }
 
 /** What the authority knows of the org's limits: its tier and overrides (from the last grant it was given). */

@@ -16,6 +16,10 @@ export type Tier = (typeof TIERS)[number];
 export const ROUTE_CLASSES = ['read', 'write', 'auth', 'upload', 'admin'] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
+/** The classes of routes inside an org, limited per org by its tier (`auth` routes are anonymous: limited per IP). */
+export const ORG_ROUTE_CLASSES = ['read', 'write', 'upload', 'admin'] as const satisfies readonly RouteClass[];
+export type OrgRouteClass = (typeof ORG_ROUTE_CLASSES)[number];
+
 /** Every limit counts requests in a sliding window of this length. */
 export const RATE_WINDOW_SECONDS = 60;
 
@@ -23,10 +27,10 @@ export const RATE_WINDOW_SECONDS = 60;
 export const MAX_RATE_LIMIT = 50_000;
 
 /** Requests per minute per org and route class, by tier (the product's reference figures in the `pro` row). */
-export const RATE_LIMITS: Readonly<Record<Tier, Readonly<Record<RouteClass, number>>>> = {
-  free: { read: 300, write: 100, auth: 30, upload: 30, admin: 60 },
-  pro: { read: 1_000, write: 500, auth: 60, upload: 120, admin: 300 },
-  enterprise: { read: 5_000, write: 2_500, auth: 120, upload: 600, admin: 1_000 },
+export const RATE_LIMITS: Readonly<Record<Tier, Readonly<Record<OrgRouteClass, number>>>> = {
+  free: { read: 300, write: 100, upload: 30, admin: 60 },
+  pro: { read: 1_000, write: 500, upload: 120, admin: 300 },
+  enterprise: { read: 5_000, write: 2_500, upload: 600, admin: 1_000 },
 };
 
 /**
@@ -85,7 +89,7 @@ function figures<K extends string>(keys: readonly K[], figure: z.ZodInt) {
 /** Per-org overrides of single figures, set by platform admins at runtime; stored as organizations.limit_overrides. */
 export const limitOverridesSchema = z
   .object({
-    rateLimits: figures(ROUTE_CLASSES, z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
+    rateLimits: figures(ORG_ROUTE_CLASSES, z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
     quotas: figures(QUOTA_RESOURCES, z.int().min(0).max(1_000_000)).optional(),
   })
   .strict();
@@ -94,7 +98,7 @@ export type LimitOverrides = z.infer<typeof limitOverridesSchema>;
 /** An org's effective limits: its tier's row with its overrides applied. */
 export function effectiveLimits(tier: Tier, overrides: LimitOverrides = {}) {
   return {
-    rateLimits: { ...RATE_LIMITS[tier], ...overrides.rateLimits } as Record<RouteClass, number>,
+    rateLimits: { ...RATE_LIMITS[tier], ...overrides.rateLimits } as Record<OrgRouteClass, number>,
     quotas: { ...QUOTAS[tier], ...overrides.quotas } as Record<QuotaResource, number>,
   };
 }

@@ -3,7 +3,7 @@ import { createScopedDatabase, type Actor, type ScopedDatabase } from '../db/ten
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { idField } from '../lib/fields.ts';
-import type { RouteClass, Tier } from '../lib/limits.ts';
+import type { OrgRouteClass, Tier } from '../lib/limits.ts';
 import { DATA_PERMISSIONS, type Permission } from '../lib/permissions.ts';
 import { gated, requestDatabase } from './database.ts';
 import { admitAtEdge } from './edge-admission.ts';
@@ -33,7 +33,7 @@ const isId = (value: string | undefined) => value !== undefined && UUID.test(val
  * whose every batch still begins with the gate. Ids that are not UUIDs answer 404 like any other unknown
  * resource. After an admitted caller's write it tells the authority, before the response leaves.
  */
-export function authorize(permission: Permission, routeClass: RouteClass, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
+export function authorize(permission: Permission, routeClass: OrgRouteClass, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
   const changes = DATA_PERMISSIONS.has(permission) ? 'data' : 'grants';
   return async function authorize(c, next) {
     // One spelling per id: Postgres reads any case, and an upper-case path must reach the same authority,

@@ -1,21 +1,25 @@
 import type { Context } from 'hono';
-import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
 import { apiErrorFromDatabase } from '../db/errors.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import { COLD_ADMISSIONS_PER_MINUTE, RATE_WINDOW_SECONDS, type RouteClass, type Tier } from '../lib/limits.ts';
+import { COLD_ADMISSIONS_PER_MINUTE, ORG_ROUTE_CLASSES, RATE_WINDOW_SECONDS, type OrgRouteClass, type Tier } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
 import type { Permission } from '../lib/permissions.ts';
 import type { LimitDecision } from '../lib/sliding-log.ts';
-import { rateLimited, setRateLimitHeaders } from './rate-limit.ts';
+import { limitOrUnreachable, rateLimited, setRateLimitHeaders } from './rate-limit.ts';
 
 // An org whose limit for a class is spent is refused here until the log frees a slot, without asking its
 // authority again: a tenant far over its limit costs its authority one call per isolate per window. Exact:
 // no slot can free before `retryAfter`, which the authority computed from its log.
 const spent = createMemoryCache<string, { until: number; decision: LimitDecision }>({ name: 'rate-limit-spent', max: 10_000 });
+/** Forgets that `orgId`'s limits were spent, in this isolate: its limits or grants have just changed. */
+export function forgetSpent(orgId: string): void {
+  for (const routeClass of ORG_ROUTE_CLASSES) spent.delete(`${orgId}:${routeClass}`);
+}
+
 // Callers this isolate has seen admitted (or limited) in an org: the only ones `spent` answers for.
 const admittedCallers = createMemoryCache<string, true>({ name: 'edge-admitted-callers', max: 20_000, ttlMs: 10 * 60_000 });
 
@@ -33,7 +37,7 @@ interface AdmitInput {
   orgId: string;
   permission: Permission;
   projectId?: string;
-  routeClass: RouteClass;
+  routeClass: OrgRouteClass;
   /** The route's scoped handle; `admitted` when the authority has admitted the caller already. */
   scope(admitted?: { role: string }): ScopedDatabase;
 }
@@ -96,14 +100,8 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
 /** Counts a cold admission against the caller's budget (`COLD_ADMISSIONS_PER_MINUTE`); 429 when spent, open when unreachable. */
 async function spendColdBudget<E extends AppEnv>(c: Context<E>, subject: AdmitRequest['subject']): Promise<void> {
   const rule = { key: 'cold-admissions', limit: COLD_ADMISSIONS_PER_MINUTE, windowMs: RATE_WINDOW_SECONDS * 1000 };
-  let decision: LimitDecision;
-  try {
-    decision = await rateLimiterFor(c.env, `caller:${credentialOf(subject)}`).limit([rule]);
-  } catch (error) {
-    log('error', 'rate limiter unreachable: cold admission not counted', { error: describeError(error) });
-    return;
-  }
-  if (!decision.allowed) throw rateLimited(rule.key, decision);
+  const decision = await limitOrUnreachable(c.env, `caller:${credentialOf(subject)}`, [rule], { policy: rule.key, failing: 'open' });
+  if (decision && !decision.allowed) throw rateLimited(rule.key, decision);
 }
 
 /**

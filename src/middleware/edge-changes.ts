@@ -4,6 +4,7 @@ import type { AppEnv } from '../env.ts';
 import { describeError, log } from '../lib/log.ts';
 import { orgIdsOfUser } from '../services/sessions.ts';
 import { requestDatabase } from './database.ts';
+import { forgetSpent } from './edge-admission.ts';
 
 // Writes tell the org's edge authority (durable-objects/org-authority) what they changed, before their response
 // leaves: the authority's half of "revocation is immediate" and "read-your-writes" (README, "The request path").
@@ -15,6 +16,9 @@ import { requestDatabase } from './database.ts';
  * the authority's grants then expire within its maximum age (10 min).
  */
 export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string, kind: 'grants' | 'data'): Promise<void> {
+  // This isolate may hold the org's limits as spent; a grant change (a new tier among them) lifts that here at
+  // once, and elsewhere when the refusal it holds runs out (within a window).
+  if (kind === 'grants') forgetSpent(orgId);
   // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
   const reported = tellAuthority(c.env, orgId, kind);
   c.executionCtx.waitUntil(reported);

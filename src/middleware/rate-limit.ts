@@ -5,7 +5,7 @@ import { ApiError } from '../errors.ts';
 import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS, type RouteClass } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
 import { rateLimitHeaders, retryAfterSeconds } from '../lib/rate-limit-headers.ts';
-import type { LimitDecision } from '../lib/sliding-log.ts';
+import type { LimitDecision, LimitRule } from '../lib/sliding-log.ts';
 import type { AuthVariables } from './auth.ts';
 
 const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
@@ -25,12 +25,9 @@ export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): M
   const rules = [{ key: routeClass, limit, windowMs: WINDOW_MS }];
   return async function callerRateLimit(c, next) {
     const name = scope === 'ip' ? `ip:${clientAddress(c)}` : `user:${c.var.actor?.id ?? ''}`;
-    let decision: LimitDecision;
-    try {
-      decision = await rateLimiterFor(c.env, name).limit(rules);
-    } catch (error) {
-      const closed = routeClass === 'auth' && c.var.config.RATE_LIMIT_FAIL_MODE_AUTH === 'closed';
-      log('error', 'rate limiter unreachable', { scope, routeClass, failing: closed ? 'closed' : 'open', error: describeError(error) });
+    const closed = routeClass === 'auth' && c.var.config.RATE_LIMIT_FAIL_MODE_AUTH === 'closed';
+    const decision = await limitOrUnreachable(c.env, name, rules, { scope, routeClass, failing: closed ? 'closed' : 'open' });
+    if (!decision) {
       if (closed) throw new ApiError('SERVICE_UNAVAILABLE', 'Sign-in is briefly unavailable. Retry shortly.', undefined, { 'Retry-After': '1' });
       return next();
     }
@@ -38,6 +35,16 @@ export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): M
     setRateLimitHeaders(c, routeClass, decision);
     await next();
   };
+}
+
+/** One exact check on the RateLimiter named `name`; undefined when it cannot be reached (logged with `context`). */
+export async function limitOrUnreachable(env: Env, name: string, rules: LimitRule[], context: Record<string, unknown>): Promise<LimitDecision | undefined> {
+  try {
+    return await rateLimiterFor(env, name).limit(rules);
+  } catch (error) {
+    log('error', 'rate limiter unreachable', { ...context, error: describeError(error) });
+    return undefined;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { etag } from 'hono/etag';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv, KindEnv } from '../env.ts';
 import { authErrorResponses, commonErrorResponses } from '../errors.ts';
-import { CALLER_RATE_LIMITS, type RouteClass } from '../lib/limits.ts';
+import { CALLER_RATE_LIMITS, type OrgRouteClass, type RouteClass } from '../lib/limits.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
 import { authenticate } from '../middleware/auth.ts';
@@ -29,10 +29,10 @@ type RouteConfig = Parameters<typeof createRoute>[0];
  * What every kind takes: the route's contract, plus its rate-limit class when the default does not fit
  * (reads `read`, other methods `write`; public writes `auth`). The class is published as `x-rate-limit-class`.
  */
-type KindConfig = Omit<RouteConfig, 'middleware' | 'security'> & { rateLimitClass?: RouteClass };
+type KindConfig<C extends RouteClass = RouteClass> = Omit<RouteConfig, 'middleware' | 'security'> & { rateLimitClass?: C };
 
 /** The route's class, and its config without it (createRoute would publish unknown keys as they are). */
-function classify<R extends KindConfig>(config: R, otherwise: RouteClass): [RouteClass, Omit<R, 'rateLimitClass'>] {
+function classify<C extends RouteClass, R extends KindConfig<C>>(config: R, otherwise: NoInfer<C>): [C | 'read', Omit<R, 'rateLimitClass'>] {
   const { rateLimitClass, ...route } = config;
   return [rateLimitClass ?? (config.method === 'get' ? 'read' : otherwise), route];
 }
@@ -91,8 +91,8 @@ const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
  * mechanism (middleware/authorize.ts); the handler gets `actor` and the gated `tenant`. The permission is
  * published in the OpenAPI document as `x-permission`, which the isolation matrix reads to cover every such route.
  */
-export function orgRoute<const R extends KindConfig & { edgeCache?: true }>(permission: Permission, { edgeCache: cached, ...config }: R) {
-  const [routeClass, route] = classify(config, 'write');
+export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache?: true }>(permission: Permission, { edgeCache: cached, ...config }: R) {
+  const [routeClass, route] = classify<OrgRouteClass, Omit<R, 'edgeCache'>>(config, 'write');
   return createRoute({
     ...route,
     'x-route-kind': 'org',
@@ -110,8 +110,8 @@ export function orgRoute<const R extends KindConfig & { edgeCache?: true }>(perm
  * streamed to storage (`upload`, which takes any content type; the handler enforces its own limits). The
  * gate runs on its own before the handler, so nothing happens for a caller it refuses; otherwise as `orgRoute`.
  */
-export function streamRoute<const R extends KindConfig>(kind: 'socket' | 'upload', permission: Permission, config: R) {
-  const [routeClass, route] = classify({ rateLimitClass: kind === 'upload' ? 'upload' : 'read', ...config }, 'write');
+export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'socket' | 'upload', permission: Permission, config: R) {
+  const [routeClass, route] = classify<OrgRouteClass, R>({ rateLimitClass: kind === 'upload' ? 'upload' : 'read', ...config }, 'write');
   return createRoute({
     ...route,
     'x-route-kind': kind,

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
 import { organizations } from '../../src/db/schema/index.ts';
 import { COLD_ADMISSIONS_PER_MINUTE } from '../../src/lib/limits.ts';
+import { orgAuthorityFor } from '../../durable-objects/org-authority/index.ts';
 import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { ORG_ROLES, orgRolesFor, PERMISSIONS, PROJECT_ROLES, projectRolesFor, roleAdmits, type ProjectRole } from '../../src/lib/permissions.ts';
 import {
@@ -10,6 +11,7 @@ import {
   createApiKey,
   createMember,
   createOrg,
+  createPlatformAdmin,
   createProject,
   createUser,
   grantsChanged,
@@ -161,6 +163,26 @@ describe('revocation is immediate at the edge', () => {
     expect((await api(path, { auth: { apiKey: key } })).status).toBe(200);
   });
 
+  it('deleting the org', async () => {
+    const { owner, org, path } = await warmProject();
+    const member = await memberOf(org);
+    await expectWarm(path, member);
+    expect((await api(`/api/v1/orgs/${org.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect((await api(path, { auth: member })).status).toBe(404);
+  });
+
+  it('a grant read before a change is never kept after it: a fill carrying the old epoch is decided once, not remembered', async () => {
+    const { owner, org } = await warmProject();
+    const authority = orgAuthorityFor(env, org.id);
+    const request = { subject: { type: 'user' as const, userId: owner.id, sessionId: owner.sessionId }, permission: 'org:read' as const, routeClass: 'read' as const };
+    const cold = await authority.admit(request);
+    if (cold.status !== 'unknown') throw new Error(`expected a cold authority, got ${cold.status}`);
+    await authority.changed('grants'); // a revocation commits while the gate's answer is on its way
+    const grant = { type: 'user' as const, tier: 'free' as const, overrides: {}, validUntil: null, role: 'owner' as const, projectRoles: {} };
+    expect((await authority.fill(cold.grantEpoch, request, grant)).status).toBe('admitted');
+    expect((await authority.admit(request)).status).toBe('unknown');
+  });
+
   it('deleting a project', async () => {
     const { owner, path } = await warmProject();
     await expectWarm(path, owner);
@@ -295,6 +317,18 @@ describe('rate limits at the edge', () => {
       expect(statuses.filter((status) => status === 200)).toHaveLength(limit);
       expect(statuses.filter((status) => status === 429)).toHaveLength(9 * limit);
     }
+  });
+
+  it('a platform admin\'s change of an org\'s limits applies from the next request, with no redeploy (an isolate that saw the org spent elsewhere: within a window)', async () => {
+    const { owner, org } = await limitedOrg(1);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(429);
+    const admin = await createPlatformAdmin();
+    const raised = await api(`/api/v1/admin/orgs/${org.id}`, { method: 'PATCH', body: { limitOverrides: { rateLimits: { read: 10 } } }, auth: admin });
+    expect(raised.status).toBe(200);
+    const next = await api(`/api/v1/orgs/${org.id}`, { auth: owner });
+    expect(next.status).toBe(200);
+    expect(next.headers.get('ratelimit-policy')).toBe('"read";q=10;w=60');
   });
 
   it('a 429 carries the envelope, the policy, Retry-After and the RateLimit fields; an admitted request its RateLimit fields', async () => {

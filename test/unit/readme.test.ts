@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import readme from '../../README.md?raw';
-import { QUOTA_RESOURCES, QUOTAS, RATE_LIMITS, ROUTE_CLASSES, TIERS } from '../../src/lib/limits.ts';
+import { ORG_ROUTE_CLASSES, QUOTA_RESOURCES, QUOTAS, RATE_LIMITS, TIERS } from '../../src/lib/limits.ts';
 import { ORG_ROLES, PERMISSIONS, orgRolesFor, projectRolesFor } from '../../src/lib/permissions.ts';
 
 /** The README documents the permission matrix; this keeps the document and the code in step. */
@@ -26,9 +26,9 @@ describe('README limits table', () => {
     const table = readme.split('<!-- limits-table:start -->')[1]?.split('<!-- limits-table:end -->')[0] ?? '';
     const cells = (line: string) => line.split('|').slice(1, -1).map((cell) => cell.trim());
     const [header, , ...rows] = table.split('\n').filter((line) => line.startsWith('|'));
-    expect(cells(header ?? '')).toEqual(['tier', ...ROUTE_CLASSES.map((routeClass) => `${routeClass} /min`), ...QUOTA_RESOURCES]);
+    expect(cells(header ?? '')).toEqual(['tier', ...ORG_ROUTE_CLASSES.map((routeClass) => `${routeClass} /min`), ...QUOTA_RESOURCES]);
     const figure = (n: number) => n.toLocaleString('en-US');
-    const expected = TIERS.map((tier) => [`\`${tier}\``, ...ROUTE_CLASSES.map((c) => figure(RATE_LIMITS[tier][c])), ...QUOTA_RESOURCES.map((r) => figure(QUOTAS[tier][r]))]);
+    const expected = TIERS.map((tier) => [`\`${tier}\``, ...ORG_ROUTE_CLASSES.map((c) => figure(RATE_LIMITS[tier][c])), ...QUOTA_RESOURCES.map((r) => figure(QUOTAS[tier][r]))]);
     expect(rows.map(cells)).toEqual(expected);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { cursorTimestamp, lineField, pathId } from '../../lib/fields.ts';
-import { effectiveLimits, limitOverridesSchema, QUOTA_RESOURCES, ROUTE_CLASSES, TIERS, type Tier } from '../../lib/limits.ts';
+import { effectiveLimits, limitOverridesSchema, QUOTA_RESOURCES, ORG_ROUTE_CLASSES, TIERS, type Tier } from '../../lib/limits.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
 import type { PlatformOrgRow } from '../../services/platform-orgs.ts';
 
@@ -9,7 +9,7 @@ export const tierSchema = z.enum(TIERS).openapi('SubscriptionTier');
 // limitOverridesSchema is plain zod (src/lib stays free of the OpenAPI extension), so it is used as is, unnamed.
 const overridesSchema = limitOverridesSchema;
 
-const rateLimitsSchema = z.record(z.enum(ROUTE_CLASSES), z.int()).openapi({ description: 'Requests per minute, per route class.' });
+const rateLimitsSchema = z.record(z.enum(ORG_ROUTE_CLASSES), z.int()).openapi({ description: 'Requests per minute, per route class.' });
 const quotasSchema = z.record(z.enum(QUOTA_RESOURCES), z.int());
 
 /** An org as platform admins see it in lists. */

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { effectiveLimits, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
+import { effectiveLimits, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ORG_ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
 
 const rateLimitSchema = z.object({
   limit: z.int().openapi({ description: 'Requests admitted per window.' }),
@@ -15,7 +15,7 @@ const quotaSchema = z.object({
 export const orgUsageSchema = z
   .object({
     subscriptionTier: z.enum(TIERS),
-    rateLimits: z.record(z.enum(ROUTE_CLASSES), rateLimitSchema).openapi({ description: 'Per route class (`x-rate-limit-class`).' }),
+    rateLimits: z.record(z.enum(ORG_ROUTE_CLASSES), rateLimitSchema).openapi({ description: 'Per route class (`x-rate-limit-class`).' }),
     quotas: z.record(z.enum(QUOTA_RESOURCES), quotaSchema),
   })
   .openapi('OrganizationUsage');
@@ -23,11 +23,11 @@ export const orgUsageSchema = z
 /** The org's tier, overrides and counts → the response: every route class and every quota, named. */
 export function toOrgUsage(tier: Tier, overrides: LimitOverrides, used: Record<QuotaResource, number>): z.infer<typeof orgUsageSchema> {
   const limits = effectiveLimits(tier, overrides);
-  const rate = (routeClass: (typeof ROUTE_CLASSES)[number]) => ({ limit: limits.rateLimits[routeClass], windowSeconds: RATE_WINDOW_SECONDS });
+  const rate = (routeClass: (typeof ORG_ROUTE_CLASSES)[number]) => ({ limit: limits.rateLimits[routeClass], windowSeconds: RATE_WINDOW_SECONDS });
   const quota = (resource: QuotaResource) => ({ limit: limits.quotas[resource], used: used[resource] });
   return {
     subscriptionTier: tier,
-    rateLimits: { read: rate('read'), write: rate('write'), auth: rate('auth'), upload: rate('upload'), admin: rate('admin') },
+    rateLimits: { read: rate('read'), write: rate('write'), upload: rate('upload'), admin: rate('admin') },
     quotas: { projects: quota('projects'), members: quota('members'), apiKeys: quota('apiKeys') },
   };
 }
