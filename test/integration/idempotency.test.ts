@@ -3,6 +3,7 @@ import { SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { auditLogs, idempotencyKeys, projects } from '../../src/db/schema/index.ts';
 import { idempotencySecrets } from '../../src/lib/idempotency.ts';
+import { schedule } from '../../workers/scheduled.ts';
 import { pruneExpiredIdempotencyKeys } from '../../workers/tasks/idempotency-keys.ts';
 import { api, createApiKey, createMember, createOrg, createUser, json, ownerDb, type Credential } from '../helpers/factories.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
@@ -276,6 +277,10 @@ describe('Idempotency-Key: expiry', () => {
     const left = await ownerDb.http.select().from(idempotencyKeys).where(eq(idempotencyKeys.actorId, owner.id));
     expect(left).toHaveLength(1);
     expect((await write(path, keep, owner, { name: 'Kept' })).headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('the prune runs with the daily maintenance cron', () => {
+    expect(schedule['17 3 * * *']).toContain(pruneExpiredIdempotencyKeys);
   });
 });
 
