@@ -102,8 +102,22 @@ export const idempotencyKeyParameter = {
  * the handle's first round trip, and the operation publishes the header and the 409 and 422 it can answer.
  */
 function writePolicy<E extends AppEnv>(config: Pick<RouteConfig, 'method' | 'parameters'>, handle: (c: Context<E>) => ScopedDatabase) {
-  if (config.method === 'get') return { middleware: pass as MiddlewareHandler<E>, contract: {}, responses: {} };
-  return { middleware: idempotency(handle), contract: { parameters: [...(config.parameters ?? []), idempotencyKeyParameter] as RouteConfig['parameters'] }, responses: idempotencyErrorResponses };
+  if (config.method === 'get') return { middleware: pass as MiddlewareHandler<E>, contract: {}, responses: {}, own: <O extends object>(responses: O) => responses };
+  return {
+    middleware: idempotency(handle),
+    contract: { parameters: [...(config.parameters ?? []), idempotencyKeyParameter] as RouteConfig['parameters'] },
+    responses: idempotencyErrorResponses,
+    own: withKeyInUse,
+  };
+}
+
+/** A route's own 409 (a slug taken, the last owner…) also says that a key in use answers 409, with Retry-After. */
+function withKeyInUse<O extends object>(responses: O): O {
+  const own: unknown = (responses as Record<string, unknown>)[409];
+  if (!own || typeof own !== 'object' || !('description' in own)) return responses;
+  const headers = { ...('headers' in own && typeof own.headers === 'object' ? own.headers : {}), ...idempotencyErrorResponses[409].headers };
+  const description = `${String(own.description)} Or (\`IDEMPOTENCY_KEY_IN_USE\`) the first request with this \`Idempotency-Key\` has not answered yet.`;
+  return { ...responses, 409: { ...own, description, headers } };
 }
 
 /** The JSON kinds' body policy: a size limit counted on the stream, JSON only, valid UTF-8 only. */
@@ -126,7 +140,7 @@ export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache
     'x-edge-cache': cached === true,
     security,
     middleware: [...jsonBodies(), authenticate(), flagPolicy(config), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true), writes.middleware] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses, ...(config.method === 'get' ? notModified : {}) }, config.responses),
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses, ...(config.method === 'get' ? notModified : {}) }, writes.own(config.responses)),
   });
 }
 
@@ -162,7 +176,7 @@ export function userRoute<const R extends KindConfig>(config: R) {
     'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
     middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), userScope(), flagPolicy(config), queryPolicy(config), writes.middleware] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, config.responses),
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, writes.own(config.responses)),
   });
 }
 
@@ -180,7 +194,7 @@ export function platformRoute<const R extends KindConfig>(config: R) {
     'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
     middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), platformScope(), flagPolicy(config), queryPolicy(config), writes.middleware] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, config.responses),
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, writes.own(config.responses)),
   });
 }
 

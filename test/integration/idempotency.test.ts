@@ -309,6 +309,10 @@ describe('Idempotency-Key in the OpenAPI document', () => {
         if (!gatedWrite) continue;
         writes += 1;
         expect(Object.keys(operation.responses), `${method.toUpperCase()} ${path}`).toEqual(expect.arrayContaining(['409', '422']));
+        // A route's own 409 (e.g. a taken slug) is kept, and says the key's 409 too.
+        const conflict = operation.responses['409'] as { description: string; headers?: Record<string, unknown> };
+        expect(conflict.description, `${method.toUpperCase()} ${path}`).toContain('IDEMPOTENCY_KEY_IN_USE');
+        expect(Object.keys(conflict.headers ?? {}), `${method.toUpperCase()} ${path}`).toContain('Retry-After');
       }
     }
     expect(writes).toBeGreaterThan(20);
