@@ -1,11 +1,11 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { auditLogs, idempotencyKeys, projects } from '../../src/db/schema/index.ts';
+import { auditLogs, featureFlags, idempotencyKeys, platformAuditLog, projects } from '../../src/db/schema/index.ts';
 import { idempotencySecrets } from '../../src/lib/idempotency.ts';
 import { schedule } from '../../workers/scheduled.ts';
 import { pruneExpiredIdempotencyKeys } from '../../workers/tasks/idempotency-keys.ts';
-import { api, createApiKey, createMember, createOrg, createUser, json, ownerDb, type Credential } from '../helpers/factories.ts';
+import { api, createApiKey, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type Credential } from '../helpers/factories.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
 import { env, testDb } from '../helpers/worker.ts';
 
@@ -244,6 +244,36 @@ describe('Idempotency-Key: concurrency and scope', () => {
     expect(visible?.n).toBe(0);
     expect((await ownerDb.http.select().from(idempotencyKeys).where(eq(idempotencyKeys.actorId, owner.id))).length).toBe(1);
     await expect(runtime.http.insert(idempotencyKeys).values({ actorId: owner.id, keyHash: 'forged', fingerprint: 'f' })).rejects.toThrow();
+  });
+});
+
+describe('Idempotency-Key on the other kinds and in interactive transactions', () => {
+  it('platform routes: concurrent duplicates of a flag created in an interactive transaction make one flag and one audit entry', async () => {
+    const admin = await createPlatformAdmin();
+    const flag = `idem-${crypto.randomUUID().slice(0, 8)}`;
+    const key = newKey();
+    const responses = await Promise.all(Array.from({ length: 8 }, () => write('/api/v1/admin/flags', key, admin, { key: flag })));
+    expect(responses.every((response) => response.status === 201 || response.status === 409)).toBe(true);
+    expect(responses.filter((response) => response.status === 201 && response.headers.get('idempotent-replayed') === null)).toHaveLength(1);
+    expect(await ownerDb.http.select().from(featureFlags).where(eq(featureFlags.key, flag))).toHaveLength(1);
+    expect(await ownerDb.http.select().from(platformAuditLog).where(eq(platformAuditLog.targetId, flag))).toHaveLength(1);
+    const replay = await write('/api/v1/admin/flags', key, admin, { key: flag });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('user routes: a PATCH of the profile replays; a deactivation stores its answer although it ended its own session', async () => {
+    const user = await createUser();
+    const key = newKey();
+    const first = await snapshot(await write(`/api/v1/users/${user.id}`, key, user, { name: 'Renamed once' }, 'PATCH'));
+    expect(first.status).toBe(200);
+    expect(await snapshot(await write(`/api/v1/users/${user.id}`, key, user, { name: 'Renamed once' }, 'PATCH'))).toEqual(first);
+    const leaving = newKey();
+    expect((await api(`/api/v1/users/${user.id}`, { method: 'DELETE', auth: user, headers: { 'idempotency-key': leaving } })).status).toBe(204);
+    const rows = await ownerDb.http.select().from(idempotencyKeys).where(eq(idempotencyKeys.actorId, user.id));
+    expect(rows.map((row) => row.response === null)).toEqual([false, false]);
+    // The replay goes only to a caller the gate admits: the session has ended.
+    expect((await api(`/api/v1/users/${user.id}`, { method: 'DELETE', auth: user, headers: { 'idempotency-key': leaving } })).status).toBe(401);
   });
 });
 
