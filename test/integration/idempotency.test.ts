@@ -334,7 +334,11 @@ describe('Idempotency-Key in the OpenAPI document', () => {
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(item)) {
         const declares = (operation.parameters ?? []).some((parameter) => parameter.in === 'header' && parameter.name === 'Idempotency-Key');
-        const gatedWrite = method !== 'get' && ['org', 'user', 'platform-admin'].includes(operation['x-route-kind']);
+        const kind = operation['x-route-kind'];
+        const gatedWrite = method !== 'get' && ['org', 'user', 'platform-admin'].includes(kind);
+        // A write of any other kind must be a decision: public (auth flows, see README) or a stream (no JSON body
+        // to fingerprint, no batch to claim in). A caller-kind write has no database, so it cannot take a key yet.
+        if (method !== 'get' && !gatedWrite) expect(['public', 'upload', 'socket'], `${method.toUpperCase()} ${path}`).toContain(kind);
         expect(declares, `${method.toUpperCase()} ${path}`).toBe(gatedWrite);
         if (!gatedWrite) continue;
         writes += 1;
