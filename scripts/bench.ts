@@ -51,6 +51,12 @@ async function login(baseUrl: string): Promise<{ accessToken: string; refreshTok
 let accessToken: Promise<string> | undefined;
 const bearer = async (baseUrl: string) => ({ headers: { authorization: `Bearer ${await (accessToken ??= login(baseUrl).then((tokens) => tokens.accessToken))}` } });
 
+/** Signs in like `bearer`, and gives every request an Idempotency-Key of its own. */
+const keyed: NonNullable<Scenario['setup']> = async (baseUrl) => ({
+  ...(await bearer(baseUrl)),
+  setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'idempotency-key': crypto.randomUUID() } }),
+});
+
 const BARE = 'bare route';
 const WARM_READ = 'project read, warm (token)';
 const LIMITER = 'bare route + limiter';
@@ -73,6 +79,10 @@ const allScenarios: Scenario[] = [
   // Admitted at the edge, read from Postgres (lists are not edge-cached).
   { name: 'project list (Postgres read)', path: `/api/v1/orgs/${demo.org.id}/projects`, setup: bearer },
   { name: 'project write (token)', method: 'PATCH', path: demoProject, body: { description: 'Updated by the benchmark' }, setup: bearer },
+  // The same write with an Idempotency-Key: a new key per request (claim in the write's round trip, then the
+  // answer stored: one more), and one key for every request (after the first, each is a replay).
+  { name: 'project write, new Idempotency-Key each', method: 'PATCH', path: demoProject, body: { description: 'Updated by the benchmark' }, setup: keyed },
+  { name: 'project write, one Idempotency-Key (replays)', method: 'PATCH', path: demoProject, body: { description: 'Updated by the benchmark' }, setup: async (baseUrl) => ({ headers: { ...(await bearer(baseUrl)).headers, 'idempotency-key': `bench-${Date.now()}` } }) },
   // Locally a few hundred requests/s are served, so each of 1,000 connections waits seconds: allow it a minute.
   { name: CROWD, path: demoProject, setup: bearer, connections: 1_000, timeoutS: 60 },
   // PBKDF2 (100,000 iterations) and the per-address sign-in limit: most answers are 429, by design.

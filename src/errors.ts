@@ -12,9 +12,13 @@ export const errorStatus = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  /** An `Idempotency-Key` whose first request has not answered yet; retry after `Retry-After`. */
+  IDEMPOTENCY_KEY_IN_USE: 409,
   GONE: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** An `Idempotency-Key` sent again with another method, path or body. */
+  IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
@@ -88,6 +92,15 @@ export const quotaErrorResponses = {
     'The caller lacks the permission (or the API key lacks the scope), or the organization already holds its quota of this resource ' +
       '(`QUOTA_EXCEEDED`, with `details: { resource, limit, used }`; nothing was created).',
   ),
+} as const;
+
+/** Responses of the writes that accept `Idempotency-Key` (middleware/idempotency.ts). */
+export const idempotencyErrorResponses = {
+  409: {
+    ...errorResponse('A conflict with the current state, or (`IDEMPOTENCY_KEY_IN_USE`) the first request with this `Idempotency-Key` has not answered yet.'),
+    headers: { 'Retry-After': { description: 'Seconds to wait before retrying (`IDEMPOTENCY_KEY_IN_USE`).', schema: { type: 'integer', minimum: 1 } } },
+  },
+  422: errorResponse('`IDEMPOTENCY_KEY_REUSED`: this `Idempotency-Key` was used with another method, path or body.'),
 } as const;
 
 /** Extra responses for routes that read a JSON body. */

@@ -4,13 +4,14 @@ import { log } from '../src/lib/log.ts';
 import { reportError } from '../src/services/error-reporting.ts';
 import { resyncFlags } from './tasks/flags-resync.ts';
 import { enqueueHeartbeat } from './tasks/heartbeat.ts';
+import { pruneExpiredIdempotencyKeys } from './tasks/idempotency-keys.ts';
 import { pruneCredentials, pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';
 import type { MaintenanceTask } from './tasks/types.ts';
 
 /** Cron expression (exactly as in wrangler.toml `triggers.crons`) → the tasks it runs. */
 export const schedule: Record<string, MaintenanceTask[]> = {
   '*/5 * * * *': [enqueueHeartbeat, resyncFlags],
-  '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials],
+  '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials, pruneExpiredIdempotencyKeys],
 };
 
 /**

@@ -53,7 +53,16 @@ export interface ScopedDatabase<A extends Actor = Actor> {
   readonly role: string | null;
   /** The gate statement of another scope of the same caller, to require it too inside a batch or transaction. */
   check(gate: Gate): SQL;
+  /**
+   * Sends `statement` right after the gate, once, in the next batch, transaction or `enter`: how an idempotency
+   * key is claimed in the same transaction as the work it guards (middleware/idempotency.ts). `undefined` withdraws it.
+   */
+  attach(statement: SQL | undefined): void;
+  /** What became of the attached statement: not sent yet, committed with the work, or failed (rolled back) with it. */
+  readonly attached: AttachedState;
 }
+
+export type AttachedState = { state: 'none' | 'unsent' | 'committed' } | { state: 'failed'; error: unknown };
 
 /** The gate statement for a caller. Role lists come from the permission matrix, never from input. */
 function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
@@ -84,6 +93,27 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
   const statement = gateStatement(actor, meta, gate);
   let role: string | null = admitted?.role ?? null;
   let gated = admitted !== undefined;
+  let attachedStatement: SQL | undefined;
+  let attached: AttachedState = { state: 'none' };
+  // The attached statement goes with the first round trip that reaches Postgres; `settle` records its fate.
+  const take = () => {
+    const taken = attachedStatement;
+    attachedStatement = undefined;
+    return taken;
+  };
+  async function settle<T>(sent: SQL | undefined, work: Promise<T>): Promise<T> {
+    if (!sent) return work;
+    try {
+      const result = await work;
+      attached = { state: 'committed' };
+      return result;
+    } catch (error) {
+      // Rolled back with the work: the next round trip (a handler may try again) carries it once more.
+      attachedStatement ??= sent;
+      attached = { state: 'failed', error };
+      throw error;
+    }
+  }
   // Called only once the gate statement has succeeded: only then has the gate admitted the caller.
   const remember = (rows: Array<Record<string, unknown>>) => {
     gated = true;
@@ -98,19 +128,32 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
     get gated() {
       return gated;
     },
+    get attached() {
+      return attached;
+    },
     async batch<T extends Queries>(build: (db: HttpDatabase) => T): Promise<BatchResponse<T>> {
-      const [entered, ...results] = await db.http.batch([db.http.execute(statement), ...build(db.http)]);
-      remember(entered.rows);
-      return results as BatchResponse<T>;
+      const extra = take();
+      const prefix = extra ? [db.http.execute(statement), db.http.execute(extra)] : [db.http.execute(statement)];
+      const [entered, ...results] = await settle(extra, db.http.batch([...prefix, ...build(db.http)] as unknown as Queries));
+      remember((entered as { rows: Array<Record<string, unknown>> }).rows);
+      return results.slice(prefix.length - 1) as BatchResponse<T>;
     },
     async transaction(work) {
-      return db.transaction(async (tx) => {
-        remember((await tx.execute(statement)).rows);
-        return work(tx);
-      });
+      const extra = take();
+      return settle(
+        extra,
+        db.transaction(async (tx) => {
+          remember((await tx.execute(statement)).rows);
+          if (extra) await tx.execute(extra);
+          return work(tx);
+        }),
+      );
     },
     async enter() {
-      remember((await db.http.execute(statement)).rows);
+      const extra = take();
+      if (!extra) return remember((await db.http.execute(statement)).rows);
+      const [entered] = await settle(extra, db.http.batch([db.http.execute(statement), db.http.execute(extra)]));
+      remember(entered.rows);
     },
     async grant() {
       const { rows } = await db.http.execute(grantStatement(actor, meta, gate));
@@ -118,5 +161,9 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
       return rows[0]?.grant;
     },
     check: (other) => gateStatement(actor, meta, other),
+    attach(extra) {
+      attachedStatement = extra;
+      attached = { state: extra ? 'unsent' : 'none' };
+    },
   };
 }

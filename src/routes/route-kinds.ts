@@ -1,8 +1,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { etag } from 'hono/etag';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv, KindEnv } from '../env.ts';
-import { authErrorResponses, commonErrorResponses } from '../errors.ts';
+import { authErrorResponses, commonErrorResponses, idempotencyErrorResponses } from '../errors.ts';
+import { IDEMPOTENCY_KEY_PATTERN } from '../lib/idempotency.ts';
 import { CALLER_RATE_LIMITS, type OrgRouteClass, type RouteClass } from '../lib/limits.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
@@ -11,12 +13,13 @@ import { authorize, type TenantVariables } from '../middleware/authorize.ts';
 import { callerScope } from '../middleware/caller-scope.ts';
 import { edgeCache } from '../middleware/edge-cache.ts';
 import { requireFlag } from '../middleware/flags.ts';
+import { idempotency } from '../middleware/idempotency.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
-import { platformScope } from '../middleware/platform-scope.ts';
+import { platformScope, type PlatformScopeVariables } from '../middleware/platform-scope.ts';
 import { callerRateLimit } from '../middleware/rate-limit.ts';
 import { unscoped } from '../middleware/unscoped.ts';
-import { userScope } from '../middleware/user-scope.ts';
+import { userScope, type UserScopeVariables } from '../middleware/user-scope.ts';
 
 // Route kinds decide what a handler may touch: each composes the middleware that sets exactly its
 // variables, and `@hono/zod-openapi` types the handler from that middleware (`RouteHandler<typeof route>`),
@@ -83,6 +86,40 @@ const { 429: _neverLimited, ...withoutRateLimit } = commonErrorResponses;
 /** What a GET of an org route may answer besides its body: its ETag still matches (`readPolicy`). */
 const notModified = { 304: { description: 'Not modified: `If-None-Match` names the current `ETag` of the body.' } } as const;
 
+/** The header every write of a gated JSON kind accepts (middleware/idempotency.ts; README, "Idempotency keys"). */
+export const idempotencyKeyParameter = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: the first answer is stored for 24 hours and replayed (with `Idempotent-Replayed: true`) for the same key, ' +
+    'method, path and body; other parameters with the same key are a 422, a retry while the first request runs a 409.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: IDEMPOTENCY_KEY_PATTERN },
+} as const;
+
+/**
+ * Every write (any method but GET) of a gated JSON kind accepts `Idempotency-Key`: the middleware claims it in
+ * the handle's first round trip, and the operation publishes the header and the 409 and 422 it can answer.
+ */
+function writePolicy<E extends AppEnv>(config: Pick<RouteConfig, 'method' | 'parameters'>, handle: (c: Context<E>) => ScopedDatabase) {
+  if (config.method === 'get') return { middleware: pass as MiddlewareHandler<E>, contract: {}, responses: {}, own: <O extends object>(responses: O) => responses };
+  return {
+    middleware: idempotency(handle),
+    contract: { parameters: [...(config.parameters ?? []), idempotencyKeyParameter] as RouteConfig['parameters'] },
+    responses: idempotencyErrorResponses,
+    own: withKeyInUse,
+  };
+}
+
+/** A route's own 409 (a slug taken, the last owner…) also says that a key in use answers 409, with Retry-After. */
+function withKeyInUse<O extends object>(responses: O): O {
+  const own: unknown = (responses as Record<string, unknown>)[409];
+  if (!own || typeof own !== 'object' || !('description' in own)) return responses;
+  const headers = { ...('headers' in own && typeof own.headers === 'object' ? own.headers : {}), ...idempotencyErrorResponses[409].headers };
+  const description = `${String(own.description)} Or (\`IDEMPOTENCY_KEY_IN_USE\`) the first request with this \`Idempotency-Key\` has not answered yet.`;
+  return { ...responses, 409: { ...own, description, headers } };
+}
+
 /** The JSON kinds' body policy: a size limit counted on the stream, JSON only, valid UTF-8 only. */
 const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
 
@@ -93,15 +130,17 @@ const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
  */
 export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache?: true }>(permission: Permission, { edgeCache: cached, ...config }: R) {
   const [routeClass, route] = classify<OrgRouteClass, Omit<R, 'edgeCache'>>(config, 'write');
+  const writes = writePolicy<KindEnv<TenantVariables>>(config, (c) => c.var.tenant);
   return createRoute({
     ...route,
+    ...writes.contract,
     'x-route-kind': 'org',
     'x-permission': permission,
     'x-rate-limit-class': routeClass,
     'x-edge-cache': cached === true,
     security,
-    middleware: [...jsonBodies(), authenticate(), flagPolicy(config), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true)] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...(config.method === 'get' ? notModified : {}) }, config.responses),
+    middleware: [...jsonBodies(), authenticate(), flagPolicy(config), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true), writes.middleware] as const,
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses, ...(config.method === 'get' ? notModified : {}) }, writes.own(config.responses)),
   });
 }
 
@@ -129,13 +168,15 @@ export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'so
  */
 export function userRoute<const R extends KindConfig>(config: R) {
   const [routeClass, route] = classify(config, 'write');
+  const writes = writePolicy<KindEnv<UserScopeVariables>>(config, (c) => c.var.account);
   return createRoute({
     ...route,
+    ...writes.contract,
     'x-route-kind': 'user',
     'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), userScope(), flagPolicy(config), queryPolicy(config)] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), userScope(), flagPolicy(config), queryPolicy(config), writes.middleware] as const,
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, writes.own(config.responses)),
   });
 }
 
@@ -145,13 +186,15 @@ export function userRoute<const R extends KindConfig>(config: R) {
  */
 export function platformRoute<const R extends KindConfig>(config: R) {
   const [routeClass, route] = classify({ rateLimitClass: 'admin', ...config }, 'admin');
+  const writes = writePolicy<KindEnv<PlatformScopeVariables>>(config, (c) => c.var.platform);
   return createRoute({
     ...route,
+    ...writes.contract,
     'x-route-kind': 'platform-admin',
     'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), platformScope(), flagPolicy(config), queryPolicy(config)] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), platformScope(), flagPolicy(config), queryPolicy(config), writes.middleware] as const,
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, writes.own(config.responses)),
   });
 }
 

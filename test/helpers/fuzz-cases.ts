@@ -25,6 +25,8 @@ export interface FuzzCase {
   /** Path parameter → a value, or null for the fixture's own id. */
   path: Record<string, { value: string | null; verdict: Verdict }>;
   query: Array<{ name: string; value: string; verdict: Verdict }>;
+  /** Declared header parameters (`Idempotency-Key`) sent, by name. */
+  headers: Array<{ name: string; value: string; verdict: Verdict }>;
   body: Body | undefined;
 }
 
@@ -83,6 +85,22 @@ function queryArb(parameters: Parameter[], doc: SchemaDocument): fc.Arbitrary<Fu
     ...(known.length > 0 ? [{ arbitrary: fc.constantFrom(...known).map((parameter) => [{ name: parameter.name, value: '1', verdict: 'any' as const }]), weight: 1 }] : []),
   );
   return fc.tuple(fc.tuple(...perParameter), extra).map(([values, extras]) => [...values.filter((value) => value !== undefined), ...extras]);
+}
+
+/**
+ * Declared header parameters: often absent, mostly a fresh key (a UUID, so no two cases share one and a
+ * replay or a 422 cannot pass for a verdict), sometimes a value the schema refuses.
+ */
+function headerArb(parameters: Parameter[]): fc.Arbitrary<FuzzCase['headers']> {
+  const perParameter = parameters
+    .filter((parameter) => parameter.in === 'header')
+    .map((parameter) => {
+      const valid = fc.uuid({ version: 4 }).map((value) => ({ name: parameter.name, value, verdict: 'valid' as const }));
+      const refused = ['', 'x'.repeat((parameter.schema?.maxLength ?? 255) + 1), 'tab\tinside', 'é'];
+      const invalid = fc.constantFrom(...refused).map((value) => ({ name: parameter.name, value, verdict: 'invalid' as const }));
+      return fc.option(fc.oneof({ arbitrary: valid, weight: 3 }, { arbitrary: invalid, weight: 1 }), { nil: undefined, freq: 2 });
+    });
+  return fc.tuple(...perParameter).map((values) => values.filter((value) => value !== undefined));
 }
 
 const UNKNOWN_KEYS = ['nmae', 'extra', '__proto__', 'constructor', 'id', 'orgId', 'isAdmin', 'deletedAt'];
@@ -160,6 +178,7 @@ export function caseArb(
     auth: operation.orgScoped ? fc.constantFrom<'session' | 'apiKey'>('session', 'apiKey') : fc.constant<'session' | 'apiKey'>('session'),
     path,
     query: queryArb(operation.parameters ?? [], doc),
+    headers: headerArb(operation.parameters ?? []),
     body: bodyArb(operation.bodySchema, doc, operation.method),
   });
 }

@@ -131,7 +131,12 @@ async function buildRequest(op: Op, kase: FuzzCase) {
     verdicts.push(op.bodySchema && validator.requestBody(op.bodySchema, body.json) === undefined ? 'valid' : 'invalid');
   } else verdicts.push(body.verdict);
   if (!op.bodySchema && kase.body) verdicts.push('any');
-  const headers = { ...prepared.headers, ...(body.init.headers as Record<string, string> | undefined) };
+  const declared: Record<string, string> = {};
+  for (const { name, value, verdict } of kase.headers) {
+    verdicts.push(verdict);
+    declared[name] = value;
+  }
+  const headers = { ...prepared.headers, ...declared, ...(body.init.headers as Record<string, string> | undefined) };
   return { url, init: { method: op.method, ...body.init, headers }, verdict: combine(verdicts) };
 }
 

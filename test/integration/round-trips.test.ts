@@ -59,4 +59,15 @@ describe('round trips', () => {
     const entries = await ownerDb.http.select().from(auditLogs).where(eq(auditLogs.targetId, project.id)).orderBy(asc(auditLogs.seq));
     expect(entries.map((entry) => entry.action)).toEqual(['project.created', 'project.updated']);
   });
+
+  it('with an Idempotency-Key a warm mutation costs two: the claim rides with the work, storing the answer is the second; a replay one', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const project = await createProject(org);
+    const path = `/api/v1/orgs/${org.id}/projects/${project.id}`;
+    expect((await api(path, { auth: owner })).status).toBe(200);
+    const headers = { 'idempotency-key': crypto.randomUUID() };
+    expect(await roundTrips(async () => expect((await api(path, { method: 'PATCH', body: { name: 'Keyed' }, auth: owner, headers })).status).toBe(200))).toBe(2);
+    expect(await roundTrips(async () => expect((await api(path, { method: 'PATCH', body: { name: 'Keyed' }, auth: owner, headers })).headers.get('idempotent-replayed')).toBe('true'))).toBe(1);
+  });
 });
