@@ -49,7 +49,8 @@ export function accept(response: Response): TestSocket {
   const frames: Frame[] = [];
   const waiters: Array<() => void> = [];
   ws.addEventListener('message', (event) => {
-    frames.push(JSON.parse(typeof event.data === 'string' ? event.data : new TextDecoder().decode(event.data as ArrayBuffer)) as Frame);
+    const text = typeof event.data === 'string' ? event.data : new TextDecoder().decode(event.data as ArrayBuffer);
+    frames.push(text.startsWith('{') ? (JSON.parse(text) as Frame) : { type: 'raw', text });
     for (const wake of waiters.splice(0)) wake();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.addEventListener('close', (event) => resolve({ code: event.code, reason: event.reason })));
