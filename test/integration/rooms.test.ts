@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { api, createApiKey, createMember, createOrg, createProject, createUser, json } from '../helpers/factories.ts';
+import { api, createApiKey, createMember, createOrg, createUser, json } from '../helpers/factories.ts';
 import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
 
 const orgRoomPath = (orgId: string, roomId = 'general') => `/api/v1/orgs/${orgId}/rooms/${roomId}`;

@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import type { z } from '@hono/zod-openapi';
 import { errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import type { Permission } from '../../lib/permissions.ts';
