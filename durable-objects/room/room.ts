@@ -15,6 +15,8 @@ import { attachmentOf, errorFrame, exceedsBytes, memberTags, publicMember, targe
  */
 export class Room extends DurableObject<Env> {
   readonly #store: RoomStore;
+  /** Attachments already read in this instance's life (null: left): a broadcast to 1,000 sockets reads none. */
+  readonly #members = new WeakMap<WebSocket, Attachment | null>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -52,13 +54,14 @@ export class Room extends DurableObject<Env> {
     const attachment: Attachment = { ...member.data, id: crypto.randomUUID(), rate: { start: 0, count: 0 } };
     this.ctx.acceptWebSocket(server, memberTags(member.data));
     server.serializeAttachment(attachment);
+    this.#members.set(server, attachment);
     server.send(this.#hello(attachment, Number.isSafeInteger(lastId) && lastId >= 0 ? lastId : undefined));
     this.#send(JSON.stringify({ v: 1, type: 'presence', event: 'join', member: publicMember(attachment) }), server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
-    const attachment = attachmentOf(ws);
+    const attachment = this.#attachment(ws);
     if (!attachment) return;
     try {
       this.#receive(ws, attachment, message);
@@ -88,17 +91,17 @@ export class Room extends DurableObject<Env> {
   /** Closes the sockets `target` names with `code` and `reason`; answers how many sockets stay open. */
   disconnect(target: DisconnectTarget, code: number, reason: string): number {
     const tagged = this.ctx.getWebSockets(targetTag(target));
-    for (const ws of tagged.filter((socket) => matches(target, attachmentOf(socket)))) {
+    for (const ws of tagged.filter((socket) => matches(target, this.#attachment(socket)))) {
       this.#leave(ws);
       safely(() => ws.close(code, reason));
     }
-    return this.ctx.getWebSockets().filter((socket) => attachmentOf(socket)).length;
+    return this.ctx.getWebSockets().filter((socket) => this.#attachment(socket)).length;
   }
 
   /** Open sockets (members only) and their public identities: for tests and the benchmark. */
   presence(): { connections: number; members: ReturnType<typeof publicMember>[] } {
     const members = this.ctx.getWebSockets().flatMap((ws) => {
-      const attachment = attachmentOf(ws);
+      const attachment = this.#attachment(ws);
       return attachment ? [publicMember(attachment)] : [];
     });
     return { connections: members.length, members };
@@ -146,6 +149,15 @@ export class Room extends DurableObject<Env> {
     this.#send(this.#store.append((id) => JSON.stringify({ v: 1, type: 'broadcast', id, at: new Date(now).toISOString(), from, data }), ROOM_LIMITS.historyMessages));
   }
 
+  /** The socket's attachment: from memory, or (after an eviction) deserialized once. */
+  #attachment(ws: WebSocket): Attachment | undefined {
+    const known = this.#members.get(ws);
+    if (known !== undefined) return known ?? undefined;
+    const read = attachmentOf(ws);
+    this.#members.set(ws, read ?? null);
+    return read;
+  }
+
   #hello(attachment: Attachment, lastId: number | undefined): string {
     const { frames, missed } = this.#store.since(lastId);
     const members = this.presence().members;
@@ -155,8 +167,9 @@ export class Room extends DurableObject<Env> {
 
   /** A member's socket leaves: its attachment is cleared (so it leaves once) and the others are told. */
   #leave(ws: WebSocket): void {
-    const attachment = attachmentOf(ws);
+    const attachment = this.#attachment(ws);
     if (!attachment) return;
+    this.#members.set(ws, null);
     safely(() => ws.serializeAttachment(null));
     this.#send(JSON.stringify({ v: 1, type: 'presence', event: 'leave', member: publicMember(attachment) }), ws);
   }
@@ -165,7 +178,7 @@ export class Room extends DurableObject<Env> {
   #send(frame: string, except?: WebSocket): number {
     let delivered = 0;
     for (const ws of this.ctx.getWebSockets()) {
-      if (ws === except || !attachmentOf(ws)) continue;
+      if (ws === except || !this.#attachment(ws)) continue;
       if (safely(() => ws.send(frame))) delivered++;
     }
     return delivered;
