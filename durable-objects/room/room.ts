@@ -42,7 +42,7 @@ export class Room extends DurableObject<Env> {
   /** Accepts one socket of a member the app has admitted (header `MEMBER_HEADER`); `?lastId=` resumes history. */
   override fetch(request: Request): Response {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('Expected Upgrade: websocket', { status: 426 });
-    const member = roomMember.safeParse(JSON.parse(request.headers.get(MEMBER_HEADER) ?? 'null'));
+    const member = roomMember.safeParse(parseJson(request.headers.get(MEMBER_HEADER) ?? ''));
     if (!member.success) return new Response('Unknown member', { status: 400 });
     const lastId = Number.parseInt(new URL(request.url).searchParams.get('lastId') ?? '', 10);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];

@@ -33,10 +33,14 @@ const isId = (value: string | undefined) => value !== undefined && UUID.test(val
  * whose every batch still begins with the gate. Ids that are not UUIDs answer 404 like any other unknown
  * resource. After an admitted caller's write it tells the authority, before the response leaves.
  */
-export function authorize(permission: Permission, routeClass: OrgRouteClass, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
+export function authorize(
+  permission: Permission,
+  routeClass: OrgRouteClass,
+  options: { gateFirst?: boolean; changesNothing?: boolean } = {},
+): MiddlewareHandler<KindEnv<TenantVariables>> {
   const changes = DATA_PERMISSIONS.has(permission) ? 'data' : 'grants';
-  // A POST under a read permission (a room connect ticket) changes no org data and no grant.
-  const readOnly = permission.endsWith(':read');
+  // Socket routes (a connect, a connect ticket) change no org data and no grant: nothing to report.
+  const readOnly = options.changesNothing === true;
   return async function authorize(c, next) {
     // One spelling per id: Postgres reads any case, and an upper-case path must reach the same authority,
     // the same limit and the same cached bodies as everyone else's.

@@ -62,7 +62,7 @@ export function callOperation(op: DocumentedOperation, params: Record<string, st
   const schema = op.operation.requestBody?.content?.['application/json']?.schema;
   const body = schema ? sampleFor(schema, openApiDocument as OpenApiDocument) : undefined;
   // A socket route is asked for the upgrade itself, so a refusal is shown to come before it.
-  const upgrade: Record<string, string> = op.kind === 'socket' ? { upgrade: 'websocket' } : {};
+  const upgrade: Record<string, string> = op.kind === 'socket' && op.method === 'get' ? { upgrade: 'websocket' } : {};
   return api(path + query, { method: op.method.toUpperCase(), body, headers: { ...upgrade, ...headers } });
 }
 

@@ -121,7 +121,8 @@ describe('isolation matrix', () => {
     expect(await chainHead(victim.org.id)).toBe(before);
   });
 
-  it.each(operationsOfKind('socket'))('%s refuses a ticket of the same room in another org before the upgrade', async (_, op) => {
+  const connects = operationsOfKind('socket').filter(([, op]) => op.method === 'get');
+  it.each(connects)('%s refuses a ticket of the same room in another org before the upgrade', async (_, op) => {
     const own = await api(`${fillPath(op.path, strangerParams).replace(/\/ws$/, '')}/tickets`, { method: 'POST', auth: { token: strangerToken } });
     expect(own.status).toBe(201);
     const { ticket } = (await own.json<{ data: { ticket: string } }>()).data;

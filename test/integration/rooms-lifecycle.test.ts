@@ -2,7 +2,7 @@ import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
-import { api, createApiKey, createMember, createOrg, createProject, createUser } from '../helpers/factories.ts';
+import { api, createApiKey, createMember, createOrg, createProject, createUser, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
 import { env } from '../helpers/worker.ts';
 
@@ -13,6 +13,12 @@ async function tenant() {
   const org = await createOrg(owner);
   const id = roomId();
   return { owner, org, id, base: `/api/v1/orgs/${org.id}/rooms/${id}`, stub: roomFor(env, roomName({ kind: 'org', orgId: org.id, roomId: id })) };
+}
+
+/** Another session of the same user (a second device). */
+async function secondSession(user: TestUser): Promise<{ token: string }> {
+  const login = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
+  return { token: ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens.accessToken };
 }
 
 describe('hibernation', () => {
@@ -98,9 +104,7 @@ describe('disconnect on revocation', () => {
     const { org, base } = await tenant();
     const user = await createMember(org, 'member');
     const socket = await joinRoom(base, user);
-    const login = await api('/api/v1/auth/login', { body: { email: user.email, password: 'correct horse battery staple' } });
-    const second = { token: ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens.accessToken };
-    const other = await joinRoom(base, second);
+    const other = await joinRoom(base, await secondSession(user));
     expect((await api('/api/v1/auth/logout', { method: 'POST', auth: user })).status).toBe(204);
     expect(await closedWithin(socket)).toEqual({ code: 4001, reason: 'Credentials revoked' });
     other.send({ v: 1, type: 'broadcast', data: 'second session lives' });
@@ -112,8 +116,7 @@ describe('disconnect on revocation', () => {
     const { org, base } = await tenant();
     const user = await createMember(org, 'member');
     const socket = await joinRoom(base, user);
-    const login = await api('/api/v1/auth/login', { body: { email: user.email, password: 'correct horse battery staple' } });
-    const other = { token: ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens.accessToken };
+    const other = await secondSession(user);
     expect((await api(`/api/v1/me/sessions/${user.sessionId}`, { method: 'DELETE', auth: other })).status).toBe(204);
     expect(await closedWithin(socket)).toEqual({ code: 4001, reason: 'Credentials revoked' });
   });

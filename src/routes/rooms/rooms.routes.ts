@@ -2,7 +2,7 @@ import type { z } from '@hono/zod-openapi';
 import { errorResponse } from '../../errors.ts';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import type { Permission } from '../../lib/permissions.ts';
-import { orgRoute, streamRoute } from '../route-kinds.ts';
+import { streamRoute } from '../route-kinds.ts';
 import { orgRoomParams, personalRoomParams, projectRoomParams, roomTicketSchema, socketQuery } from './rooms.schemas.ts';
 
 const tags = ['Realtime rooms'];
@@ -14,11 +14,10 @@ const switching = {
 
 /** The pair of routes of one room kind: a single-use ticket, and the WebSocket connect it opens. */
 function roomRoutes<P extends z.ZodObject>(permission: Permission, base: string, params: P, what: string) {
-  const ticket = orgRoute(permission, {
+  const ticket = streamRoute('socket', permission, {
     method: 'post',
     path: `${base}/tickets`,
     tags,
-    rateLimitClass: 'read',
     summary: `Get a ticket to connect to ${what}`,
     description: 'A single-use ticket, valid 30 s, for the connect route (`url`): browsers cannot send headers with a WebSocket.',
     request: { params },
