@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { benchRooms, reportRoomBench } from './lib/bench-rooms.ts';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { DEMO_PASSWORD, demo } from './lib/seed.ts';
@@ -144,7 +145,11 @@ try {
     controller.signal.throwIfAborted();
     measurements.push(await measure(platform.url, scenario));
   }
-  report(measurements);
+  if (measurements.length > 0) report(measurements);
+  // Realtime rooms: one room, BENCH_ROOM_SOCKETS sockets (default 1,000), a broadcast per round (scripts/lib/bench-rooms.ts).
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('rooms')) {
+    reportRoomBench(await benchRooms(platform.url, { sockets: positive('BENCH_ROOM_SOCKETS', 1_000), rounds: 5, signal: controller.signal }));
+  }
 } catch (error) {
   if (!controller.signal.aborted) {
     console.error(error instanceof Error ? error.message : error);

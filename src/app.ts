@@ -18,6 +18,7 @@ import { flagRoutes } from './routes/flags/index.ts';
 import { invitationRoutes } from './routes/invitations/index.ts';
 import { orgRoutes } from './routes/orgs/index.ts';
 import { projectRoutes } from './routes/projects/index.ts';
+import { roomRoutes } from './routes/rooms/index.ts';
 import { userRoutes } from './routes/users/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
 
@@ -36,7 +37,7 @@ export function createApp() {
   app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
-  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes]) {
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes]) {
     app.route('/api/v1', routes);
   }
   mountDocs(app);

@@ -19,6 +19,8 @@ export const errorStatus = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   /** An `Idempotency-Key` sent again with another method, path or body. */
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** A WebSocket route called without `Upgrade: websocket`. */
+  UPGRADE_REQUIRED: 426,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,

@@ -1,14 +1,213 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { RoomPingReply } from './room.schemas.ts';
+import { ROOM_LIMITS } from '../../src/lib/limits.ts';
+import { describeError, log } from '../../src/lib/log.ts';
+import { RoomStore } from './room-store.ts';
+import { CLOSE_CODES, clientFrame, MEMBER_HEADER, roomMember, serverEvent, type DisconnectTarget, type RoomMember, type RoomPingReply, type ServerEvent, type TicketActor } from './room.schemas.ts';
+import { attachmentOf, errorFrame, exceedsBytes, memberTags, publicMember, targetTag, type Attachment } from './room-sockets.ts';
 
 /**
- * A realtime room (WebSocket hibernation API), one object per room.
- * This is the binding and its health probe; connections and broadcast land with the realtime issue.
+ * A realtime room, one object per room (its name says the org: `roomName`), on the WebSocket hibernation API:
+ * sockets are accepted with `ctx.acceptWebSocket` and tags (user, session, key), each socket's identity and
+ * rate counter live in its attachment, and ping/pong is answered by the runtime without waking the object. No
+ * timers, no outbound sockets: between frames the object can be evicted and the sockets stay open. An org's
+ * directory (`directoryName`) is an object of this class too: it lists the org's rooms for revocations.
  * The app reaches it through `roomFor` (room.client.ts), never through the binding.
  */
 export class Room extends DurableObject<Env> {
+  readonly #store: RoomStore;
+  /** Attachments already read in this instance's life (null: left): a broadcast to 1,000 sockets reads none. */
+  readonly #members = new WeakMap<WebSocket, Attachment | null>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#store = new RoomStore(ctx.storage.sql);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('ping', 'pong'));
+  }
+
   /** Answers without touching storage: proves the namespace routes to a live object. */
   ping(): RoomPingReply {
     return 'pong';
+  }
+
+  /** Keeps a connect ticket (its SHA-256) for `ROOM_LIMITS.ticketTtlMs`. */
+  issueTicket(hash: string, actor: TicketActor): void {
+    this.#store.addTicket(hash, actor, Date.now() + ROOM_LIMITS.ticketTtlMs);
+  }
+
+  /** The ticket's caller, once; undefined for an unknown, used or expired ticket. */
+  redeemTicket(hash: string): TicketActor | undefined {
+    return this.#store.takeTicket(hash);
+  }
+
+  /** Accepts one socket of a member the app has admitted (header `MEMBER_HEADER`); `?lastId=` resumes history. */
+  override fetch(request: Request): Response {
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('Expected Upgrade: websocket', { status: 426 });
+    const member = roomMember.safeParse(parseJson(request.headers.get(MEMBER_HEADER) ?? ''));
+    if (!member.success) return new Response('Unknown member', { status: 400 });
+    const lastId = Number.parseInt(new URL(request.url).searchParams.get('lastId') ?? '', 10);
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    if (this.ctx.getWebSockets().length >= ROOM_LIMITS.connectionsPerRoom) {
+      this.ctx.acceptWebSocket(server);
+      server.close(CLOSE_CODES.full, 'Room is full');
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    const attachment: Attachment = { ...member.data, id: crypto.randomUUID(), rate: { start: 0, count: 0 } };
+    this.ctx.acceptWebSocket(server, memberTags(member.data));
+    server.serializeAttachment(attachment);
+    this.#members.set(server, attachment);
+    server.send(this.#hello(attachment, Number.isSafeInteger(lastId) && lastId >= 0 ? lastId : undefined));
+    this.#send(JSON.stringify({ v: 1, type: 'presence', event: 'join', member: publicMember(attachment) }), server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    const attachment = this.#attachment(ws);
+    if (!attachment) return;
+    try {
+      this.#receive(ws, attachment, message);
+    } catch (error) {
+      // Never thrown out of the handler: one bad frame must not cost the room (or anyone else's socket).
+      log('error', 'room frame failed', { error: describeError(error) });
+      safely(() => ws.send(errorFrame('INTERNAL', 'The frame could not be handled.')));
+    }
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    this.#leave(ws);
+    safely(() => ws.close(code, reason));
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.#leave(ws);
+  }
+
+  /** Stores a server event in the history and sends it to every socket. Answers its id. */
+  publish(input: ServerEvent): { id: number; delivered: number } {
+    const { event, data } = serverEvent.parse(input);
+    const frame = this.#store.append((id) => JSON.stringify({ v: 1, type: 'event', id, at: new Date().toISOString(), event, data }), ROOM_LIMITS.historyMessages);
+    return { id: frameId(frame), delivered: this.#send(frame) };
+  }
+
+  /** Closes the sockets `target` names with `code` and `reason`; answers how many sockets stay open. */
+  disconnect(target: DisconnectTarget, code: number, reason: string): number {
+    const tagged = this.ctx.getWebSockets(targetTag(target));
+    for (const ws of tagged.filter((socket) => matches(target, this.#attachment(socket)))) {
+      this.#leave(ws);
+      safely(() => ws.close(code, reason));
+    }
+    return this.ctx.getWebSockets().filter((socket) => this.#attachment(socket)).length;
+  }
+
+  /** Open sockets (members only) and their public identities: for tests and the benchmark. */
+  presence(): { connections: number; members: ReturnType<typeof publicMember>[] } {
+    const members = this.ctx.getWebSockets().flatMap((ws) => {
+      const attachment = this.#attachment(ws);
+      return attachment ? [publicMember(attachment)] : [];
+    });
+    return { connections: members.length, members };
+  }
+
+  /** Directory: a room of this org is about to get a socket. */
+  track(name: string): void {
+    this.#store.track(name, Date.now());
+  }
+
+  /**
+   * Directory: closes `target`'s sockets in every room of the org (whose name starts with `within`, when given);
+   * forgets rooms left empty. Answers how many rooms were reached.
+   */
+  async disconnectRooms(target: DisconnectTarget, code: number, reason: string, within = ''): Promise<number> {
+    const started = Date.now();
+    const names = this.#store.rooms().filter((name) => name.startsWith(within));
+    const outcomes = await Promise.allSettled(
+      names.map(async (name) => {
+        const open = await this.env.ROOMS.getByName(name).disconnect(target, code, reason);
+        if (open === 0) this.#store.untrack(name, started);
+      }),
+    );
+    const failed = outcomes.filter((outcome) => outcome.status === 'rejected');
+    if (failed.length > 0) log('error', 'rooms not told of a revocation', { failed: failed.length });
+    return outcomes.length - failed.length;
+  }
+
+  #receive(ws: WebSocket, attachment: Attachment, message: string | ArrayBuffer): void {
+    if (exceedsBytes(message, ROOM_LIMITS.messageBytes)) return ws.close(CLOSE_CODES.tooBig, 'Message too big');
+    const now = Date.now();
+    attachment.rate = now - attachment.rate.start >= 1_000 ? { start: now, count: 1 } : { start: attachment.rate.start, count: attachment.rate.count + 1 };
+    ws.serializeAttachment(attachment);
+    if (attachment.rate.count > ROOM_LIMITS.messagesPerSecond) return ws.close(CLOSE_CODES.policy, 'Rate limit exceeded');
+    if (typeof message !== 'string') return ws.send(errorFrame('BAD_FRAME', 'Frames are JSON text.'));
+    const frame = clientFrame.safeParse(parseJson(message));
+    if (!frame.success) return ws.send(errorFrame('BAD_FRAME', 'Expected {"v":1,"type":"broadcast"|"ephemeral","data":…}.'));
+    if (!attachment.canSend) return ws.send(errorFrame('READ_ONLY', 'You may read this room, not send to it.'));
+    const from = publicMember(attachment);
+    if (frame.data.type === 'ephemeral') {
+      this.#send(JSON.stringify({ v: 1, type: 'ephemeral', from, data: frame.data.data }), ws);
+      return;
+    }
+    const data = frame.data.data;
+    this.#send(this.#store.append((id) => JSON.stringify({ v: 1, type: 'broadcast', id, at: new Date(now).toISOString(), from, data }), ROOM_LIMITS.historyMessages));
+  }
+
+  /** The socket's attachment: from memory, or (after an eviction) deserialized once. */
+  #attachment(ws: WebSocket): Attachment | undefined {
+    const known = this.#members.get(ws);
+    if (known !== undefined) return known ?? undefined;
+    const read = attachmentOf(ws);
+    this.#members.set(ws, read ?? null);
+    return read;
+  }
+
+  #hello(attachment: Attachment, lastId: number | undefined): string {
+    const { frames, missed } = this.#store.since(lastId);
+    const members = this.presence().members;
+    const head = JSON.stringify({ v: 1, type: 'hello', you: publicMember(attachment), canSend: attachment.canSend, presence: members, missed });
+    return `${head.slice(0, -1)},"history":[${frames.join(',')}]}`;
+  }
+
+  /** A member's socket leaves: its attachment is cleared (so it leaves once) and the others are told. */
+  #leave(ws: WebSocket): void {
+    const attachment = this.#attachment(ws);
+    if (!attachment) return;
+    this.#members.set(ws, null);
+    safely(() => ws.serializeAttachment(null));
+    this.#send(JSON.stringify({ v: 1, type: 'presence', event: 'leave', member: publicMember(attachment) }), ws);
+  }
+
+  /** Sends `frame` to every member socket but `except`; a socket that fails is skipped, never the rest. Answers how many got it. */
+  #send(frame: string, except?: WebSocket): number {
+    let delivered = 0;
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws === except || !this.#attachment(ws)) continue;
+      if (safely(() => ws.send(frame))) delivered++;
+    }
+    return delivered;
+  }
+}
+
+function matches(target: DisconnectTarget, attachment: RoomMember | undefined): boolean {
+  if (!attachment) return false;
+  if ('everyone' in target) return true;
+  if ('sessionId' in target) return attachment.sessionId === target.sessionId;
+  if ('keyId' in target) return attachment.keyId === target.keyId;
+  return attachment.userId === target.userId && (target.exceptSessionId === undefined || attachment.sessionId !== target.exceptSessionId);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+const frameId = (frame: string) => (JSON.parse(frame) as { id: number }).id;
+
+function safely(action: () => void): boolean {
+  try {
+    action();
+    return true;
+  } catch {
+    return false;
   }
 }

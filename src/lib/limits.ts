@@ -102,3 +102,20 @@ export function effectiveLimits(tier: Tier, overrides: LimitOverrides = {}) {
     quotas: { ...QUOTAS[tier], ...overrides.quotas } as Record<QuotaResource, number>,
   };
 }
+
+/**
+ * Realtime rooms (durable-objects/room): what one room and one connection may do. A violation closes the
+ * socket with the close code the README lists (1009 too big, 1008 too fast, 1013 room full).
+ */
+export const ROOM_LIMITS = {
+  /** Open sockets per room; the next one is accepted and closed at once with 1013 (try again later). */
+  connectionsPerRoom: 2_000,
+  /** Largest text frame a client may send, in UTF-8 bytes (also bounds a server event's data). */
+  messageBytes: 16_384,
+  /** Frames a connection may send per second; one more closes it with 1008. Counted across hibernation. */
+  messagesPerSecond: 20,
+  /** Broadcasts and server events kept in the room's storage and replayed on hello. */
+  historyMessages: 100,
+  /** How long a connect ticket is valid, and it is valid once. */
+  ticketTtlMs: 30_000,
+} as const;

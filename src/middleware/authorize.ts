@@ -33,8 +33,14 @@ const isId = (value: string | undefined) => value !== undefined && UUID.test(val
  * whose every batch still begins with the gate. Ids that are not UUIDs answer 404 like any other unknown
  * resource. After an admitted caller's write it tells the authority, before the response leaves.
  */
-export function authorize(permission: Permission, routeClass: OrgRouteClass, options: { gateFirst?: boolean } = {}): MiddlewareHandler<KindEnv<TenantVariables>> {
+export function authorize(
+  permission: Permission,
+  routeClass: OrgRouteClass,
+  options: { gateFirst?: boolean; changesNothing?: boolean } = {},
+): MiddlewareHandler<KindEnv<TenantVariables>> {
   const changes = DATA_PERMISSIONS.has(permission) ? 'data' : 'grants';
+  // Socket routes (a connect, a connect ticket) change no org data and no grant: nothing to report.
+  const readOnly = options.changesNothing === true;
   return async function authorize(c, next) {
     // One spelling per id: Postgres reads any case, and an upper-case path must reach the same authority,
     // the same limit and the same cached bodies as everyone else's.
@@ -66,6 +72,6 @@ export function authorize(permission: Permission, routeClass: OrgRouteClass, opt
     // A success, or a failure after which the write may still have committed (a lost reply from Postgres): telling
     // the authority once too often costs only a cold request. A refusal (4xx) changed nothing.
     const mayHaveWritten = c.res.status < 400 || c.res.status >= 500;
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && tenant.gated && mayHaveWritten) await reportWrite(c, orgId, changes);
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !readOnly && tenant.gated && mayHaveWritten) await reportWrite(c, orgId, changes);
   };
 }

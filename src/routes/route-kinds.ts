@@ -18,6 +18,7 @@ import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
 import { platformScope, type PlatformScopeVariables } from '../middleware/platform-scope.ts';
 import { callerRateLimit } from '../middleware/rate-limit.ts';
+import { authenticateSocket } from '../middleware/socket-auth.ts';
 import { unscoped } from '../middleware/unscoped.ts';
 import { userScope, type UserScopeVariables } from '../middleware/user-scope.ts';
 
@@ -148,6 +149,8 @@ export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache
  * An org-scoped route whose handler does not answer with a batch: a WebSocket connect (`socket`) or a body
  * streamed to storage (`upload`, which takes any content type; the handler enforces its own limits). The
  * gate runs on its own before the handler, so nothing happens for a caller it refuses; otherwise as `orgRoute`.
+ * A socket connect (GET) also takes a single-use ticket (`?ticket=`, middleware/socket-auth.ts): browsers cannot send
+ * headers. Socket routes (the connect and its ticket POST) change nothing, so they report no write to the authority.
  */
 export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'socket' | 'upload', permission: Permission, config: R) {
   const [routeClass, route] = classify<OrgRouteClass, R>({ rateLimitClass: kind === 'upload' ? 'upload' : 'read', ...config }, 'write');
@@ -157,7 +160,12 @@ export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'so
     'x-permission': permission,
     'x-rate-limit-class': routeClass,
     security,
-    middleware: [authenticate(), flagPolicy(config), authorize(permission, routeClass, { gateFirst: true }), queryPolicy(config)] as const,
+    middleware: [
+      kind === 'socket' && config.method === 'get' ? authenticateSocket() : authenticate(),
+      flagPolicy(config),
+      authorize(permission, routeClass, { gateFirst: true, changesNothing: kind === 'socket' }),
+      queryPolicy(config),
+    ] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }

@@ -112,7 +112,7 @@ interface ResetTokenRow extends Record<string, unknown> {
  * first (bad tokens fail before any hashing, and the password is checked against the email), then claimed
  * and applied in one statement that re-checks it, so two concurrent resets cannot both succeed.
  */
-export async function resetPassword(db: Database, token: string, password: string): Promise<{ orgIds: string[] }> {
+export async function resetPassword(db: Database, token: string, password: string): Promise<{ orgIds: string[]; userId: string }> {
   const hash = await sha256Hex(token);
   const { rows } = await db.http.execute<ResetTokenRow>(sql`
     select u.email, t.used_at is not null as used, t.expires_at <= now() as expired, c.deactivated_at is not null as deactivated
@@ -147,5 +147,5 @@ export async function resetPassword(db: Database, token: string, password: strin
   `);
   const row = applied[0];
   if (!row?.user_id) throw tokenError('used');
-  return { orgIds: row.org_ids };
+  return { orgIds: row.org_ids, userId: row.user_id };
 }

@@ -11,7 +11,8 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { demo } from '../../scripts/lib/seed.ts';
+import { openRoomSocket } from '../../scripts/lib/room-socket.ts';
+import { DEMO_PASSWORD, demo } from '../../scripts/lib/seed.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const READY_TIMEOUT_MS = 90_000;
@@ -208,6 +209,30 @@ describe('npm run dev', () => {
     firstRun = await fingerprint(ports.pg);
     expect(firstRun.cluster).toMatch(/^\d+$/);
     expect(firstRun.org?.name).toBe(demo.org.name);
+  });
+
+  it('real WebSocket clients (ws) share a room: ticket, hello, presence, broadcast, and a logout disconnects', async () => {
+    const member = demo.users[2];
+    const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: member?.email, password: DEMO_PASSWORD }) });
+    const token = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens.accessToken;
+    const room = `/api/v1/orgs/${demo.org.id}/rooms/e2e-${Date.now()}`;
+    const ticket = await fetch(`${url}${room}/tickets`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(ticket.status).toBe(201);
+    const { url: connect } = ((await ticket.json()) as { data: { url: string } }).data;
+    const ws = url.replace(/^http/, 'ws');
+    const browser = await openRoomSocket(`${ws}${connect}`);
+    expect(browser.hello).toMatchObject({ v: 1, canSend: true, you: { userId: member?.id } });
+    await expect(openRoomSocket(`${ws}${connect}`)).rejects.toThrow('upgrade refused: 401');
+    const server = await openRoomSocket(`${ws}${room}/ws`, { headers: { 'x-api-key': demo.apiKey.key } });
+    expect(await browser.next('presence')).toMatchObject({ event: 'join', member: { keyId: demo.apiKey.id } });
+    server.ws.send(JSON.stringify({ v: 1, type: 'broadcast', data: { hello: 'from a server' } }));
+    expect(await browser.next('broadcast')).toMatchObject({ id: 1, data: { hello: 'from a server' }, from: { keyId: demo.apiKey.id } });
+    browser.ws.send('ping');
+    expect(await browser.next('raw')).toEqual({ type: 'raw', text: 'pong' });
+    expect((await fetch(`${url}/api/v1/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(204);
+    expect(await browser.closed).toEqual({ code: 4001, reason: 'Credentials revoked' });
+    expect(await server.next('presence')).toMatchObject({ event: 'leave', member: { userId: member?.id } });
+    server.ws.close(1000);
   });
 
   it('stops everything on Ctrl-C (SIGINT to its process group) and exits 0', async () => {

@@ -57,12 +57,17 @@ export const pathParams = (path: string): string[] => [...path.matchAll(/\{(\w+)
  * passes validation (test/helpers/openapi-sample.ts), so a refusal comes from authentication or
  * authorization, never from the request's shape.
  */
-export function callOperation(op: DocumentedOperation, params: Record<string, string>, headers: Record<string, string>): Promise<Response> {
-  const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? crypto.randomUUID());
+export function callOperation(op: DocumentedOperation, params: Record<string, string>, headers: Record<string, string>, query = ''): Promise<Response> {
+  const path = fillPath(op.path, params);
   const schema = op.operation.requestBody?.content?.['application/json']?.schema;
   const body = schema ? sampleFor(schema, openApiDocument as OpenApiDocument) : undefined;
-  return api(path, { method: op.method.toUpperCase(), body, headers });
+  // A socket route is asked for the upgrade itself, so a refusal is shown to come before it.
+  const upgrade: Record<string, string> = op.kind === 'socket' && op.method === 'get' ? { upgrade: 'websocket' } : {};
+  return api(path + query, { method: op.method.toUpperCase(), body, headers: { ...upgrade, ...headers } });
 }
+
+/** The path template with its parameters filled from `params` (a random UUID for any other). */
+export const fillPath = (template: string, params: Record<string, string>) => template.replace(/\{(\w+)\}/g, (_, name: string) => params[name] ?? crypto.randomUUID());
 
 const CODES: Record<number, string> = { 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND' };
 
@@ -73,7 +78,7 @@ const CODES: Record<number, string> = { 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 4
 export async function expectRefused(response: Response, expected: { who: string; status: number; secrets: string[] }): Promise<void> {
   const { who, status, secrets } = expected;
   const text = await response.text();
-  expect({ who, status: response.status }).toEqual({ who, status });
+  expect({ who, status: response.status, upgraded: response.webSocket !== null }).toEqual({ who, status, upgraded: false });
   expect({ who, body: JSON.parse(text) as unknown }).toMatchObject({ who, body: { error: { code: CODES[status] ?? expect.any(String), requestId: expect.any(String) } } });
   expect({ who, cacheControl: response.headers.get('cache-control') }).toEqual({ who, cacheControl: 'no-store' });
   for (const secret of secrets) expect(text, `${who} saw "${secret}"`).not.toContain(secret);

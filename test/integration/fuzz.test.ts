@@ -41,7 +41,9 @@ const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =
     if (!operation) return [];
     const id = `${method.toUpperCase()} ${path}`;
     // The route kind (src/routes/route-kinds.ts) decides the credentials; an operation without one is a failure.
-    const kind = (['public', 'user', 'caller', 'org', 'platform-admin'] as const).find((known) => known === operation['x-route-kind']);
+    // A socket route is an org route whose handler upgrades: same credentials; without `Upgrade` it answers 426.
+    const declared = operation['x-route-kind'] === 'socket' ? 'org' : operation['x-route-kind'];
+    const kind = (['public', 'user', 'caller', 'org', 'platform-admin'] as const).find((known) => known === declared);
     if (!kind) throw new Error(`${id} has no x-route-kind`);
     const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] ?? '');
     const bodySchema = operation.requestBody?.content?.['application/json']?.schema;
@@ -111,7 +113,11 @@ async function buildRequest(op: Op, kase: FuzzCase) {
   const verdicts: Verdict[] = [];
   const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     const choice = kase.path[name];
-    verdicts.push(choice?.verdict ?? 'valid');
+    // Path values are drawn as if every parameter were a uuid; a parameter with a pattern of its own (a room id)
+    // is judged by that pattern, as the document publishes it.
+    const pattern = op.operation.parameters?.find((parameter) => parameter.in === 'path' && parameter.name === name)?.schema?.pattern;
+    const published = choice?.value != null && pattern !== undefined && new RegExp(pattern).test(choice.value);
+    verdicts.push(published ? 'valid' : (choice?.verdict ?? 'valid'));
     return encodeURIComponent(choice?.value ?? prepared.params[name] ?? crypto.randomUUID());
   });
   const url = new URL(`http://example.com${path}`);

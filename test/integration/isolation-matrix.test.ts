@@ -7,7 +7,7 @@ import { ROUTE_CLASSES } from '../../src/lib/limits.ts';
 import { ORG_ROLES, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } from '../../src/lib/permissions.ts';
 import { signAccessToken } from '../../src/services/tokens.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
-import { callOperation, describeOperation, documentedOperations, expectRefused, operationsOfKind, ORG_KINDS } from '../helpers/route-matrix.ts';
+import { callOperation, describeOperation, documentedOperations, expectRefused, fillPath, operationsOfKind, ORG_KINDS } from '../helpers/route-matrix.ts';
 import { env } from '../helpers/worker.ts';
 
 /**
@@ -27,6 +27,8 @@ interface Victim {
 }
 
 let victim: Victim;
+let strangerParams: Record<string, string>;
+let strangerToken: string;
 let callers: Record<string, (permission: Permission) => Promise<{ headers: Record<string, string>; expected: number } | undefined>>;
 
 beforeAll(async () => {
@@ -44,12 +46,14 @@ beforeAll(async () => {
     owner,
     org,
     member,
-    params: { orgId: org.id, projectId: project.id, userId: member.id, keyId: key.id, invitationId: invitation?.id ?? '' },
+    params: { orgId: org.id, projectId: project.id, userId: member.id, keyId: key.id, invitationId: invitation?.id ?? '', roomId: 'general' },
     secrets: [org.name, org.slug, project.name, owner.email, owner.name, member.email, inviteEmail],
   };
 
   const stranger = await createUser();
   const strangerOrg = await createOrg(stranger);
+  strangerParams = { orgId: strangerOrg.id, projectId: (await createProject(strangerOrg)).id, userId: stranger.id, roomId: 'general' };
+  strangerToken = stranger.accessToken;
   const strangerKey = await createApiKey(strangerOrg, { scopes: PERMISSIONS });
   const revokedKey = await createApiKey(org, { scopes: PERMISSIONS, revoked: true });
   const expiredKey = await createApiKey(org, { scopes: PERMISSIONS, expiresAt: new Date(Date.now() - 1000) });
@@ -115,6 +119,15 @@ describe('isolation matrix', () => {
     }
     // Nothing a refused caller sent changed the victim's data: its audit chain did not move.
     expect(await chainHead(victim.org.id)).toBe(before);
+  });
+
+  const connects = operationsOfKind('socket').filter(([, op]) => op.method === 'get');
+  it.each(connects)('%s refuses a ticket of the same room in another org before the upgrade', async (_, op) => {
+    const own = await api(`${fillPath(op.path, strangerParams).replace(/\/ws$/, '')}/tickets`, { method: 'POST', auth: { token: strangerToken } });
+    expect(own.status).toBe(201);
+    const { ticket } = (await own.json<{ data: { ticket: string } }>()).data;
+    const response = await callOperation(op, victim.params, {}, `?ticket=${ticket}`);
+    await expectRefused(response, { who: "another org's ticket", status: 401, secrets: victim.secrets });
   });
 
   it('the victim org still answers its own members (the matrix refused outsiders, not everyone)', async () => {

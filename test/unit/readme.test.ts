@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import readme from '../../README.md?raw';
-import { ORG_ROUTE_CLASSES, QUOTA_RESOURCES, QUOTAS, RATE_LIMITS, TIERS } from '../../src/lib/limits.ts';
+import { ORG_ROUTE_CLASSES, QUOTA_RESOURCES, QUOTAS, RATE_LIMITS, ROOM_LIMITS, TIERS } from '../../src/lib/limits.ts';
 import { ORG_ROLES, PERMISSIONS, orgRolesFor, projectRolesFor } from '../../src/lib/permissions.ts';
 
 /** The README documents the permission matrix; this keeps the document and the code in step. */
@@ -30,5 +30,18 @@ describe('README limits table', () => {
     const figure = (n: number) => n.toLocaleString('en-US');
     const expected = TIERS.map((tier) => [`\`${tier}\``, ...ORG_ROUTE_CLASSES.map((c) => figure(RATE_LIMITS[tier][c])), ...QUOTA_RESOURCES.map((r) => figure(QUOTAS[tier][r]))]);
     expect(rows.map(cells)).toEqual(expected);
+  });
+});
+
+/** The README's realtime rooms limits table is ROOM_LIMITS, figure for figure. */
+describe('README room limits table', () => {
+  it('matches ROOM_LIMITS', () => {
+    const table = readme.split('<!-- room-limits:start -->')[1]?.split('<!-- room-limits:end -->')[0] ?? '';
+    const figures = table
+      .split('\n')
+      .filter((line) => line.startsWith('| ') && !line.startsWith('| limit'))
+      .map((line) => line.split('|')[2]?.trim());
+    const figure = (n: number) => n.toLocaleString('en-US');
+    expect(figures).toEqual([ROOM_LIMITS.connectionsPerRoom, ROOM_LIMITS.messageBytes, ROOM_LIMITS.messagesPerSecond, ROOM_LIMITS.historyMessages, ROOM_LIMITS.ticketTtlMs].map(figure));
   });
 });

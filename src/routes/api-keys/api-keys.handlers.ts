@@ -3,6 +3,7 @@ import { ApiError } from '../../errors.ts';
 import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import { generateApiKey, issueApiKey, rotateApiKeySecret, selectApiKeyPage, selectApiKeyState, setApiKeyRevoked } from '../../services/api-keys.ts';
 import type { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from './api-keys.routes.ts';
+import { disconnectSockets } from '../../middleware/room-changes.ts';
 import { apiKeyCursor, DEFAULT_GRACE_SECONDS, toApiKey } from './api-keys.schemas.ts';
 
 /**
@@ -54,5 +55,6 @@ export const revokeApiKeyHandler: RouteHandler<typeof revokeApiKey> = async (c) 
   const { keyId } = c.req.valid('param');
   const [revoked] = await c.var.tenant.batch((db) => [setApiKeyRevoked(db, keyId)]);
   if (revoked.length === 0) throw new ApiError('NOT_FOUND', 'API key not found.');
+  await disconnectSockets(c, [c.req.valid('param').orgId], { keyId }, 'revoked');
   return c.body(null, 204);
 };

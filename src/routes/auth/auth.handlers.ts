@@ -7,6 +7,7 @@ import { beginLogin } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
 import { reportGrantsChanged, reportUserWrite } from '../../middleware/edge-changes.ts';
+import { disconnectSockets } from '../../middleware/room-changes.ts';
 import { toProfile } from '../users/users.schemas.ts';
 import type { login, logout, refresh, signup } from './auth.routes.ts';
 
@@ -60,5 +61,6 @@ export const refreshHandler: RouteHandler<typeof refresh> = async (c) => {
 export const logoutHandler: RouteHandler<typeof logout> = async (c) => {
   const { orgIds } = await revokeSession(c.var.account, c.var.actor.sessionId, 'logout');
   await reportGrantsChanged(c, orgIds);
+  await disconnectSockets(c, orgIds, { sessionId: c.var.actor.sessionId }, 'revoked');
   return c.body(null, 204);
 };

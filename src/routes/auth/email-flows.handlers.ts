@@ -4,6 +4,7 @@ import { mayEmail } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import type { forgotPasswordRoute, resendVerificationRoute, resetPasswordRoute, verifyEmailRoute } from './email-flows.routes.ts';
 import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { disconnectSockets } from '../../middleware/room-changes.ts';
 import { issuePasswordReset, issueVerification, resetPassword, verifyEmail } from '../../services/email-tokens.ts';
 
 /** One statement: the token is checked, spent and the email marked verified together. */
@@ -43,7 +44,8 @@ export const forgotPasswordHandler: RouteHandler<typeof forgotPasswordRoute> = a
 /** Two round trips (see `resetPassword`); every session of the account ends. */
 export const resetPasswordHandler: RouteHandler<typeof resetPasswordRoute> = async (c) => {
   const { token, password } = c.req.valid('json');
-  const { orgIds } = await resetPassword(c.var.unscopedDb, token, password);
+  const { orgIds, userId } = await resetPassword(c.var.unscopedDb, token, password);
   await reportGrantsChanged(c, orgIds);
+  await disconnectSockets(c, orgIds, { userId }, 'revoked');
   return c.body(null, 204);
 };

@@ -16,6 +16,7 @@ import { enqueueJob } from '../../services/jobs.ts';
 import type { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.routes.ts';
 import { invitationCursor, toInvitation } from './invitations.schemas.ts';
 import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { orgEvent } from '../../middleware/room-changes.ts';
 
 /**
  * One round trip for the invitation (see services/invitations.ts), then the email is queued. If it
@@ -69,5 +70,6 @@ export const acceptInvitationHandler: RouteHandler<typeof acceptInvitation> = as
   c.set('tenantId', accepted.orgId);
   // The new member may have been refused by the org's edge authority a moment ago: it must forget that.
   await reportGrantsChanged(c, [accepted.orgId]);
+  orgEvent(c, accepted.orgId, { event: 'member.joined', data: { userId: c.var.actor.id } });
   return c.json({ data: accepted }, 200);
 };

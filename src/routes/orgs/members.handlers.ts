@@ -3,6 +3,7 @@ import { ApiError } from '../../errors.ts';
 import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import { memberNotFound, memberState, membershipChanged, ownershipRefusal, removeMembership, selectMemberPage, updateMemberRole } from '../../services/members.ts';
 import { lockOrganization } from '../../services/organizations.ts';
+import { disconnectSockets, notifyMember, orgEvent } from '../../middleware/room-changes.ts';
 import type { leaveOrg, listMembers, removeMember, updateMember } from './members.routes.ts';
 import { memberCursor, toMember } from './members.schemas.ts';
 
@@ -31,6 +32,9 @@ export const updateMemberHandler: RouteHandler<typeof updateMember> = async (c) 
   ]);
   if (!state) throw memberNotFound();
   if (updated.length === 0) throw ownershipRefusal(state, role, actor.type === 'user' && actor.id === userId) ?? membershipChanged();
+  orgEvent(c, orgId, { event: 'member.updated', data: { userId, role } });
+  notifyMember(c, orgId, userId, { event: 'membership.role_changed', data: { role } });
+  await disconnectSockets(c, [orgId], { userId }, 'accessChanged');
   return c.json({ data: toMember(state) }, 200);
 };
 
@@ -38,6 +42,8 @@ export const updateMemberHandler: RouteHandler<typeof updateMember> = async (c) 
 export const removeMemberHandler: RouteHandler<typeof removeMember> = async (c) => {
   const { orgId, userId } = c.req.valid('param');
   await removeMembership(c.var.tenant, orgId, userId);
+  orgEvent(c, orgId, { event: 'member.removed', data: { userId } });
+  await disconnectSockets(c, [orgId], { userId }, 'accessChanged');
   return c.body(null, 204);
 };
 
@@ -47,5 +53,7 @@ export const leaveOrgHandler: RouteHandler<typeof leaveOrg> = async (c) => {
   const actor = c.var.actor;
   if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys are not members and cannot leave an organization.');
   await removeMembership(c.var.tenant, orgId, actor.id);
+  orgEvent(c, orgId, { event: 'member.removed', data: { userId: actor.id } });
+  await disconnectSockets(c, [orgId], { userId: actor.id }, 'accessChanged');
   return c.body(null, 204);
 };

@@ -3,6 +3,7 @@ import type { ScopedDatabase } from '../../db/tenant.ts';
 import { ApiError } from '../../errors.ts';
 import { insertProject, selectProject, softDeleteProject, updateProjectFields } from '../../services/projects.ts';
 import { quotaCheck } from '../../services/quotas.ts';
+import { projectEvent, projectGone } from '../../middleware/room-changes.ts';
 import type { createProject, deleteProject, getProject, replaceProject, updateProject } from './projects.routes.ts';
 import { toProject } from './projects.schemas.ts';
 
@@ -27,11 +28,13 @@ export const createProjectHandler: RouteHandler<typeof createProject> = async (c
 
 export const updateProjectHandler: RouteHandler<typeof updateProject> = async (c) => {
   const project = await saveProject(c.var.tenant, c.req.valid('param').projectId, c.req.valid('json'));
+  projectEvent(c, project.orgId, project.id, { event: 'project.updated', data: toProject(project) });
   return c.json({ data: toProject(project) }, 200);
 };
 
 export const replaceProjectHandler: RouteHandler<typeof replaceProject> = async (c) => {
   const project = await saveProject(c.var.tenant, c.req.valid('param').projectId, c.req.valid('json'));
+  projectEvent(c, project.orgId, project.id, { event: 'project.updated', data: toProject(project) });
   return c.json({ data: toProject(project) }, 200);
 };
 
@@ -46,5 +49,6 @@ export const deleteProjectHandler: RouteHandler<typeof deleteProject> = async (c
   const { projectId } = c.req.valid('param');
   const [deleted] = await c.var.tenant.batch((db) => [softDeleteProject(db, projectId)]);
   if (deleted.length === 0) throw projectNotFound();
+  projectGone(c, c.req.valid('param').orgId.toLowerCase(), projectId.toLowerCase());
   return c.body(null, 204);
 };

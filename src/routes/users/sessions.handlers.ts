@@ -3,6 +3,7 @@ import { ApiError } from '../../errors.ts';
 import { listSessions, revokeAllSessions, revokeSession } from '../../services/sessions.ts';
 import type { listSessionsRoute, revokeAllSessionsRoute, revokeSessionRoute } from './sessions.routes.ts';
 import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { disconnectSockets } from '../../middleware/room-changes.ts';
 
 /** One round trip each: the gate (which also proves the caller's own session is live) and the work. */
 export const listSessionsHandler: RouteHandler<typeof listSessionsRoute> = async (c) => {
@@ -23,6 +24,7 @@ export const revokeSessionHandler: RouteHandler<typeof revokeSessionRoute> = asy
   const { count, orgIds } = await revokeSession(c.var.account, sessionId, 'revoked');
   if (count === 0) throw new ApiError('NOT_FOUND', 'Session not found.');
   await reportGrantsChanged(c, orgIds);
+  await disconnectSockets(c, orgIds, { sessionId }, 'revoked');
   return c.body(null, 204);
 };
 
@@ -30,5 +32,6 @@ export const revokeAllSessionsHandler: RouteHandler<typeof revokeAllSessionsRout
   const { keepCurrent } = c.req.valid('query');
   const { orgIds } = await revokeAllSessions(c.var.account, keepCurrent ? c.var.actor.sessionId : undefined);
   await reportGrantsChanged(c, orgIds);
+  await disconnectSockets(c, orgIds, { userId: c.var.actor.id, exceptSessionId: keepCurrent ? c.var.actor.sessionId : undefined }, 'revoked');
   return c.body(null, 204);
 };

@@ -5,6 +5,7 @@ import type { ScopedDatabase, UserActor } from '../../db/tenant.ts';
 import type { deactivateUser, getMe, getUser, replaceUser, updateUser } from './users.routes.ts';
 import { toProfile, toPublicUser } from './users.schemas.ts';
 import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { disconnectSockets } from '../../middleware/room-changes.ts';
 
 const sessionEnded = () => new ApiError('UNAUTHORIZED', 'Your session is no longer valid. Sign in again.');
 
@@ -55,5 +56,6 @@ export const deactivateUserHandler: RouteHandler<typeof deactivateUser> = async 
   if (id !== c.var.actor.id) return refuseOthers(c.var.account, id);
   const { orgIds } = await deactivateAccount(c.var.account);
   await reportGrantsChanged(c, orgIds);
+  await disconnectSockets(c, orgIds, { userId: id }, 'revoked');
   return c.body(null, 204);
 };

@@ -1,0 +1,46 @@
+import { roomMember, type DisconnectTarget, type RoomMember } from './room.schemas.ts';
+
+/** What a socket carries across hibernation (`serializeAttachment`, well under its 16 KiB). */
+export interface Attachment extends RoomMember {
+  /** The connection's id, as others see it in presence and `from`. */
+  id: string;
+  /** Frames counted in the current one-second window: kept here so the limit holds across evictions. */
+  rate: { start: number; count: number };
+}
+
+/** The socket's attachment, or undefined for a socket that has left (or was refused: room full). */
+export function attachmentOf(ws: WebSocket): Attachment | undefined {
+  const value: unknown = ws.deserializeAttachment();
+  if (typeof value !== 'object' || value === null || !('id' in value) || !('rate' in value)) return undefined;
+  return roomMember.safeParse(value).success ? (value as Attachment) : undefined;
+}
+
+/** Tags to find a member's sockets by, without waking each attachment (≤ 10 tags, ≤ 256 chars each). */
+export function memberTags(member: RoomMember): string[] {
+  const tags = [`role:${member.role}`];
+  if (member.userId) tags.push(`user:${member.userId}`);
+  if (member.sessionId) tags.push(`session:${member.sessionId}`);
+  if (member.keyId) tags.push(`key:${member.keyId}`);
+  return tags;
+}
+
+/** What other members see of a connection: no session id. */
+export const publicMember = (attachment: Attachment) => ({ connectionId: attachment.id, userId: attachment.userId, keyId: attachment.keyId, role: attachment.role });
+
+export const errorFrame = (code: string, message: string) => JSON.stringify({ v: 1, type: 'error', code, message });
+
+/** Whether a frame is larger than `limit` UTF-8 bytes; encodes only when the length alone cannot tell (a UTF-16 unit is 1 to 3 bytes). */
+export function exceedsBytes(message: string | ArrayBuffer, limit: number): boolean {
+  if (typeof message !== 'string') return message.byteLength > limit;
+  if (message.length > limit) return true;
+  if (message.length * 3 <= limit) return false;
+  return new TextEncoder().encode(message).byteLength > limit;
+}
+
+/** The tag that finds `target`'s sockets (undefined: every socket). */
+export function targetTag(target: DisconnectTarget): string | undefined {
+  if ('everyone' in target) return undefined;
+  if ('sessionId' in target) return `session:${target.sessionId}`;
+  if ('keyId' in target) return `key:${target.keyId}`;
+  return `user:${target.userId}`;
+}

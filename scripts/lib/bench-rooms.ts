@@ -1,0 +1,90 @@
+// `npm run bench` (BENCH_ONLY=rooms runs only this): N sockets in one room receive a broadcast. Reports the time
+// from send to first and last delivery and p50/p99 across sockets, per round, and the memory of the workerd
+// process that hosts the room, before and after the sockets connect. Localhost only; counts and time bounded.
+import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { openRoomSocket, type RoomSocket } from './room-socket.ts';
+import { demo } from './seed.ts';
+
+export interface RoomBenchResult {
+  sockets: number;
+  connectSeconds: number;
+  rounds: Array<{ delivered: number; firstMs: number; p50Ms: number; p99Ms: number; lastMs: number }>;
+  /** VmRSS of the workerd process(es) serving the port, in MiB: the room shares it with the rest of the Worker. */
+  memoryMiB: { before: number | null; connected: number | null; afterRounds: number | null };
+}
+
+const BATCH = 50;
+const ROUND_TIMEOUT_MS = 10_000;
+
+/** Runs the room benchmark against the Worker at `baseUrl`. */
+export async function benchRooms(baseUrl: string, options: { sockets: number; rounds: number; signal: AbortSignal }): Promise<RoomBenchResult> {
+  const port = new URL(baseUrl).port;
+  const room = `${baseUrl.replace(/^http/, 'ws')}/api/v1/orgs/${demo.org.id}/rooms/bench-${Date.now()}/ws`;
+  const headers = { 'x-api-key': demo.apiKey.key };
+  const arrivals = new Map<number, number[]>();
+  const onFrame = (frame: { type: string } & Record<string, unknown>) => {
+    const round = (frame.data as { round?: number } | undefined)?.round;
+    if (frame.type === 'broadcast' && typeof round === 'number') arrivals.get(round)?.push(performance.now());
+  };
+  const before = workerdRssMiB(port);
+  const sockets: RoomSocket[] = [];
+  const started = performance.now();
+  try {
+    while (sockets.length < options.sockets) {
+      options.signal.throwIfAborted();
+      const batch = Math.min(BATCH, options.sockets - sockets.length);
+      sockets.push(...(await Promise.all(Array.from({ length: batch }, () => openRoomSocket(room, { headers, onFrame, timeoutMs: 30_000 })))));
+    }
+    const connectSeconds = (performance.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const connected = workerdRssMiB(port);
+    const sender = await openRoomSocket(room, { headers });
+    sockets.push(sender);
+    const rounds: RoomBenchResult['rounds'] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      options.signal.throwIfAborted();
+      const times: number[] = [];
+      arrivals.set(round, times);
+      const sent = performance.now();
+      sender.ws.send(JSON.stringify({ v: 1, type: 'broadcast', data: { round } }));
+      const deadline = sent + ROUND_TIMEOUT_MS;
+      while (times.length < options.sockets && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      const latencies = times.map((time) => time - sent).sort((a, b) => a - b);
+      rounds.push({ delivered: latencies.length, firstMs: ms(latencies[0]), p50Ms: ms(pick(latencies, 50)), p99Ms: ms(pick(latencies, 99)), lastMs: ms(latencies.at(-1)) });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return { sockets: options.sockets, connectSeconds: Math.round(connectSeconds * 10) / 10, rounds, memoryMiB: { before, connected, afterRounds: workerdRssMiB(port) } };
+  } finally {
+    for (const socket of sockets) socket.ws.close(1000);
+  }
+}
+
+/** Prints the result as a table and the target line. */
+export function reportRoomBench(result: RoomBenchResult): void {
+  console.log(`\nRooms: ${result.sockets} sockets in one room (connected in ${result.connectSeconds} s); a broadcast per round, send → delivery:`);
+  console.table(result.rounds.map((round, index) => ({ round: index + 1, delivered: round.delivered, 'first ms': round.firstMs, 'p50 ms': round.p50Ms, 'p99 ms': round.p99Ms, 'last ms': round.lastMs })));
+  const worst = Math.max(...result.rounds.map((round) => round.lastMs));
+  const all = result.rounds.every((round) => round.delivered === result.sockets);
+  console.log(`${all && worst <= 250 ? 'MET ' : 'MISSED'}  last delivery ≤ 250 ms in every round: worst ${worst} ms${all ? '' : ' (some sockets missed a broadcast)'}`);
+  const { before, connected, afterRounds } = result.memoryMiB;
+  console.log(`workerd RSS (MiB, the whole local runtime): before ${before ?? 'n/a'}, ${result.sockets} sockets connected ${connected ?? 'n/a'}, after the rounds ${afterRounds ?? 'n/a'}`);
+}
+
+const ms = (value: number | undefined) => (value === undefined ? Number.NaN : Math.round(value * 10) / 10);
+const pick = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+
+/** The resident memory of the workerd process(es) listening for `port` (Linux /proc), in MiB; null if none found. */
+function workerdRssMiB(port: string): number | null {
+  let kib = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (!cmdline.includes('workerd') || !cmdline.includes(`:${port}`)) continue;
+      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kib === 0 ? null : Math.round(kib / 102.4) / 10;
+}

@@ -1,0 +1,169 @@
+import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { roomFor, roomName } from '../../durable-objects/room/index.ts';
+import { ROOM_LIMITS } from '../../src/lib/limits.ts';
+import { api, createApiKey, createMember, createOrg, createProject, createUser, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
+import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
+import { env } from '../helpers/worker.ts';
+
+const roomId = () => `r-${crypto.randomUUID().slice(0, 8)}`;
+
+async function tenant() {
+  const owner = await createUser();
+  const org = await createOrg(owner);
+  const id = roomId();
+  return { owner, org, id, base: `/api/v1/orgs/${org.id}/rooms/${id}`, stub: roomFor(env, roomName({ kind: 'org', orgId: org.id, roomId: id })) };
+}
+
+/** Another session of the same user (a second device). */
+async function secondSession(user: TestUser): Promise<{ token: string }> {
+  const login = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
+  return { token: ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens.accessToken };
+}
+
+describe('hibernation', () => {
+  it('the object is evicted and its sockets keep working: identities, presence and rate counters come back from the attachments', async () => {
+    const { owner, org, base, stub } = await tenant();
+    const member = await createMember(org, 'member');
+    const a = await joinRoom(base, owner);
+    const b = await joinRoom(base, member);
+    a.send({ v: 1, type: 'ephemeral', data: 'before' });
+    await b.next('ephemeral');
+    await runInDurableObject(stub, (instance) => Object.assign(instance, { marker: 'in memory' }));
+    await evictDurableObject(stub);
+    // A fresh instance: what was in memory is gone …
+    expect(await runInDurableObject(stub, (instance) => (instance as unknown as { marker?: string }).marker)).toBeUndefined();
+    // … and what the sockets carry is not.
+    const counters = await runInDurableObject(stub, (_, state) => state.getWebSockets().map((ws) => (ws.deserializeAttachment() as { rate: { count: number } }).rate.count));
+    expect(counters.some((count) => count >= 1)).toBe(true);
+    expect((await stub.presence()).members.map((m) => m.userId).sort()).toEqual([owner.id, member.id].sort());
+    await evictDurableObject(stub);
+    b.send({ v: 1, type: 'broadcast', data: 'after eviction' });
+    expect(await a.next('broadcast')).toMatchObject({ data: 'after eviction', from: { userId: member.id } });
+    expect(await b.next('broadcast')).toMatchObject({ data: 'after eviction' });
+    a.ws.close(1000);
+    b.ws.close(1000);
+  });
+
+  it('ping is answered with pong by the runtime (auto-response), without the object handling it', async () => {
+    const { owner, base, stub } = await tenant();
+    const a = await joinRoom(base, owner);
+    await evictDurableObject(stub);
+    a.ws.send('ping');
+    expect(await a.next('raw')).toEqual({ type: 'raw', text: 'pong' });
+    const stamped = await runInDurableObject(stub, (_, state) => state.getWebSockets().map((ws) => state.getWebSocketAutoResponseTimestamp(ws)));
+    expect(stamped[0]).toBeInstanceOf(Date);
+    a.ws.close(1000);
+  });
+});
+
+describe('limits', () => {
+  it('a full room accepts the next socket only to close it with 1013', async () => {
+    const { owner, base } = await tenant();
+    const limits = ROOM_LIMITS as { connectionsPerRoom: number };
+    const before = limits.connectionsPerRoom;
+    limits.connectionsPerRoom = 2;
+    try {
+      const a = await joinRoom(base, owner);
+      const b = await joinRoom(base, owner);
+      const third = accept(await upgrade(await roomTicket(base, owner)));
+      expect(await closedWithin(third)).toMatchObject({ code: 1013, reason: 'Room is full' });
+      expect(a.frames.filter((frame) => frame.type === 'presence')).toHaveLength(1);
+      a.ws.close(1000);
+      b.ws.close(1000);
+    } finally {
+      limits.connectionsPerRoom = before;
+    }
+  });
+
+  it('an expired ticket opens nothing', async () => {
+    const { owner, base, stub } = await tenant();
+    const url = await roomTicket(base, owner);
+    await runInDurableObject(stub, (_, state) => state.storage.sql.exec('UPDATE tickets SET expires_at = 0'));
+    expect((await upgrade(url)).status).toBe(401);
+  });
+});
+
+describe('disconnect on revocation', () => {
+  it('a removed member is disconnected from every room of the org (4003), others stay', async () => {
+    const { owner, org, base } = await tenant();
+    const member = await createMember(org, 'member');
+    const other = `/api/v1/orgs/${org.id}/rooms/${roomId()}`;
+    const [m1, m2, o] = [await joinRoom(base, member), await joinRoom(other, member), await joinRoom(base, owner)];
+    expect((await api(`/api/v1/orgs/${org.id}/members/${member.id.toUpperCase()}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect(await closedWithin(m1)).toEqual({ code: 4003, reason: 'Access changed' });
+    expect(await closedWithin(m2)).toEqual({ code: 4003, reason: 'Access changed' });
+    expect(await o.next('presence')).toMatchObject({ event: 'leave', member: { userId: member.id } });
+    o.send({ v: 1, type: 'broadcast', data: 'still open' });
+    expect(await o.next('broadcast')).toMatchObject({ data: 'still open' });
+    expect((await api(`${base}/tickets`, { method: 'POST', auth: member })).status).toBe(404);
+    o.ws.close(1000);
+  });
+
+  it('logout closes that session’s sockets (4001), not the same user’s other session', async () => {
+    const { org, base } = await tenant();
+    const user = await createMember(org, 'member');
+    const socket = await joinRoom(base, user);
+    const other = await joinRoom(base, await secondSession(user));
+    expect((await api('/api/v1/auth/logout', { method: 'POST', auth: user })).status).toBe(204);
+    expect(await closedWithin(socket)).toEqual({ code: 4001, reason: 'Credentials revoked' });
+    other.send({ v: 1, type: 'broadcast', data: 'second session lives' });
+    expect(await other.next('broadcast')).toMatchObject({ data: 'second session lives' });
+    other.ws.close(1000);
+  });
+
+  it('a revoked session is disconnected (4001)', async () => {
+    const { org, base } = await tenant();
+    const user = await createMember(org, 'member');
+    const socket = await joinRoom(base, user);
+    const other = await secondSession(user);
+    expect((await api(`/api/v1/me/sessions/${user.sessionId}`, { method: 'DELETE', auth: other })).status).toBe(204);
+    expect(await closedWithin(socket)).toEqual({ code: 4001, reason: 'Credentials revoked' });
+  });
+
+  it('a revoked API key is disconnected (4001)', async () => {
+    const { owner, org, base } = await tenant();
+    const key = await createApiKey(org, { scopes: ['org:read'] });
+    const socket = await joinRoom(base, { apiKey: key.key }, { byHeaders: true });
+    expect((await api(`/api/v1/orgs/${org.id}/api-keys/${key.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect(await closedWithin(socket)).toEqual({ code: 4001, reason: 'Credentials revoked' });
+    expect((await upgrade(`${base}/ws`, { auth: { apiKey: key.key } })).status).toBe(401);
+  });
+});
+
+describe('domain events and personal rooms', () => {
+  it('a project update reaches its events room (read-only); a deletion is announced, then its rooms close (4004)', async () => {
+    const { owner, org } = await tenant();
+    const project = await createProject(org);
+    const projectBase = `/api/v1/orgs/${org.id}/projects/${project.id}/rooms`;
+    const events = await joinRoom(`${projectBase}/events`, owner);
+    const chat = await joinRoom(`${projectBase}/chat`, owner);
+    expect(events.hello.canSend).toBe(false);
+    expect(chat.hello.canSend).toBe(true);
+    expect((await api(`/api/v1/orgs/${org.id}/projects/${project.id}`, { method: 'PATCH', auth: owner, body: { name: 'Renamed' } })).status).toBe(200);
+    expect(await events.next('event')).toMatchObject({ event: 'project.updated', id: 1, data: { id: project.id, name: 'Renamed' } });
+    expect((await api(`/api/v1/orgs/${org.id}/projects/${project.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect(await events.next('event')).toMatchObject({ event: 'project.deleted', data: { projectId: project.id } });
+    expect(await closedWithin(events)).toMatchObject({ code: 4004 });
+    expect(await closedWithin(chat)).toMatchObject({ code: 4004 });
+  });
+
+  it('membership changes reach the org events room; a personal room is its member’s alone and gets notifications', async () => {
+    const { owner, org } = await tenant();
+    const member = await createMember(org, 'member');
+    const orgEvents = await joinRoom(`/api/v1/orgs/${org.id}/rooms/events`, owner);
+    const personal = `/api/v1/orgs/${org.id}/members/${member.id}/room`;
+    expect((await api(`${personal}/tickets`, { method: 'POST', auth: owner })).status).toBe(404);
+    expect((await upgrade(`${personal}/ws`, { auth: owner })).status).toBe(404);
+    const mine = await joinRoom(personal, member);
+    expect(mine.hello.canSend).toBe(false);
+    expect((await api(`/api/v1/orgs/${org.id}/members/${member.id}`, { method: 'PATCH', auth: owner, body: { role: 'viewer' } })).status).toBe(200);
+    expect(await orgEvents.next('event')).toMatchObject({ event: 'member.updated', data: { userId: member.id, role: 'viewer' } });
+    // The role change closes the member's sockets (4003); the notification waits in the room's history.
+    expect(await closedWithin(mine)).toMatchObject({ code: 4003 });
+    const again = await joinRoom(personal, member);
+    expect(again.hello.history).toEqual([expect.objectContaining({ type: 'event', event: 'membership.role_changed', data: { role: 'viewer' } })]);
+    again.ws.close(1000);
+    orgEvents.ws.close(1000);
+  });
+});
