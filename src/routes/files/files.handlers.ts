@@ -1,6 +1,5 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
-import { ApiError } from '../../errors.ts';
 import { cursorTimestamp } from '../../lib/fields.ts';
 import { allowedType } from '../../lib/file-types.ts';
 import { signGrant, urlKeys } from '../../lib/file-signing.ts';
