@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { benchFiles } from './lib/bench-files.ts';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { DEMO_PASSWORD, demo } from './lib/seed.ts';
@@ -134,6 +135,9 @@ try {
     controller.signal.throwIfAborted();
     measurements.push(await measure(platform.url, scenario));
   }
+  // Files (scripts/lib/bench-files.ts): MB/s through the API next to bare R2, and a 200 MB upload's memory.
+  const files = !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('files') ? await benchFiles(platform.url, (await bearer(platform.url)).headers) : undefined;
+  if (files) writeFileSync(join(ROOT, 'bench-files-results.json'), `${JSON.stringify({ date: new Date().toISOString(), files }, null, 2)}\n`);
   report(measurements);
 } catch (error) {
   if (!controller.signal.aborted) {

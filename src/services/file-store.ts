@@ -50,12 +50,16 @@ export function inspectBytes(type: FileType, maxBytes: number) {
     }
     if (chunk?.includes(0)) throw fail('encoding');
   };
-  const pass = async (chunk: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>) => {
+  // The digest copies what it is given before the chunk moves on; its writes queue in order and are awaited at the end.
+  let hashing: Promise<void> = Promise.resolve();
+  const pass = (chunk: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>) => {
+    const write = hasher.write(chunk);
+    write.catch(() => undefined);
+    hashing = write;
     controller.enqueue(chunk);
-    await hasher.write(chunk.slice());
   };
   const transform = new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
+    transform(chunk, controller) {
       size += chunk.byteLength;
       if (size > maxBytes) throw fail('size');
       checkText(chunk);
@@ -65,14 +69,15 @@ export function inspectBytes(type: FileType, maxBytes: number) {
       if (!bytesFitType(head, type)) throw fail('type');
       const held = head;
       head = undefined;
-      await pass(held, controller);
+      pass(held, controller);
     },
     async flush(controller) {
       if (head !== undefined) {
         if (!bytesFitType(head, type)) throw fail('type');
-        if (head.byteLength > 0) await pass(head, controller);
+        if (head.byteLength > 0) pass(head, controller);
       }
       checkText(undefined);
+      await hashing;
       await hasher.close();
     },
   });
