@@ -2,7 +2,8 @@
 // by the same wrangler/workerd so they make a fair baseline:
 //   GET /__bench/bare     a bare Hono route: the ceiling for anything this runtime serves;
 //   GET /__bench/limiter  the same route after one exact rate-limit call (a RateLimiter object's `limit`):
-//                         the difference between the two is what the limiter costs a request.
+//                         the difference between the two is what the limiter costs a request;
+//   PUT /__bench/r2-put, GET /__bench/r2-get   a body straight to R2 and back: the files baseline.
 import { Hono } from 'hono';
 import { rateLimiterFor } from '../durable-objects/rate-limiter/index.ts';
 import { MAX_RATE_LIMIT } from '../src/lib/limits.ts';
@@ -15,6 +16,16 @@ const bench = new Hono<{ Bindings: Env }>()
   .get('/__bench/limiter', async (c) => {
     const decision = await rateLimiterFor(c.env, 'bench:limiter').limit([{ key: 'bench', limit: MAX_RATE_LIMIT, windowMs: 1_000 }]);
     return c.text(decision.allowed ? 'ok' : 'limited', decision.allowed ? 200 : 429);
+  })
+  // The files baseline (scripts/lib/bench-files.ts): the body straight to R2 and back, nothing checked.
+  .put('/__bench/r2-put', async (c) => {
+    const length = Number(c.req.header('content-length'));
+    await c.env.FILES.put(`bench/${c.req.query('key')}`, (c.req.raw.body ?? new ReadableStream()).pipeThrough(new FixedLengthStream(length)));
+    return c.text('ok');
+  })
+  .get('/__bench/r2-get', async (c) => {
+    const object = await c.env.FILES.get(`bench/${c.req.query('key')}`);
+    return object ? new Response(object.body, { headers: { 'content-length': String(object.size) } }) : c.text('missing', 404);
   });
 
 export default {

@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { benchFiles } from './lib/bench-files.ts';
 import { benchRooms, reportRoomBench } from './lib/bench-rooms.ts';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
@@ -146,6 +147,10 @@ try {
     measurements.push(await measure(platform.url, scenario));
   }
   if (measurements.length > 0) report(measurements);
+  // Files (scripts/lib/bench-files.ts): MB/s through the API next to bare R2, and a 200 MB upload's memory.
+  const files = !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('files') ? await benchFiles(platform.url, (await bearer(platform.url)).headers) : undefined;
+  if (files) writeFileSync(join(ROOT, 'bench-files-results.json'), `${JSON.stringify({ date: new Date().toISOString(), files }, null, 2)}
+`);
   // Realtime rooms: one room, BENCH_ROOM_SOCKETS sockets (default 1,000), a broadcast per round (scripts/lib/bench-rooms.ts).
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('rooms')) {
     reportRoomBench(await benchRooms(platform.url, { sockets: positive('BENCH_ROOM_SOCKETS', 1_000), rounds: 5, signal: controller.signal }));

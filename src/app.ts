@@ -14,6 +14,7 @@ import { apiKeyRoutes } from './routes/api-keys/index.ts';
 import { auditLogRoutes } from './routes/audit-logs/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
 import { devRoutes } from './routes/dev/index.ts';
+import { fileRoutes } from './routes/files/index.ts';
 import { flagRoutes } from './routes/flags/index.ts';
 import { invitationRoutes } from './routes/invitations/index.ts';
 import { orgRoutes } from './routes/orgs/index.ts';
@@ -40,6 +41,7 @@ export function createApp() {
   for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes]) {
     app.route('/api/v1', routes);
   }
+  app.route('/api/v1', fileRoutes);
   mountDocs(app);
 
   app.notFound(handleNotFound);

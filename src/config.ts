@@ -64,6 +64,8 @@ const configSchema = z.object({
   SIGNUP_RESPONSE: z.enum(['tokens', 'uniform']).default('tokens'),
   /** When the rate limiter cannot be reached: `closed` refuses auth requests with 503, `open` lets them through. Always logged. */
   RATE_LIMIT_FAIL_MODE_AUTH: z.enum(['closed', 'open']).default('closed'),
+  /** Keys of signed file URLs, `id:secret,id:secret` (secrets ≥ 32 chars); the first signs, all verify. Unset: derived from TOKEN_SECRET. */
+  FILE_URL_KEYS: optional(z.string().regex(/^[\w-]{1,16}:[^,\s]{32,}(,[\w-]{1,16}:[^,\s]{32,})*$/, 'must be id:secret pairs, comma-separated')),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

@@ -17,6 +17,8 @@ export const errorStatus = {
   GONE: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** A `Range` that starts past the end of a file. */
+  RANGE_NOT_SATISFIABLE: 416,
   /** An `Idempotency-Key` sent again with another method, path or body. */
   IDEMPOTENCY_KEY_REUSED: 422,
   /** A WebSocket route called without `Upgrade: websocket`. */

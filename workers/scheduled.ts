@@ -2,6 +2,7 @@ import { createDatabase } from '../src/db/client.ts';
 import { getConfig } from '../src/config.ts';
 import { log } from '../src/lib/log.ts';
 import { reportError } from '../src/services/error-reporting.ts';
+import { cleanupFiles } from './tasks/files-cleanup.ts';
 import { resyncFlags } from './tasks/flags-resync.ts';
 import { enqueueHeartbeat } from './tasks/heartbeat.ts';
 import { pruneExpiredIdempotencyKeys } from './tasks/idempotency-keys.ts';
@@ -10,7 +11,7 @@ import type { MaintenanceTask } from './tasks/types.ts';
 
 /** Cron expression (exactly as in wrangler.toml `triggers.crons`) → the tasks it runs. */
 export const schedule: Record<string, MaintenanceTask[]> = {
-  '*/5 * * * *': [enqueueHeartbeat, resyncFlags],
+  '*/5 * * * *': [enqueueHeartbeat, resyncFlags, cleanupFiles],
   '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials, pruneExpiredIdempotencyKeys],
 };
 

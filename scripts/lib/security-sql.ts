@@ -16,6 +16,7 @@ export const SECURITY_SQL_FILES = [
   'tenant-tables.sql',
   'platform-orgs.sql',
   'idempotency.sql',
+  'files.sql',
 ] as const;
 
 /** First line of every migration generated from src/db/sql/; how tests find the newest one. */

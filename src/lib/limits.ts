@@ -119,3 +119,18 @@ export const ROOM_LIMITS = {
   /** How long a connect ticket is valid, and it is valid once. */
   ticketTtlMs: 30_000,
 } as const;
+/** Files (src/routes/files): the largest single file and the bytes an org may store, by tier. */
+export const FILE_LIMITS: Readonly<Record<Tier, { maxUploadBytes: number; storageBytes: number }>> = {
+  free: { maxUploadBytes: 25 * 2 ** 20, storageBytes: 2 ** 30 },
+  pro: { maxUploadBytes: 2 ** 30, storageBytes: 100 * 2 ** 30 },
+  enterprise: { maxUploadBytes: 5 * 2 ** 30, storageBytes: 2 ** 40 },
+};
+
+/** Multipart uploads: R2's smallest part (all but the last), its largest, and how many parts one file may have. */
+export const MULTIPART = { minPartBytes: 5 * 2 ** 20, maxPartBytes: 100 * 2 ** 20, maxParts: 10_000 } as const;
+
+/** How long an unfinished upload (multipart, signed URL) holds its reservation, and a deleted file its object. */
+export const FILE_RETENTION = { pendingSeconds: 86_400, deletedSeconds: 7 * 86_400 } as const;
+
+/** Signed URLs live 1 s – 7 days (default 15 min). */
+export const SIGNED_URL_SECONDS = { default: 900, max: 7 * 86_400 } as const;

@@ -226,11 +226,13 @@ export function callerRoute<const R extends KindConfig>(config: R) {
 /** A route anyone may call (sign up, log in, refresh, JWKS): the handler gets only `unscopedDb`. */
 export function publicRoute<const R extends Omit<RouteConfig, 'middleware'> & { rateLimitClass?: RouteClass }>(config: R) {
   const [routeClass, route] = classify(config, 'auth');
+  // A public `upload` route (a signed upload URL) takes any body; its handler enforces its own limits.
+  const bodies = routeClass === 'upload' ? ([pass, pass] as const) : jsonBodies();
   return createRoute({
     ...route,
     'x-route-kind': 'public',
     'x-rate-limit-class': routeClass,
-    middleware: [callerRateLimit('ip', routeClass), ...jsonBodies(), unscoped(), queryPolicy(config)] as const,
+    middleware: [callerRateLimit('ip', routeClass), ...bodies, unscoped(), queryPolicy(config)] as const,
     // Anonymous reads are not limited per IP (src/lib/limits.ts), so they never answer 429.
     responses: withErrors(CALLER_RATE_LIMITS.ip[routeClass] === undefined ? withoutRateLimit : commonErrorResponses, config.responses),
   });

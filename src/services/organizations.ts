@@ -127,7 +127,7 @@ export function selectOrg(db: HttpDatabase, orgId: string) {
 /** A live org's tier, limit overrides and what it holds of each quota (app_org_usage). */
 export function selectOrgLimits(db: HttpDatabase, orgId: string) {
   return db
-    .select({ tier: organizations.subscriptionTier, overrides: organizations.limitOverrides, usage: orgUsageSql(orgId) })
+    .select({ tier: organizations.subscriptionTier, overrides: organizations.limitOverrides, usage: orgUsageSql(orgId), storageUsed: sql<string>`app_org_storage(${orgId}::uuid)` })
     .from(organizations)
     .where(liveOrg(orgId));
 }

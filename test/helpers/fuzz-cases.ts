@@ -49,6 +49,20 @@ const pathValue: fc.Arbitrary<{ value: string | null; verdict: Verdict }> = fc.o
   { arbitrary: fc.oneof(badFormat, fc.string({ maxLength: 40 }), fc.constant('x'.repeat(5000))).map((value) => ({ value, verdict: 'invalid' as const })), weight: 2 },
 );
 
+/** Marks a required query parameter the case leaves out. */
+export const OMITTED = '\u0000omitted';
+
+/** A path parameter that is not an id (e.g. a part number): its own schema says what is valid. */
+function patternedPathValue(schema: JsonSchema, doc: SchemaDocument): fc.Arbitrary<{ value: string | null; verdict: Verdict }> {
+  const pattern = new RegExp(resolveSchema(schema, doc).pattern ?? '^$');
+  const judged = (value: string) => ({ value, verdict: pattern.test(value) ? ('valid' as const) : ('invalid' as const) });
+  return fc.oneof(
+    { arbitrary: fc.constant({ value: null, verdict: 'valid' as const }), weight: 6 },
+    { arbitrary: validValue(schema, doc).map((value) => judged(String(value))), weight: 1 },
+    { arbitrary: fc.oneof(badFormat, fc.string({ maxLength: 40 }), fc.uuid({ version: 4 }), fc.constant('x'.repeat(5000))).map(judged), weight: 2 },
+  );
+}
+
 const badInteger = fc.constantFrom('0x10', '1e1', ' 5', '+5', '5.0', '', '-1', '0', '101', 'abc', '١٢', '9'.repeat(400), '5 ', '0b11', 'Infinity');
 
 function badQueryValue(schema: JsonSchema, doc: SchemaDocument): fc.Arbitrary<string> {
@@ -76,6 +90,8 @@ function queryArb(parameters: Parameter[], doc: SchemaDocument): fc.Arbitrary<Fu
             fc.constantFrom('a b', '!!!', 'x'.repeat(1025), 'ey\u0000').map((value) => ({ name: 'cursor', value, verdict: 'invalid' as const })),
           ]
         : [valid, valid, invalid];
+    // A required parameter left out is refused like an invalid one (OMITTED: sent as nothing).
+    if (parameter.required) return fc.oneof({ arbitrary: fc.oneof(...choices), weight: 4 }, { arbitrary: fc.constant({ name: parameter.name, value: OMITTED, verdict: 'invalid' as const }), weight: 1 });
     return fc.option(fc.oneof(...choices), { nil: undefined, freq: 2 });
   });
   const extra = fc.oneof(
@@ -173,7 +189,12 @@ export function caseArb(
   operation: { method: string; parameters?: Parameter[]; bodySchema?: JsonSchema; pathParams: string[]; orgScoped: boolean },
   doc: SchemaDocument,
 ): fc.Arbitrary<FuzzCase> {
-  const path = fc.record(Object.fromEntries(operation.pathParams.map((name) => [name, pathValue])));
+  const schemaOf = (name: string) => operation.parameters?.find((parameter) => parameter.in === 'path' && parameter.name === name)?.schema;
+  const patterned = (name: string) => {
+    const schema = schemaOf(name);
+    return schema && resolveSchema(schema, doc).pattern && resolveSchema(schema, doc).format !== 'uuid' ? patternedPathValue(schema, doc) : undefined;
+  };
+  const path = fc.record(Object.fromEntries(operation.pathParams.map((name) => [name, patterned(name) ?? pathValue])));
   return fc.record({
     auth: operation.orgScoped ? fc.constantFrom<'session' | 'apiKey'>('session', 'apiKey') : fc.constant<'session' | 'apiKey'>('session'),
     path,

@@ -1,4 +1,4 @@
-import { invitations } from '../../src/db/schema/index.ts';
+import { files, invitations } from '../../src/db/schema/index.ts';
 import { randomToken, sha256Hex } from '../../src/lib/crypto.ts';
 import { PERMISSIONS } from '../../src/lib/permissions.ts';
 import { createApiKey, createMember, createOrg, createPlatformAdmin, createProject, createUser, ownerDb, TEST_PASSWORD, type TestOrg, type TestUser } from './factories.ts';
@@ -14,6 +14,8 @@ export interface FuzzFixtures {
   invitationId: string;
   /** Who calls the platform-admin routes. */
   platformAdmin: TestUser;
+  /** A stored file's row (its bytes are not needed: no fuzzed request holds a valid signature). */
+  fileId: string;
 }
 
 /** What one request needs to reach its handler: credentials, path parameters, and a body that can succeed. */
@@ -48,7 +50,17 @@ export async function createFuzzFixtures(): Promise<FuzzFixtures> {
   const [invitation] = [await createInvitation(org, owner), await createInvitation(org, owner)];
   await createOrg(owner);
   const platformAdmin = await createPlatformAdmin();
-  return { owner, org, projectId: project?.id ?? '', member, apiKey: key.key, keyId: key.id, invitationId: invitation?.id ?? '', platformAdmin };
+  const fileId = await createFileRow(org, owner);
+  return { owner, org, projectId: project?.id ?? '', member, apiKey: key.key, keyId: key.id, invitationId: invitation?.id ?? '', platformAdmin, fileId };
+}
+
+async function createFileRow(org: TestOrg, owner: TestUser): Promise<string> {
+  const [row] = await ownerDb.http
+    .insert(files)
+    .values({ orgId: org.id, name: 'fuzz.txt', size: 10, contentType: 'text/plain', sha256: '0'.repeat(64), status: 'ready', uploaderType: 'user', uploaderId: owner.id })
+    .returning({ id: files.id });
+  if (!row) throw new Error('file fixture failed');
+  return row.id;
 }
 
 type Preparer = (f: FuzzFixtures, shared: Prepared) => Promise<Prepared>;
@@ -85,6 +97,7 @@ const destructive: Record<string, Preparer> = {
   },
   // Its own org each time, so the shared org's quotas never change under the other operations.
   'PATCH /api/v1/admin/orgs/{orgId}': async (f, shared) => ({ ...shared, params: { ...shared.params, orgId: (await createOrg(f.owner)).id } }),
+  'DELETE /api/v1/orgs/{orgId}/files/{fileId}': async (f, shared) => ({ ...shared, params: { ...shared.params, fileId: await createFileRow(f.org, f.owner) } }),
   'POST /api/v1/auth/login': async (f, shared) => ({ ...shared, body: { email: f.owner.email, password: TEST_PASSWORD } }),
 };
 
@@ -94,9 +107,9 @@ const destructive: Record<string, Preparer> = {
  * every scope for org routes, a platform admin's session for platform-admin routes, and fresh victims for
  * destructive operations.
  */
-export async function prepareRequest(operation: string, kind: 'public' | 'user' | 'caller' | 'org' | 'platform-admin', auth: 'session' | 'apiKey', f: FuzzFixtures): Promise<Prepared> {
-  const params = { id: f.owner.id, sessionId: f.owner.sessionId, orgId: f.org.id, projectId: f.projectId, userId: f.member.id, keyId: f.keyId, invitationId: f.invitationId };
-  const token = kind === 'platform-admin' ? f.platformAdmin.accessToken : kind === 'org' && auth === 'apiKey' ? f.apiKey : f.owner.accessToken;
+export async function prepareRequest(operation: string, kind: 'public' | 'user' | 'caller' | 'org' | 'upload' | 'platform-admin', auth: 'session' | 'apiKey', f: FuzzFixtures): Promise<Prepared> {
+  const params = { id: f.owner.id, sessionId: f.owner.sessionId, orgId: f.org.id, projectId: f.projectId, userId: f.member.id, keyId: f.keyId, invitationId: f.invitationId, fileId: f.fileId, partNumber: '1' };
+  const token = kind === 'platform-admin' ? f.platformAdmin.accessToken : (kind === 'org' || kind === 'upload') && auth === 'apiKey' ? f.apiKey : f.owner.accessToken;
   const headers = kind === 'public' ? {} : bearer(token);
   const shared = { headers, params };
   return destructive[operation]?.(f, shared) ?? shared;

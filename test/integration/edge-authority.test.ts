@@ -192,7 +192,7 @@ describe('revocation is immediate at the edge', () => {
 });
 
 describe('the authority decides as the gate does', () => {
-  it('roleAdmits agrees with app_enter for every org role × project role × permission, on the org and on a project', async () => {
+  it('roleAdmits agrees with app_enter for every org role × project role × permission, on the org and on a project', { timeout: 90_000 }, async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
     const project = await createProject(org);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { errorEnvelopeSchema, errorStatus } from '../../src/errors.ts';
-import { caseArb, combine, FORGE, REAL_CURSOR, type Body, type FuzzCase, type Parameter, type Verdict } from '../helpers/fuzz-cases.ts';
+import { caseArb, combine, FORGE, OMITTED, REAL_CURSOR, type Body, type FuzzCase, type Parameter, type Verdict } from '../helpers/fuzz-cases.ts';
 import { createFuzzFixtures, prepareRequest, type FuzzFixtures, type Prepared } from '../helpers/fuzz-fixtures.ts';
 import { createOpenApiValidator } from '../helpers/openapi-validator.ts';
 import type { JsonSchema, SchemaDocument } from '../helpers/schema-arbitraries.ts';
@@ -43,7 +43,7 @@ const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =
     // The route kind (src/routes/route-kinds.ts) decides the credentials; an operation without one is a failure.
     // A socket route is an org route whose handler upgrades: same credentials; without `Upgrade` it answers 426.
     const declared = operation['x-route-kind'] === 'socket' ? 'org' : operation['x-route-kind'];
-    const kind = (['public', 'user', 'caller', 'org', 'platform-admin'] as const).find((known) => known === declared);
+    const kind = (['public', 'user', 'caller', 'org', 'upload', 'platform-admin'] as const).find((known) => known === declared);
     if (!kind) throw new Error(`${id} has no x-route-kind`);
     const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] ?? '');
     const bodySchema = operation.requestBody?.content?.['application/json']?.schema;
@@ -123,7 +123,7 @@ async function buildRequest(op: Op, kase: FuzzCase) {
   const url = new URL(`http://example.com${path}`);
   for (const { name, value, verdict } of kase.query) {
     verdicts.push(verdict);
-    url.searchParams.append(name, value);
+    if (value !== OMITTED) url.searchParams.append(name, value);
   }
   const cursorChoice = url.searchParams.get('cursor');
   if (cursorChoice === REAL_CURSOR || cursorChoice?.startsWith(FORGE)) {
@@ -186,12 +186,12 @@ const shorten = (value: string, max = 300) => (value.length > max ? `${value.sli
 describe('fuzz: every operation of the OpenAPI document', () => {
   it('covers every operation, public, user, org and platform-admin', () => {
     expect(operations.length).toBeGreaterThanOrEqual(47);
-    expect(new Set(operations.map((op) => op.kind))).toEqual(new Set(['public', 'user', 'caller', 'org', 'platform-admin']));
+    expect(new Set(operations.map((op) => op.kind))).toEqual(new Set(['public', 'user', 'caller', 'org', 'upload', 'platform-admin']));
   });
 
   it.each(operations.map((op) => [op.id, op] as const))('%s', { timeout: 60_000 }, async (_, op) => {
     const seed = seedFor(op);
-    const cases = fc.sample(caseArb({ method: op.method, parameters: op.operation.parameters, bodySchema: op.bodySchema, pathParams: op.pathParams, orgScoped: op.kind === 'org' }, doc), {
+    const cases = fc.sample(caseArb({ method: op.method, parameters: op.operation.parameters, bodySchema: op.bodySchema, pathParams: op.pathParams, orgScoped: op.kind === 'org' || op.kind === 'upload' }, doc), {
       seed,
       numRuns: RUNS_FOR[op.id] ?? RUNS,
     });

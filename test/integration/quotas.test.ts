@@ -1,7 +1,7 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { apiKeys, invitations, organizations, projects } from '../../src/db/schema/index.ts';
-import { QUOTAS, RATE_LIMITS, RATE_WINDOW_SECONDS, type LimitOverrides } from '../../src/lib/limits.ts';
+import { FILE_LIMITS, QUOTAS, RATE_LIMITS, RATE_WINDOW_SECONDS, type LimitOverrides } from '../../src/lib/limits.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
 import { api, createApiKey, createMember, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 
@@ -137,6 +137,7 @@ describe('GET /orgs/{orgId}/usage', () => {
         members: { limit: QUOTAS.free.members, used: 3 },
         apiKeys: { limit: 4, used: 1 },
       },
+      storage: { usedBytes: 0, limitBytes: FILE_LIMITS.free.storageBytes, maxUploadBytes: FILE_LIMITS.free.maxUploadBytes },
     };
     for (const auth of [viewer, { apiKey: key.key }]) {
       const response = await api(`/api/v1/orgs/${org.id}/usage`, { auth });

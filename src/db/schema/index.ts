@@ -4,3 +4,4 @@ export * from './jobs.ts';
 export * from './tenancy.ts';
 export * from './platform.ts';
 export * from './idempotency.ts';
+export * from './files.ts';

@@ -9,5 +9,5 @@ import { toOrgUsage } from './usage.schemas.ts';
 export const getOrgUsageHandler: RouteHandler<typeof getOrgUsage> = async (c) => {
   const [[org]] = await c.var.tenant.batch((db) => [selectOrgLimits(db, c.req.valid('param').orgId)]);
   if (!org) throw new ApiError('NOT_FOUND', 'Organization not found.');
-  return c.json({ data: toOrgUsage(org.tier, limitOverridesSchema.parse(org.overrides), org.usage) }, 200);
+  return c.json({ data: toOrgUsage(org.tier, limitOverridesSchema.parse(org.overrides), org.usage, Number(org.storageUsed)) }, 200);
 };

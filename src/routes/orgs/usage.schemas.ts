@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { effectiveLimits, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ORG_ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
+import { effectiveLimits, FILE_LIMITS, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ORG_ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
 
 const rateLimitSchema = z.object({
   limit: z.int().openapi({ description: 'Requests admitted per window.' }),
@@ -17,11 +17,18 @@ export const orgUsageSchema = z
     subscriptionTier: z.enum(TIERS),
     rateLimits: z.record(z.enum(ORG_ROUTE_CLASSES), rateLimitSchema).openapi({ description: 'Per route class (`x-rate-limit-class`).' }),
     quotas: z.record(z.enum(QUOTA_RESOURCES), quotaSchema),
+    storage: z
+      .object({
+        usedBytes: z.int().openapi({ description: 'Bytes of stored files and of uploads in progress (their declared size).' }),
+        limitBytes: z.int(),
+        maxUploadBytes: z.int().openapi({ description: 'The largest single file.' }),
+      })
+      .openapi({ description: "Files (by tier): what the org stores and may store." }),
   })
   .openapi('OrganizationUsage');
 
 /** The org's tier, overrides and counts → the response: every route class and every quota, named. */
-export function toOrgUsage(tier: Tier, overrides: LimitOverrides, used: Record<QuotaResource, number>): z.infer<typeof orgUsageSchema> {
+export function toOrgUsage(tier: Tier, overrides: LimitOverrides, used: Record<QuotaResource, number>, storageUsed = 0): z.infer<typeof orgUsageSchema> {
   const limits = effectiveLimits(tier, overrides);
   const rate = (routeClass: (typeof ORG_ROUTE_CLASSES)[number]) => ({ limit: limits.rateLimits[routeClass], windowSeconds: RATE_WINDOW_SECONDS });
   const quota = (resource: QuotaResource) => ({ limit: limits.quotas[resource], used: used[resource] });
@@ -29,5 +36,6 @@ export function toOrgUsage(tier: Tier, overrides: LimitOverrides, used: Record<Q
     subscriptionTier: tier,
     rateLimits: { read: rate('read'), write: rate('write'), upload: rate('upload'), admin: rate('admin') },
     quotas: { projects: quota('projects'), members: quota('members'), apiKeys: quota('apiKeys') },
+    storage: { usedBytes: storageUsed, limitBytes: FILE_LIMITS[tier].storageBytes, maxUploadBytes: FILE_LIMITS[tier].maxUploadBytes },
   };
 }

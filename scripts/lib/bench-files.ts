@@ -1,0 +1,123 @@
+// BENCH_ONLY=files npm run bench — file throughput through the API (streamed upload, signed download) next to
+// a bare R2 put/get of the same bytes in the same workerd (scripts/bench-worker.ts: /__bench/r2-put, /r2-get),
+// and a 200 MB upload with workerd's resident memory sampled from /proc before, during and after.
+import { readdirSync, readFileSync } from 'node:fs';
+import { demo } from './seed.ts';
+
+const MB = 2 ** 20;
+const SIZE = Number(process.env.BENCH_FILE_MB || 16) * MB;
+const ROUNDS = Number(process.env.BENCH_FILE_ROUNDS || 8);
+const BIG = Number(process.env.BENCH_BIG_FILE_MB || 200) * MB;
+
+/** A zip-signed body of `size` bytes (the allowlist checks the first bytes). */
+function zipBytes(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4096) bytes[i] = i % 251;
+  bytes.set([0x50, 0x4b, 0x03, 0x04]);
+  return bytes;
+}
+
+/** workerd processes started by this process (through wrangler), found by walking /proc's parent links. */
+function ownWorkerdPids(): number[] {
+  const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('workerd')) return false;
+        for (let current = pid, hops = 0; current > 1 && hops < 16; current = parentOf(current), hops++) if (current === process.pid) return true;
+      } catch {
+        return false;
+      }
+      return false;
+    });
+}
+
+const rssMb = (pids: number[]) =>
+  pids.reduce((sum, pid) => {
+    try {
+      const line = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return sum + Number(line?.[1] ?? 0) / 1024;
+    } catch {
+      return sum;
+    }
+  }, 0);
+
+async function timed(rounds: number, bytes: number, once: (round: number) => Promise<void>): Promise<number> {
+  const started = performance.now();
+  for (let round = 0; round < rounds; round++) await once(round);
+  return (rounds * bytes) / MB / ((performance.now() - started) / 1000);
+}
+
+async function ok(response: Response, what: string): Promise<Response> {
+  if (!response.ok) throw new Error(`${what}: ${response.status} ${await response.text()}`);
+  return response;
+}
+
+/** Runs the file scenarios against `baseUrl` with `auth` headers of the demo owner; prints and returns the figures. */
+export async function benchFiles(baseUrl: string, auth: Record<string, string>) {
+  const body = zipBytes(SIZE);
+  const files = `${baseUrl}/api/v1/orgs/${demo.org.id}/files`;
+  const upload = (bytes: Uint8Array) =>
+    fetch(`${files}?name=bench.zip`, { method: 'POST', headers: { ...auth, 'content-type': 'application/zip' }, body: bytes }).then((r) => ok(r, 'upload'));
+  console.log(`  files: ${ROUNDS} × ${SIZE / MB} MB each way, then one ${BIG / MB} MB upload…`);
+  await ok(await fetch(`${baseUrl}/__bench/r2-put?key=warm`, { method: 'PUT', body }), 'raw put');
+  const rawPut = await timed(ROUNDS, SIZE, async (round) => {
+    await ok(await fetch(`${baseUrl}/__bench/r2-put?key=raw-${round}`, { method: 'PUT', body }), 'raw put');
+  });
+  const ids: string[] = [];
+  const apiPut = await timed(ROUNDS, SIZE, async () => {
+    ids.push(((await (await upload(body)).json()) as { data: { id: string } }).data.id);
+  });
+  const rawGet = await timed(ROUNDS, SIZE, async (round) => {
+    await (await ok(await fetch(`${baseUrl}/__bench/r2-get?key=raw-${round}`), 'raw get')).arrayBuffer();
+  });
+  const urls: string[] = [];
+  for (const id of ids) {
+    const signed = await ok(await fetch(`${files}/${id}/download-url`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), 'sign');
+    urls.push(((await signed.json()) as { data: { url: string } }).data.url);
+  }
+  const apiGet = await timed(ROUNDS, SIZE, async (round) => {
+    await (await ok(await fetch(urls[round] ?? ''), 'download')).arrayBuffer();
+  });
+
+  // 200 MB through bare R2, then through the API, while workerd's resident memory is sampled every 100 ms.
+  const pids = ownWorkerdPids();
+  const big = zipBytes(BIG);
+  const sampled = async (work: () => Promise<Response>) => {
+    const before = rssMb(pids);
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(rssMb(pids)), 100);
+    const started = performance.now();
+    const response = await work().finally(() => clearInterval(sampler));
+    return { response, seconds: (performance.now() - started) / 1000, before, peak: Math.max(before, ...samples), after: rssMb(pids) };
+  };
+  const rawBig = await sampled(async () => ok(await fetch(`${baseUrl}/__bench/r2-put?key=big`, { method: 'PUT', body: big }), 'raw big put'));
+  const apiBig = await sampled(() => upload(big));
+  const { before, peak, after } = apiBig;
+  const bigSeconds = apiBig.seconds;
+  const stored = ((await apiBig.response.json()) as { data: { size: number } }).data.size;
+  const rawRss = { before: round(rawBig.before), peakDuring: round(rawBig.peak), after: round(rawBig.after) };
+
+  const figures = {
+    fileMb: SIZE / MB,
+    rounds: ROUNDS,
+    uploadMbPerS: { api: round(apiPut), rawR2: round(rawPut), ratio: round(apiPut / rawPut) },
+    downloadMbPerS: { api: round(apiGet), rawR2: round(rawGet), ratio: round(apiGet / rawGet) },
+    bigUpload: { mb: BIG / MB, stored: stored === BIG, seconds: round(bigSeconds), workerdPids: pids, rssMb: { before: round(before), peakDuring: round(peak), after: round(after) }, rawR2RssMb: rawRss },
+  };
+  console.table({
+    'upload MB/s': { api: figures.uploadMbPerS.api, 'raw R2': figures.uploadMbPerS.rawR2, 'api ÷ raw': figures.uploadMbPerS.ratio },
+    'download MB/s': { api: figures.downloadMbPerS.api, 'raw R2': figures.downloadMbPerS.rawR2, 'api ÷ raw': figures.downloadMbPerS.ratio },
+  });
+  const rss = figures.bigUpload.rssMb;
+  console.log(`${BIG / MB} MB upload: ${stored === BIG ? 'stored' : 'NOT stored'} in ${figures.bigUpload.seconds} s; workerd RSS (pids ${pids.join(', ')}) ${rss.before} MB before, ${rss.peakDuring} MB peak during, ${rss.after} MB after; the same 200 MB as a bare R2 put: ${rawRss.before} → peak ${rawRss.peakDuring} → ${rawRss.after} MB`);
+  const met = (name: string, ok: boolean, figure: string) => console.log(`${ok ? 'MET ' : 'MISSED'}  ${name}: ${figure}`);
+  met('upload ≥ 0.8 × raw R2 put', figures.uploadMbPerS.ratio >= 0.8, `${figures.uploadMbPerS.api} ÷ ${figures.uploadMbPerS.rawR2} MB/s = ${figures.uploadMbPerS.ratio}×`);
+  met('download ≥ 0.8 × raw R2 get', figures.downloadMbPerS.ratio >= 0.8, `${figures.downloadMbPerS.api} ÷ ${figures.downloadMbPerS.rawR2} MB/s = ${figures.downloadMbPerS.ratio}×`);
+  met(`${BIG / MB} MB upload with workerd memory flat (peak − before < ${BIG / MB / 4} MB)`, stored === BIG && rss.peakDuring - rss.before < BIG / MB / 4, `+${round(rss.peakDuring - rss.before)} MB`);
+  return figures;
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;

@@ -1,0 +1,123 @@
+import type { RouteHandler } from '@hono/zod-openapi';
+import type { ScopedDatabase } from '../../db/tenant.ts';
+import { ApiError } from '../../errors.ts';
+import { FILE_TYPES, type FileType } from '../../lib/file-types.ts';
+import { MULTIPART } from '../../lib/limits.ts';
+import { declaredLength, discardObject, inspectBytes, inspectStored, objectKey, rejectionError } from '../../services/file-store.ts';
+import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow } from '../../services/files.ts';
+import type { completeMultipart, listParts, startMultipart, uploadPart } from './files.routes.ts';
+import { toFile, toParts } from './files.schemas.ts';
+import { admitFile } from './files.shared.ts';
+
+// Multipart uploads: the row (pending, its size reserved) keeps the R2 upload id and the parts received, so a
+// client that lost its connection asks which parts arrived and sends the rest.
+
+const uploadNotFound = () => new ApiError('NOT_FOUND', 'No such upload in progress.');
+const storageUnavailable = () => new ApiError('SERVICE_UNAVAILABLE', 'File storage is briefly unavailable.', undefined, { 'Retry-After': '5' });
+const partLimits = { minPartBytes: MULTIPART.minPartBytes, maxPartBytes: MULTIPART.maxPartBytes };
+
+async function pendingUpload(tenant: ScopedDatabase, fileId: string): Promise<FileRow & { uploadId: string }> {
+  const [[row]] = await tenant.batch((db) => [selectMultipart(db, fileId)]);
+  if (!row?.uploadId) throw uploadNotFound();
+  return { ...row, uploadId: row.uploadId };
+}
+
+export const startMultipartHandler: RouteHandler<typeof startMultipart> = async (c) => {
+  const { orgId } = c.req.valid('param');
+  const { name, contentType, size, projectId } = c.req.valid('json');
+  await admitFile(c.var.tenant, orgId, projectId, () => size);
+  const fileId = crypto.randomUUID();
+  const upload = await c.env.FILES.createMultipartUpload(objectKey(orgId, fileId), { httpMetadata: { contentType } }).catch(() => {
+    throw storageUnavailable();
+  });
+  const file = { id: fileId, orgId, projectId: projectId ?? null, name, size, contentType, uploadId: upload.uploadId };
+  try {
+    const [, [row]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, size), insertPendingFile(db, c.var.actor, file)]);
+    if (!row) throw new Error('insert returned no row');
+    return c.json({ data: { file: toFile(row), parts: [], ...partLimits } }, 201);
+  } catch (error) {
+    await upload.abort().catch(() => undefined);
+    throw error;
+  }
+};
+
+/** Streams one part to R2 (exactly Content-Length bytes), then records it. */
+export const uploadPartHandler: RouteHandler<typeof uploadPart> = async (c) => {
+  const { orgId, fileId, partNumber } = c.req.valid('param');
+  const row = await pendingUpload(c.var.tenant, fileId);
+  const others = toParts(row).filter((part) => part.partNumber !== partNumber);
+  const room = Math.min(MULTIPART.maxPartBytes, row.size - others.reduce((sum, part) => sum + part.size, 0));
+  const length = declaredLength(c.req.raw, Math.max(room, 0));
+  if (length === 0) throw new ApiError('BAD_REQUEST', 'A part cannot be empty.', { reason: 'empty_part' });
+  let received = 0;
+  const counted = (c.req.raw.body ?? new ReadableStream()).pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        received += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  const upload = c.env.FILES.resumeMultipartUpload(objectKey(orgId, fileId), row.uploadId);
+  const part = await upload.uploadPart(partNumber, counted.pipeThrough(new FixedLengthStream(length))).catch(() => {
+    throw received === length ? storageUnavailable() : new ApiError('BAD_REQUEST', 'The body did not have Content-Length bytes.', { reason: 'length_mismatch' });
+  });
+  const [recorded] = await c.var.tenant.batch((db) => [recordPart(db, fileId, partNumber, { etag: part.etag, size: length })]);
+  if (recorded.length === 0) throw uploadNotFound();
+  return c.json({ data: { partNumber, size: length, etag: part.etag } }, 200);
+};
+
+export const listPartsHandler: RouteHandler<typeof listParts> = async (c) => {
+  const row = await pendingUpload(c.var.tenant, c.req.valid('param').fileId);
+  return c.json({ data: { file: toFile(row), parts: toParts(row), ...partLimits } }, 200);
+};
+
+/** Why a set of parts cannot make the declared file, or undefined. */
+function partsProblem(row: FileRow, parts: ReturnType<typeof toParts>): Record<string, unknown> | undefined {
+  const received = parts.reduce((sum, part) => sum + part.size, 0);
+  const missing = parts.flatMap((part, index) => (part.partNumber === index + 1 ? [] : [index + 1]));
+  if (missing.length > 0) return { reason: 'missing_parts', missing: missing.slice(0, 1) };
+  const small = parts.slice(0, -1).find((part) => part.size < MULTIPART.minPartBytes);
+  if (small) return { reason: 'part_too_small', partNumber: small.partNumber, minPartBytes: MULTIPART.minPartBytes };
+  if (received !== row.size) return { reason: 'size_mismatch', declared: row.size, received };
+  return undefined;
+}
+
+/**
+ * Joins the parts, reads the whole object back through the same checks as a streamed upload (type, UTF-8, hash),
+ * then marks the file stored within the quota. Anything refused or failing after R2 joined the parts removes the
+ * object and the row.
+ */
+export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = async (c) => {
+  const { orgId, fileId } = c.req.valid('param');
+  const row = await pendingUpload(c.var.tenant, fileId);
+  const parts = toParts(row);
+  const problem = partsProblem(row, parts);
+  if (problem) throw new ApiError('BAD_REQUEST', 'The parts received do not make the declared file.', problem);
+  const key = objectKey(orgId, fileId);
+  const type = (FILE_TYPES as readonly string[]).includes(row.contentType) ? (row.contentType as FileType) : 'application/zip';
+  const inspection = inspectBytes(type, row.size);
+  const discard = async () => {
+    await discardObject(c.env.FILES, key);
+    await c.var.tenant.batch((db) => [deletePendingFile(db, fileId)]).catch(() => undefined);
+  };
+  try {
+    await c.env.FILES.resumeMultipartUpload(key, row.uploadId).complete(parts.map(({ partNumber, etag }) => ({ partNumber, etag })));
+    if (!(await inspectStored(c.env.FILES, key, inspection))) throw storageUnavailable();
+  } catch (error) {
+    await discard();
+    const rejection = inspection.rejection();
+    if (rejection) throw rejectionError(rejection, type, row.size);
+    throw error instanceof ApiError ? error : storageUnavailable();
+  }
+  const sha256 = await inspection.sha256();
+  const [, [ready]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, inspection.size(), fileId), markReady(db, fileId, inspection.size(), sha256)]).catch(async (error: unknown) => {
+    await discard();
+    throw error;
+  });
+  if (!ready) {
+    await discard();
+    throw uploadNotFound();
+  }
+  return c.json({ data: toFile(ready) }, 200);
+};

@@ -1,0 +1,27 @@
+import type { ScopedDatabase } from '../../db/tenant.ts';
+import { ApiError } from '../../errors.ts';
+import { selectStorageState, storageRoom } from '../../services/files.ts';
+
+export const fileNotFound = () => new ApiError('NOT_FOUND', 'File not found.');
+
+/** The 403 of a file the org's storage has no room for (as app_check_storage raises it). */
+export const storageFull = (limit: number, used: number) =>
+  new ApiError('QUOTA_EXCEEDED', 'The organization holds as many of these as its plan allows.', { resource: 'storageBytes', limit, used });
+
+/**
+ * One round trip before any byte moves: the org's tier and storage, and the project. `sizeFor` gives the size
+ * to admit, given the tier's largest file (and throws 413 past it); refused past the quota or for a dead project.
+ */
+export async function admitFile(tenant: ScopedDatabase, orgId: string, projectId: string | undefined, sizeFor: (maxBytes: number) => number) {
+  const [[state]] = await tenant.batch((db) => [selectStorageState(db, orgId, projectId)]);
+  if (!state) throw new ApiError('NOT_FOUND', 'Not found.');
+  if (!state.projectLive) throw new ApiError('NOT_FOUND', 'Project not found.');
+  const room = storageRoom(state);
+  const size = sizeFor(room.maxUploadBytes);
+  if (size > room.maxUploadBytes) throw new ApiError('PAYLOAD_TOO_LARGE', `The file is larger than this plan allows (${room.maxUploadBytes} bytes).`, { maxBytes: room.maxUploadBytes });
+  if (room.used + size > room.storageBytes) throw storageFull(room.storageBytes, room.used);
+  return { ...room, size };
+}
+
+/** The absolute URL of a file's signed content route. */
+export const fileUrl = (requestUrl: string, fileId: string, params: URLSearchParams) => new URL(`/api/v1/files/${fileId}/content?${params.toString()}`, requestUrl).toString();

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { FILE_RETENTION, MULTIPART } from '../../src/lib/limits.ts';
+import { cleanupFiles } from '../../workers/tasks/files-cleanup.ts';
+import { api, createOrg, createUser, json, type TestOrg, type TestUser } from '../helpers/factories.ts';
+import { bearer, bytesOf, fileRows, send, sha256Hex, storedKeys } from '../helpers/files.ts';
+import { env, testDb } from '../helpers/worker.ts';
+
+/**
+ * Multipart uploads on the real local R2: parts stream in, a client resumes by asking which parts arrived, the
+ * completed file is checked whole (type, hash), and abort or abandonment leaves nothing (R2's 5 MiB minimum
+ * part applies to every part but the last, so these files are a little over 5 MiB).
+ */
+type Upload = { data: { file: { id: string; status: string; size: number; sha256: string | null }; parts: Array<{ partNumber: number; size: number }> } };
+
+async function tenant(): Promise<{ owner: TestUser; org: TestOrg }> {
+  const owner = await createUser();
+  return { owner, org: await createOrg(owner, { tier: 'pro' }) };
+}
+
+const start = (org: TestOrg, owner: TestUser, size: number, contentType = 'text/plain') =>
+  api(`/api/v1/orgs/${org.id}/files/multipart`, { auth: owner, body: { name: 'big.txt', contentType, size } });
+const putPart = (org: TestOrg, owner: TestUser, fileId: string, partNumber: number, bytes: Uint8Array) =>
+  send(`/api/v1/orgs/${org.id}/files/${fileId}/parts/${partNumber}`, { method: 'PUT', headers: { ...bearer(owner), 'content-type': 'application/octet-stream' }, body: bytes });
+const complete = (org: TestOrg, owner: TestUser, fileId: string) => api(`/api/v1/orgs/${org.id}/files/${fileId}/complete`, { auth: owner, method: 'POST' });
+
+describe('multipart uploads', () => {
+  it('resume after a dropped part: list what arrived, send the rest, complete; the hash covers the whole file', async () => {
+    const { owner, org } = await tenant();
+    const bytes = bytesOf(MULTIPART.minPartBytes + 1000, [], 0x62);
+    bytes[MULTIPART.minPartBytes + 10] = 0x0a;
+    const started = await start(org, owner, bytes.length);
+    expect(started.status).toBe(201);
+    const { data } = await json<Upload>(started);
+    expect(data.file.status).toBe('pending');
+    const id = data.file.id;
+
+    expect((await putPart(org, owner, id, 1, bytes.slice(0, MULTIPART.minPartBytes))).status).toBe(200);
+    // The connection drops part way through the second part: what arrived is never recorded as a part.
+    const dropping = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes.slice(MULTIPART.minPartBytes, MULTIPART.minPartBytes + 100));
+        controller.error(new Error('connection dropped'));
+      },
+    });
+    const dropped = await send(`/api/v1/orgs/${org.id}/files/${id}/parts/2`, {
+      method: 'PUT',
+      headers: { ...bearer(owner), 'content-length': '1000' },
+      body: dropping,
+    }).catch((error: unknown) => error);
+    expect(dropped instanceof Response ? dropped.status : 'dropped').not.toBe(200);
+    const lost = await json<Upload>(await api(`/api/v1/orgs/${org.id}/files/${id}/parts`, { auth: owner }));
+    expect(lost.data.parts.map((part) => [part.partNumber, part.size])).toEqual([[1, MULTIPART.minPartBytes]]);
+    const early = await complete(org, owner, id);
+    expect(early.status).toBe(400);
+    expect(await early.json()).toMatchObject({ error: { details: { reason: 'size_mismatch' } } });
+
+    expect((await putPart(org, owner, id, 2, bytes.slice(MULTIPART.minPartBytes))).status).toBe(200);
+    const done = await complete(org, owner, id);
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ data: { id, status: 'ready', size: bytes.length, sha256: await sha256Hex(bytes) } });
+    const object = await env.FILES.get(`orgs/${org.id}/files/${id}`);
+    expect(await sha256Hex(new Uint8Array(await (object as R2ObjectBody).arrayBuffer()))).toBe(await sha256Hex(bytes));
+    expect((await api(`/api/v1/orgs/${org.id}/files/${id}/parts`, { auth: owner })).status).toBe(404);
+  });
+
+  it('a completed file whose bytes are not its type is removed with its row (executable declared as text)', async () => {
+    const { owner, org } = await tenant();
+    const bytes = bytesOf(MULTIPART.minPartBytes + 10, [0x4d, 0x5a]);
+    const { data } = await json<Upload>(await start(org, owner, bytes.length));
+    expect((await putPart(org, owner, data.file.id, 1, bytes.slice(0, MULTIPART.minPartBytes))).status).toBe(200);
+    expect((await putPart(org, owner, data.file.id, 2, bytes.slice(MULTIPART.minPartBytes))).status).toBe(200);
+    const done = await complete(org, owner, data.file.id);
+    expect(done.status).toBe(415);
+    expect(await storedKeys(org)).toEqual([]);
+    expect(await fileRows(org)).toEqual([]);
+  });
+
+  it('parts beyond the declared size are 413; a small part that is not the last is refused at completion', async () => {
+    const { owner, org } = await tenant();
+    const { data } = await json<Upload>(await start(org, owner, 2000));
+    expect((await putPart(org, owner, data.file.id, 1, bytesOf(2001))).status).toBe(413);
+    expect((await putPart(org, owner, data.file.id, 1, bytesOf(1000))).status).toBe(200);
+    expect((await putPart(org, owner, data.file.id, 2, bytesOf(1000))).status).toBe(200);
+    const done = await complete(org, owner, data.file.id);
+    expect(await done.json()).toMatchObject({ error: { details: { reason: 'part_too_small', partNumber: 1 } } });
+  });
+
+  it('abort (DELETE of a pending upload) removes the reservation and the parts', async () => {
+    const { owner, org } = await tenant();
+    const { data } = await json<Upload>(await start(org, owner, 5000));
+    expect((await putPart(org, owner, data.file.id, 1, bytesOf(5000))).status).toBe(200);
+    expect((await api(`/api/v1/orgs/${org.id}/files/${data.file.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect(await fileRows(org)).toEqual([]);
+    expect((await putPart(org, owner, data.file.id, 2, bytesOf(10))).status).toBe(404);
+    expect(await storedKeys(org)).toEqual([]);
+  });
+
+  it('an abandoned upload is aborted and its reservation released by the cleanup task once it expires', async () => {
+    const { owner, org } = await tenant();
+    const { data } = await json<Upload>(await start(org, owner, 5000));
+    expect((await putPart(org, owner, data.file.id, 1, bytesOf(5000))).status).toBe(200);
+    await cleanupFiles({ env, db: testDb(), scheduledTime: Date.now() });
+    expect(await fileRows(org)).toHaveLength(1);
+    await cleanupFiles({ env, db: testDb(), scheduledTime: Date.now() + (FILE_RETENTION.pendingSeconds + 60) * 1000 });
+    expect(await fileRows(org)).toEqual([]);
+    expect(await storedKeys(org)).toEqual([]);
+  });
+
+  it('start refuses a size beyond the quota and a type outside the allowlist, creating nothing', async () => {
+    const { owner, org } = await tenant();
+    expect((await start(org, owner, 200 * 2 ** 40)).status).toBe(400);
+    expect((await start(org, owner, 2 ** 31)).status).toBe(413);
+    expect((await start(org, owner, 100, 'application/x-msdownload')).status).toBe(400);
+    expect(await fileRows(org)).toEqual([]);
+  });
+});
