@@ -20,6 +20,7 @@ import { orgRoutes } from './routes/orgs/index.ts';
 import { projectRoutes } from './routes/projects/index.ts';
 import { userRoutes } from './routes/users/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
+import { webhookRoutes } from './routes/webhooks/index.ts';
 
 /** Builds the Hono app: the whole request path, in order, on one screen. */
 export function createApp() {
@@ -36,7 +37,7 @@ export function createApp() {
   app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
-  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes]) {
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, webhookRoutes]) {
     app.route('/api/v1', routes);
   }
   mountDocs(app);

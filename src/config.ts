@@ -64,6 +64,8 @@ const configSchema = z.object({
   SIGNUP_RESPONSE: z.enum(['tokens', 'uniform']).default('tokens'),
   /** When the rate limiter cannot be reached: `closed` refuses auth requests with 503, `open` lets them through. Always logged. */
   RATE_LIMIT_FAIL_MODE_AUTH: z.enum(['closed', 'open']).default('closed'),
+  /** How long a webhook receiver has to answer (Svix: 15 s); tests shorten it. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

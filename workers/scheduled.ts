@@ -6,10 +6,11 @@ import { resyncFlags } from './tasks/flags-resync.ts';
 import { enqueueHeartbeat } from './tasks/heartbeat.ts';
 import { pruneCredentials, pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';
 import type { MaintenanceTask } from './tasks/types.ts';
+import { sweepWebhooks } from './tasks/webhooks.ts';
 
 /** Cron expression (exactly as in wrangler.toml `triggers.crons`) → the tasks it runs. */
 export const schedule: Record<string, MaintenanceTask[]> = {
-  '*/5 * * * *': [enqueueHeartbeat, resyncFlags],
+  '*/5 * * * *': [enqueueHeartbeat, resyncFlags, sweepWebhooks],
   '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials],
 };
 

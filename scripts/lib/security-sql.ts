@@ -15,6 +15,7 @@ export const SECURITY_SQL_FILES = [
   'refresh.sql',
   'tenant-tables.sql',
   'platform-orgs.sql',
+  'webhooks.sql',
 ] as const;
 
 /** First line of every migration generated from src/db/sql/; how tests find the newest one. */

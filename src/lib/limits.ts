@@ -102,3 +102,6 @@ export function effectiveLimits(tier: Tier, overrides: LimitOverrides = {}) {
     quotas: { ...QUOTAS[tier], ...overrides.quotas } as Record<QuotaResource, number>,
   };
 }
+
+/** Webhook endpoints one org may hold, whatever its tier (src/db/sql/webhooks.sql refuses more with QUOTA_EXCEEDED). */
+export const WEBHOOK_ENDPOINTS_PER_ORG = 20;

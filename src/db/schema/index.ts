@@ -3,3 +3,4 @@ export * from './identity.ts';
 export * from './jobs.ts';
 export * from './tenancy.ts';
 export * from './platform.ts';
+export * from './webhooks.ts';
