@@ -92,9 +92,10 @@ export const replayBody = z
 
 export const endpointParams = orgParams.extend({ endpointId: pathId('endpointId') });
 export const messageParams = endpointParams.extend({
+  // Any other well-formed value is simply not found (404): message ids are `msg_` + 32 hex digits.
   messageId: z
     .string()
-    .regex(/^msg_[0-9a-f]{32}$/)
+    .regex(/^[\w-]{1,64}$/)
     .openapi({ param: { name: 'messageId', in: 'path' }, example: 'msg_0f8fad5bd9cb469fa16570867728950e' }),
 });
 
