@@ -10,6 +10,7 @@ import autocannon from 'autocannon';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { DEMO_PASSWORD, demo } from './lib/seed.ts';
+import { benchWebhooks } from './lib/bench-webhooks.ts';
 
 /** One kind of request to measure. Add login, refresh, authenticated reads and writes here as they land. */
 interface Scenario {
@@ -135,6 +136,11 @@ try {
     measurements.push(await measure(platform.url, scenario));
   }
   report(measurements);
+  // Webhook fan-out (scripts/lib/bench-webhooks.ts): not an autocannon scenario; BENCH_ONLY=webhooks runs only it.
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('webhooks')) {
+    const webhooks = await benchWebhooks(platform.url, (await bearer(platform.url)).headers);
+    console.log(`webhook fan-out: ${webhooks.deliveries} deliveries (${webhooks.endpoints} endpoints × ${webhooks.writes} writes, ${webhooks.duplicates} duplicates) in ${webhooks.seconds} s = ${webhooks.deliveriesPerSecond} deliveries/s; first after ${webhooks.firstDeliveryMs} ms`);
+  }
 } catch (error) {
   if (!controller.signal.aborted) {
     console.error(error instanceof Error ? error.message : error);
