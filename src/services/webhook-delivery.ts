@@ -106,20 +106,22 @@ export async function deliverWebhook(context: DeliveryContext, job: ParsedJobPay
     ]);
     return;
   }
-  const secrets = [await openWebhookSecret(config.TOKEN_SECRET, endpoint.id, endpoint.secretCiphertext)];
-  if (endpoint.previousSecretCiphertext && endpoint.previousExpiresAt && endpoint.previousExpiresAt.getTime() > now) {
-    secrets.push(await openWebhookSecret(config.TOKEN_SECRET, endpoint.id, endpoint.previousSecretCiphertext));
-  }
+  const sealed = [endpoint.secretCiphertext];
+  if (endpoint.previousSecretCiphertext && endpoint.previousExpiresAt && endpoint.previousExpiresAt.getTime() > now) sealed.push(endpoint.previousSecretCiphertext);
   const body = JSON.stringify(message.payload);
   const timestamp = Math.floor(now / 1000);
-  const headers = {
-    'content-type': 'application/json',
-    'user-agent': 'edge-saas-webhooks/1',
-    'webhook-id': message.id,
-    'webhook-timestamp': String(timestamp),
-    'webhook-signature': await signWebhook(secrets, message.id, timestamp, body),
-  };
-  const outcome = await post(context, endpoint.url, headers, body);
+  // A secret that no longer decrypts (TOKEN_SECRET replaced) fails the attempt like a receiver would, so the
+  // message still ends, dead, on the schedule rather than looping through queue retries.
+  const secrets = await Promise.all(sealed.map((text) => openWebhookSecret(config.TOKEN_SECRET, endpoint.id, text))).catch(() => undefined);
+  const outcome = secrets
+    ? await post(context, endpoint.url, {
+        'content-type': 'application/json',
+        'user-agent': 'edge-saas-webhooks/1',
+        'webhook-id': message.id,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': await signWebhook(secrets, message.id, timestamp, body),
+      }, body)
+    : { ok: false, statusCode: null, latencyMs: 0, error: 'signing secret unreadable: rotate it (TOKEN_SECRET changed?)', response: null };
   const dead = !outcome.ok && message.attempts >= WEBHOOK_MAX_ATTEMPTS;
   const delay = WEBHOOK_RETRY_DELAYS_SECONDS[message.attempts - 1] ?? 0;
   const status = outcome.ok ? 'succeeded' : dead ? 'dead' : 'pending';

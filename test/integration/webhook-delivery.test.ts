@@ -1,6 +1,7 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { jobFailures, webhookEndpointStates } from '../../src/db/schema/index.ts';
+import { jobFailures, webhookEndpoints, webhookEndpointStates, webhookMessages } from '../../src/db/schema/index.ts';
+import { generateWebhookSecret, sealWebhookSecret } from '../../src/lib/webhook-signing.ts';
 import { getConfig } from '../../src/config.ts';
 import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_SECONDS } from '../../src/lib/webhook-events.ts';
 import { deliverWebhook, type DeliveryContext } from '../../src/services/webhook-delivery.ts';
@@ -124,6 +125,43 @@ describe('webhook delivery', () => {
     // The next attempt finds the endpoint disabled: nothing is sent, the message is marked failed.
     await deliverWebhook(context, { orgId: org.id, messageId, attempt: 3 });
     expect(await messageRow(messageId)).toMatchObject({ status: 'failed', lastError: 'endpoint disabled' });
+  });
+
+  it('a secret that no longer decrypts (moved from another endpoint, or TOKEN_SECRET replaced) fails the attempt, never signs', async () => {
+    const { org, url, endpointId, messageId } = await fixture();
+    const other = await fixture();
+    const [stolen] = await ownerDb.http.select({ sealed: webhookEndpoints.secretCiphertext }).from(webhookEndpoints).where(eq(webhookEndpoints.id, other.endpointId));
+    await ownerDb.http.update(webhookEndpoints).set({ secretCiphertext: stolen?.sealed ?? '' }).where(eq(webhookEndpoints.id, endpointId));
+    const { context, sent } = harness();
+    await deliverWebhook(context, { orgId: org.id, messageId, attempt: 0 });
+    expect(await received(url)).toEqual([]);
+    expect(await messageRow(messageId)).toMatchObject({ status: 'pending', attempts: 1, lastError: expect.stringContaining('signing secret unreadable') });
+    expect(sent).toHaveLength(1);
+  });
+
+  it("a rotated secret signs too until its grace ends, by the delivery's clock", async () => {
+    const { org, url, endpointId, secret: previous } = await fixture();
+    const { context, clock } = harness();
+    const current = generateWebhookSecret();
+    await ownerDb.http
+      .update(webhookEndpoints)
+      .set({
+        secretCiphertext: await sealWebhookSecret(getConfig(env).TOKEN_SECRET, endpointId, current),
+        previousSecretCiphertext: sql`${webhookEndpoints.secretCiphertext}`,
+        previousExpiresAt: new Date(clock.now + 60_000),
+      })
+      .where(eq(webhookEndpoints.id, endpointId));
+    const second = `msg_${crypto.randomUUID().replaceAll('-', '')}`;
+    const [first] = await ownerDb.http.select({ id: webhookMessages.id }).from(webhookMessages).where(eq(webhookMessages.endpointId, endpointId));
+    await ownerDb.http.insert(webhookMessages).values({ id: second, orgId: org.id, endpointId, eventType: 'webhook.test', payload: { type: 'webhook.test', data: {} } });
+    await deliverWebhook(context, { orgId: org.id, messageId: first?.id ?? '', attempt: 0 });
+    clock.now += 61_000; // past the grace, within the receivers' 5-minute timestamp tolerance
+    await deliverWebhook(context, { orgId: org.id, messageId: second, attempt: 0 });
+    const [during, after] = await received(url);
+    expect(verify(previous, during as never)).toBeDefined();
+    expect(verify(current, during as never)).toBeDefined();
+    expect(verify(current, after as never)).toBeDefined();
+    expect(() => verify(previous, after as never)).toThrow();
   });
 
   it('the cron sweep sends again a delivery whose queue message was lost', async () => {
