@@ -27,6 +27,8 @@ export default defineConfig({
                 FAKE_SERVICES_URL: inject('fakeServicesUrl'),
                 SENTRY_DSN: '',
                 DEV_OUTBOX: 'on',
+                // Endpoints the fuzzer creates point at made-up public hosts: their deliveries give up quickly.
+                WEBHOOK_TIMEOUT_MS: '2000',
               },
             },
           })),

@@ -12,6 +12,7 @@ import { benchRooms, reportRoomBench } from './lib/bench-rooms.ts';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { DEMO_PASSWORD, demo } from './lib/seed.ts';
+import { benchWebhooks } from './lib/bench-webhooks.ts';
 
 /** One kind of request to measure. Add login, refresh, authenticated reads and writes here as they land. */
 interface Scenario {
@@ -149,8 +150,12 @@ try {
   if (measurements.length > 0) report(measurements);
   // Files (scripts/lib/bench-files.ts): MB/s through the API next to bare R2, and a 200 MB upload's memory.
   const files = !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('files') ? await benchFiles(platform.url, (await bearer(platform.url)).headers) : undefined;
-  if (files) writeFileSync(join(ROOT, 'bench-files-results.json'), `${JSON.stringify({ date: new Date().toISOString(), files }, null, 2)}
-`);
+  if (files) writeFileSync(join(ROOT, 'bench-files-results.json'), `${JSON.stringify({ date: new Date().toISOString(), files }, null, 2)}\n`);
+  // Webhook fan-out (scripts/lib/bench-webhooks.ts): not an autocannon scenario; BENCH_ONLY=webhooks runs only it.
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('webhooks')) {
+    const webhooks = await benchWebhooks(platform.url, (await bearer(platform.url)).headers);
+    console.log(`webhook fan-out: ${webhooks.deliveries} deliveries (${webhooks.endpoints} endpoints × ${webhooks.writes} writes, ${webhooks.duplicates} duplicates) in ${webhooks.seconds} s = ${webhooks.deliveriesPerSecond} deliveries/s; first after ${webhooks.firstDeliveryMs} ms`);
+  }
   // Realtime rooms: one room, BENCH_ROOM_SOCKETS sockets (default 1,000), a broadcast per round (scripts/lib/bench-rooms.ts).
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('rooms')) {
     reportRoomBench(await benchRooms(platform.url, { sockets: positive('BENCH_ROOM_SOCKETS', 1_000), rounds: 5, signal: controller.signal }));

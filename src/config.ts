@@ -66,6 +66,8 @@ const configSchema = z.object({
   RATE_LIMIT_FAIL_MODE_AUTH: z.enum(['closed', 'open']).default('closed'),
   /** Keys of signed file URLs, `id:secret,id:secret` (secrets ≥ 32 chars); the first signs, all verify. Unset: derived from TOKEN_SECRET. */
   FILE_URL_KEYS: optional(z.string().regex(/^[\w-]{1,16}:[^,\s]{32,}(,[\w-]{1,16}:[^,\s]{32,})*$/, 'must be id:secret pairs, comma-separated')),
+  /** How long a webhook receiver has to answer (Svix: 15 s); tests shorten it. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

@@ -17,6 +17,7 @@ export const SECURITY_SQL_FILES = [
   'platform-orgs.sql',
   'idempotency.sql',
   'files.sql',
+  'webhooks.sql',
 ] as const;
 
 /** First line of every migration generated from src/db/sql/; how tests find the newest one. */

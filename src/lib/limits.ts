@@ -134,3 +134,5 @@ export const FILE_RETENTION = { pendingSeconds: 86_400, deletedSeconds: 7 * 86_4
 
 /** Signed URLs live 1 s – 7 days (default 15 min). */
 export const SIGNED_URL_SECONDS = { default: 900, max: 7 * 86_400 } as const;
+/** Webhook endpoints one org may hold, whatever its tier (src/db/sql/webhooks.sql refuses more with QUOTA_EXCEEDED). */
+export const WEBHOOK_ENDPOINTS_PER_ORG = 20;

@@ -35,6 +35,8 @@ export const permissionMatrix = {
   'files:read': { org: everyone },
   'files:write': { org: ['owner', 'admin', 'member'] },
   'files:delete': { org: managers },
+  'webhooks:read': { org: managers },
+  'webhooks:write': { org: managers },
 } as const satisfies Record<string, { org: readonly OrgRole[]; project?: readonly ProjectRole[] }>;
 
 export type Permission = keyof typeof permissionMatrix;
@@ -80,4 +82,4 @@ export function roleAdmits(role: OrgRole, projectRole: ProjectRole | undefined, 
  * project or the org …) drops every grant the org's edge authority holds. A new permission is grant-changing
  * until it is listed here, so forgetting it costs a cold request, never a stale grant.
  */
-export const DATA_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(['org:update', 'projects:write', 'invitations:write', 'files:write', 'files:delete']);
+export const DATA_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(['org:update', 'projects:write', 'invitations:write', 'files:write', 'files:delete', 'webhooks:write']);

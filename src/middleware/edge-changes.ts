@@ -3,6 +3,7 @@ import { orgAuthorityFor } from '../../durable-objects/org-authority/index.ts';
 import type { AppEnv } from '../env.ts';
 import { describeError, log } from '../lib/log.ts';
 import { orgIdsOfUser } from '../services/sessions.ts';
+import { promptFanOut } from '../services/webhook-fanout.ts';
 import { requestDatabase } from './database.ts';
 import { forgetSpent } from './edge-admission.ts';
 
@@ -22,6 +23,8 @@ export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string
   // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
   const reported = tellAuthority(c.env, orgId, kind);
   c.executionCtx.waitUntil(reported);
+  // The write's audit entries become webhook events (services/webhook-fanout.ts); off the response's path.
+  c.executionCtx.waitUntil(promptFanOut(c.env, orgId));
   await reported;
 }
 

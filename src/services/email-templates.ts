@@ -16,6 +16,8 @@ export const templateData = {
     role: z.enum(ORG_ROLES),
     inviterName: z.string(),
   }),
+  /** To an org's owners and admins when a webhook endpoint failed for 5 days and was disabled. */
+  'webhook-disabled': z.object({ orgName: z.string(), orgId: z.uuid(), endpointId: z.uuid(), description: z.string() }),
 } as const;
 
 export type TemplateName = keyof typeof templateData;
@@ -106,6 +108,17 @@ const renderers: { [T in TemplateName]: (config: LinkConfig, data: TemplateData<
       'Accept invitation',
       invitationLink(config, data),
       `${data.inviterName} invited you to ${data.orgName}`,
+    ),
+  'webhook-disabled': (config, data) =>
+    render(
+      [
+        'Hi,',
+        `A webhook endpoint of ${data.orgName} (${data.description || data.endpointId}) has failed every delivery for 5 days, so we disabled it.`,
+        'Fix the receiver, enable the endpoint again, and replay the events it missed (POST …/webhooks/{id}/replay).',
+      ],
+      'Open the endpoint',
+      new URL(`/orgs/${data.orgId}/webhooks/${data.endpointId}`, config.APP_URL).toString(),
+      `A webhook endpoint of ${data.orgName} was disabled`,
     ),
 };
 

@@ -14,6 +14,7 @@ export const emailMessageSchema = z.discriminatedUnion('template', [
   z.object({ to: recipient, template: z.literal('reset-password'), data: templateData['reset-password'] }),
   z.object({ to: recipient, template: z.literal('invitation'), data: templateData.invitation }),
   z.object({ to: recipient, template: z.literal('signup-attempt'), data: templateData['signup-attempt'] }),
+  z.object({ to: recipient, template: z.literal('webhook-disabled'), data: templateData['webhook-disabled'] }),
 ]);
 
 export type EmailMessage = z.infer<typeof emailMessageSchema>;
@@ -58,6 +59,8 @@ function renderMessage(config: EmailConfig, message: EmailMessage): RenderedEmai
     case 'invitation':
       return renderEmail(config, message.template, message.data);
     case 'signup-attempt':
+      return renderEmail(config, message.template, message.data);
+    case 'webhook-disabled':
       return renderEmail(config, message.template, message.data);
   }
 }

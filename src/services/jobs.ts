@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { emailMessageSchema } from './email.ts';
+import { WEBHOOK_MAX_ATTEMPTS } from '../lib/webhook-events.ts';
 
 /**
  * The job contracts: every job type the app may enqueue, with the schema its payload must match. The
@@ -13,6 +14,10 @@ export const jobContracts = {
   'system.heartbeat': z.object({ source: z.string().min(1).max(100) }),
   /** `{ to, template, data }`: renders and delivers one email (templates in services/email-templates.ts). */
   'email.send': emailMessageSchema,
+  /** Turns the org's new audit entries into webhook messages and sends their delivery jobs (services/webhook-fanout.ts). */
+  'webhooks.fanout': z.object({ orgId: z.uuid() }),
+  /** One delivery attempt of a webhook message; `attempt` is how many were made before, so a duplicate job is a no-op. */
+  'webhooks.deliver': z.object({ orgId: z.uuid(), messageId: z.string().regex(/^msg_[0-9a-f]{32}$/), attempt: z.int().min(0).max(WEBHOOK_MAX_ATTEMPTS) }),
 };
 
 export type JobType = keyof typeof jobContracts;

@@ -17,7 +17,8 @@ export interface RecordedRequest {
  * `POST /__faults/proxy?target=host:port&drop=N` starts a TCP proxy that drops its first N connections
  * (`GET /__faults/proxy?address=…` reports what it did and how many connections are still open;
  * `POST /__faults/proxy/cut?address=…` resets the open ones, a network lost mid-conversation);
- * `POST /__faults/dead-address` names a port where nothing listens.
+ * `POST /__faults/dead-address` names a port where nothing listens. As a webhook receiver, `/status/<code>/…`
+ * answers that status (and a 5,000-byte body) and `/slow/<ms>/…` answers late.
  */
 export async function startFakeServices(): Promise<{ url: string; close(): Promise<void> }> {
   const received: RecordedRequest[] = [];
@@ -39,6 +40,16 @@ export async function startFakeServices(): Promise<{ url: string; close(): Promi
         return;
       }
       received.push({ method: req.method ?? 'GET', path: url.pathname, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      // A webhook receiver that fails on request: /status/<code>/… answers that status with a long body,
+      // /slow/<ms>/… answers 200 after a delay.
+      const status = /^\/status\/(\d{3})\//.exec(url.pathname);
+      if (status) {
+        res.writeHead(Number(status[1]), { 'content-type': 'text/plain', location: 'https://example.com/elsewhere' });
+        res.end('e'.repeat(5000));
+        return;
+      }
+      const slow = /^\/slow\/(\d+)\//.exec(url.pathname);
+      if (slow) await new Promise((resolveLater) => setTimeout(resolveLater, Number(slow[1])));
       res.setHeader('content-type', 'application/json');
       res.end('{}');
     });

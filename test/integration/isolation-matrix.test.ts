@@ -8,6 +8,7 @@ import { ORG_ROLES, orgRolesFor, PERMISSIONS, type OrgRole, type Permission } fr
 import { signAccessToken } from '../../src/services/tokens.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { callOperation, describeOperation, documentedOperations, expectRefused, fillPath, operationsOfKind, ORG_KINDS } from '../helpers/route-matrix.ts';
+import { endpointWithMessage, receiverUrl } from '../helpers/webhooks.ts';
 import { env } from '../helpers/worker.ts';
 
 /**
@@ -42,12 +43,14 @@ beforeAll(async () => {
     .insert(invitations)
     .values({ orgId: org.id, email: inviteEmail, role: 'member', tokenHash: await sha256Hex(crypto.randomUUID()), invitedBy: owner.id, expiresAt: new Date(Date.now() + 86_400_000) })
     .returning({ id: invitations.id });
+  const hookUrl = receiverUrl();
+  const hook = await endpointWithMessage(org, hookUrl);
   victim = {
     owner,
     org,
     member,
-    params: { orgId: org.id, projectId: project.id, userId: member.id, keyId: key.id, invitationId: invitation?.id ?? '', roomId: 'general' },
-    secrets: [org.name, org.slug, project.name, owner.email, owner.name, member.email, inviteEmail],
+    params: { orgId: org.id, projectId: project.id, userId: member.id, keyId: key.id, invitationId: invitation?.id ?? '', roomId: 'general', endpointId: hook.endpointId, messageId: hook.messageId },
+    secrets: [org.name, org.slug, project.name, owner.email, owner.name, member.email, inviteEmail, hookUrl, hook.secret],
   };
 
   const stranger = await createUser();

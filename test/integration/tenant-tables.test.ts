@@ -10,6 +10,8 @@ import { TENANT_TABLES, tenantTableFacts, type TenantTable, type TenantTableFact
 const NO_AUDIT_TRIGGER: Record<string, string> = {
   audit_logs: 'the audit log itself: its rows are written by the audit trigger',
   audit_chain_heads: "the audit log's chain bookkeeping, written by the audit trigger",
+  webhook_endpoint_states: 'delivery bookkeeping moved by every fan-out: audited, each delivery would be an event',
+  webhook_messages: 'one row per event and endpoint, derived from the audit log: auditing them would loop',
 };
 const READ_ONLY_FOR_RUNTIME: Record<string, string> = {
   audit_logs: 'append-only: the app reads it; only the audit trigger (as app_internal) writes it',

@@ -1,6 +1,7 @@
 import { jobContracts, type JobType, type ParsedJobPayload } from '../../src/services/jobs.ts';
 import { heartbeat } from './heartbeat.ts';
 import { sendEmail } from './send-email.ts';
+import { webhookDeliver, webhookFanOut } from './webhooks.ts';
 import type { JobContext, JobDefinition } from './types.ts';
 
 /** A job type's contract (src/services/jobs.ts) with the function that runs it. */
@@ -11,6 +12,8 @@ export const jobs = {
   'system.probe': runs('system.probe', async () => {}),
   'system.heartbeat': runs('system.heartbeat', heartbeat),
   'email.send': runs('email.send', sendEmail),
+  'webhooks.fanout': runs('webhooks.fanout', webhookFanOut),
+  'webhooks.deliver': runs('webhooks.deliver', webhookDeliver),
 } satisfies Record<JobType, JobDefinition>;
 
 export type JobRegistry = Record<string, JobDefinition>;

@@ -5,3 +5,4 @@ export * from './tenancy.ts';
 export * from './platform.ts';
 export * from './idempotency.ts';
 export * from './files.ts';
+export * from './webhooks.ts';

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import type { AppEnv } from '../../env.ts';
+import { registerWebhookEvents } from '../webhooks/webhooks.events.ts';
 
 export const OPENAPI_PATH = '/api/openapi.json';
 
@@ -18,6 +19,7 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
     name: 'X-API-Key',
     description: 'An API key (`sk_…`) only. Sent together with a different credential in `Authorization`, the request is a 400.',
   });
+  registerWebhookEvents(app);
   app.doc31(OPENAPI_PATH, (c) => ({
     openapi: '3.1.0',
     info: {
