@@ -701,3 +701,154 @@ ALTER FUNCTION app_idempotency_complete(uuid, text, text, text) OWNER TO app_int
 ALTER FUNCTION app_idempotency_prune(timestamptz) OWNER TO app_internal;
 REVOKE EXECUTE ON FUNCTION app_idempotency_complete(uuid, text, text, text), app_idempotency_prune(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_idempotency_complete(uuid, text, text, text), app_idempotency_prune(timestamptz) TO app_runtime;
+--> statement-breakpoint
+-- src/db/sql/files.sql
+-- Files (src/routes/files): the storage an org uses and its quota, and the narrow doors through which a signed
+-- URL (which carries no credentials) and the cleanup task reach one file's row across tenants.
+
+-- app_internal reaches files only through the SECURITY DEFINER functions below.
+GRANT SELECT, UPDATE, DELETE ON files TO app_internal;
+DROP POLICY IF EXISTS internal ON files;
+CREATE POLICY internal ON files TO app_internal USING (true) WITH CHECK (true);
+
+-- Bytes an org stores or has reserved (pending uploads count their declared size); deleted files do not count.
+CREATE OR REPLACE FUNCTION app_org_storage(p_org uuid) RETURNS bigint LANGUAGE sql STABLE AS $$
+  SELECT coalesce(sum(f.size), 0)::bigint FROM files f WHERE f.org_id = p_org AND f.deleted_at IS NULL
+$$;
+
+-- Raises APQUO (→ 403 QUOTA_EXCEEDED, DETAIL {resource: 'storageBytes', limit, used}) when storing p_bytes more
+-- (beside what p_except already holds, when it is being finished) would exceed the tier's storage. p_limits is
+-- FILE_LIMITS of src/lib/limits.ts. Sent in the same transaction as the insert or the finish: the org row lock
+-- serialises concurrent uploads, so two of them can never both fit into room for one.
+CREATE OR REPLACE FUNCTION app_check_storage(p_org uuid, p_bytes bigint, p_limits jsonb, p_except uuid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_tier text;
+  v_limit bigint;
+  v_used bigint;
+BEGIN
+  SELECT o.subscription_tier::text INTO v_tier FROM organizations o WHERE o.id = p_org AND o.deleted_at IS NULL FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'organization not found' USING ERRCODE = 'AP404';
+  END IF;
+  v_limit := (p_limits->v_tier->>'storageBytes')::bigint;
+  SELECT coalesce(sum(f.size), 0)::bigint INTO v_used FROM files f
+  WHERE f.org_id = p_org AND f.deleted_at IS NULL AND f.id IS DISTINCT FROM p_except;
+  IF v_used + p_bytes > v_limit THEN
+    RAISE EXCEPTION 'storage quota exceeded' USING ERRCODE = 'APQUO',
+      DETAIL = jsonb_build_object('resource', 'storageBytes', 'limit', v_limit, 'used', v_used)::text;
+  END IF;
+END $$;
+
+-- The live file a signed URL names (its signature already checked by the Worker), only if it is p_org's.
+CREATE OR REPLACE FUNCTION app_signed_file(p_file uuid, p_org uuid) RETURNS SETOF files
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT * FROM files f WHERE f.id = p_file AND f.org_id = p_org AND f.deleted_at IS NULL
+$$;
+
+-- Audited as the uploader who asked for the signed URL, with the facts of the request that used it.
+CREATE OR REPLACE FUNCTION app_signed_upload_actor(p_file uuid, p_meta jsonb) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  v_type text;
+  v_id uuid;
+BEGIN
+  SELECT f.uploader_type, f.uploader_id INTO v_type, v_id FROM files f WHERE f.id = p_file;
+  PERFORM set_config('app.actor', (p_meta || jsonb_build_object('type', coalesce(v_type, 'system'), 'id', v_id))::text, true);
+END $$;
+
+-- A signed upload's bytes are stored: the pending row becomes ready, within the storage quota. False if the row
+-- is no longer a live, unexpired signed upload of p_org (then the caller deletes the object it wrote).
+CREATE OR REPLACE FUNCTION app_signed_upload_finish(p_file uuid, p_org uuid, p_size bigint, p_sha256 text, p_limits jsonb, p_meta jsonb) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM app_signed_upload_actor(p_file, p_meta);
+  PERFORM app_check_storage(p_org, p_size, p_limits, p_file);
+  UPDATE files f SET status = 'ready', size = p_size, sha256 = p_sha256, expires_at = NULL, updated_at = now()
+  WHERE f.id = p_file AND f.org_id = p_org AND f.status = 'pending' AND f.upload_id IS NULL AND f.deleted_at IS NULL AND f.expires_at > now();
+  RETURN FOUND;
+END $$;
+
+-- A signed upload that failed (wrong type, size, quota): its reservation goes, so nothing is left behind.
+CREATE OR REPLACE FUNCTION app_signed_upload_discard(p_file uuid, p_org uuid, p_meta jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM app_signed_upload_actor(p_file, p_meta);
+  DELETE FROM files f WHERE f.id = p_file AND f.org_id = p_org AND f.status = 'pending' AND f.upload_id IS NULL;
+END $$;
+
+-- For the cleanup task (workers/tasks/files-cleanup.ts): abandoned uploads (pending past expires_at) and files
+-- deleted before p_deleted_before, across orgs, oldest first.
+CREATE OR REPLACE FUNCTION app_files_due(p_now timestamptz, p_deleted_before timestamptz, p_limit int)
+RETURNS TABLE (id uuid, org_id uuid, upload_id text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT f.id, f.org_id, f.upload_id FROM files f
+  WHERE (f.status = 'pending' AND f.expires_at <= p_now) OR f.deleted_at <= p_deleted_before
+  ORDER BY coalesce(f.deleted_at, f.expires_at) LIMIT p_limit
+$$;
+
+-- Removes one due row (its object already deleted); a row that stopped being due meanwhile stays.
+CREATE OR REPLACE FUNCTION app_file_purge(p_file uuid, p_now timestamptz, p_deleted_before timestamptz) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  DELETE FROM files f WHERE f.id = p_file AND ((f.status = 'pending' AND f.expires_at <= p_now) OR f.deleted_at <= p_deleted_before)
+$$;
+
+ALTER FUNCTION app_signed_file(uuid, uuid) OWNER TO app_internal;
+ALTER FUNCTION app_signed_upload_actor(uuid, jsonb) OWNER TO app_internal;
+ALTER FUNCTION app_signed_upload_finish(uuid, uuid, bigint, text, jsonb, jsonb) OWNER TO app_internal;
+ALTER FUNCTION app_signed_upload_discard(uuid, uuid, jsonb) OWNER TO app_internal;
+ALTER FUNCTION app_files_due(timestamptz, timestamptz, int) OWNER TO app_internal;
+ALTER FUNCTION app_file_purge(uuid, timestamptz, timestamptz) OWNER TO app_internal;
+REVOKE EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_actor(uuid, jsonb), app_signed_upload_finish(uuid, uuid, bigint, text, jsonb, jsonb),
+  app_signed_upload_discard(uuid, uuid, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_finish(uuid, uuid, bigint, text, jsonb, jsonb),
+  app_signed_upload_discard(uuid, uuid, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) TO app_runtime;
+--> statement-breakpoint
+-- src/db/sql/webhooks.sql
+-- Outbound webhooks (README, "Webhooks"): the endpoint limit, and the two cross-org questions the cron
+-- safety net asks (which orgs have events not yet fanned out, which deliveries were lost on the way).
+
+-- Raises APQUO (→ 403 QUOTA_EXCEEDED, DETAIL {resource, limit, used}) when the org already holds p_limit
+-- endpoints (src/lib/limits.ts, WEBHOOK_ENDPOINTS_PER_ORG). Sent in the same batch as the insert, just before
+-- it; the org row lock serialises concurrent creates. Runs as its caller, under RLS.
+CREATE OR REPLACE FUNCTION app_check_webhook_endpoints(p_org uuid, p_limit int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_used int;
+BEGIN
+  PERFORM 1 FROM organizations o WHERE o.id = p_org AND o.deleted_at IS NULL FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'organization not found' USING ERRCODE = 'AP404';
+  END IF;
+  SELECT count(*)::int INTO v_used FROM webhook_endpoints e WHERE e.org_id = p_org;
+  IF v_used >= p_limit THEN
+    RAISE EXCEPTION 'quota exceeded' USING ERRCODE = 'APQUO',
+      DETAIL = jsonb_build_object('resource', 'webhookEndpoints', 'limit', p_limit, 'used', v_used)::text;
+  END IF;
+END $$;
+
+GRANT SELECT ON webhook_endpoint_states, webhook_messages TO app_internal;
+DROP POLICY IF EXISTS internal_read ON webhook_endpoint_states;
+CREATE POLICY internal_read ON webhook_endpoint_states FOR SELECT TO app_internal USING (true);
+DROP POLICY IF EXISTS internal_read ON webhook_messages;
+CREATE POLICY internal_read ON webhook_messages FOR SELECT TO app_internal USING (true);
+
+-- Orgs with an endpoint whose cursor is behind the org's audit chain head: events not yet fanned out.
+CREATE OR REPLACE FUNCTION webhook_orgs_behind(p_limit int) RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT DISTINCT s.org_id FROM webhook_endpoint_states s JOIN audit_chain_heads h ON h.org_id = s.org_id
+  WHERE s.cursor_seq < h.seq LIMIT p_limit
+$$;
+
+-- Deliveries due before p_before that are still pending: their queue message was lost (or its attempt's
+-- lease ran out), so the cron enqueues them again. The attempt guard makes a duplicate harmless.
+CREATE OR REPLACE FUNCTION webhook_stale_messages(p_before timestamptz, p_limit int)
+RETURNS TABLE (org_id uuid, id text, attempts int)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT m.org_id, m.id, m.attempts FROM webhook_messages m
+  WHERE m.status = 'pending' AND m.next_attempt_at < p_before ORDER BY m.next_attempt_at LIMIT p_limit
+$$;
+
+ALTER FUNCTION webhook_orgs_behind(int) OWNER TO app_internal;
+ALTER FUNCTION webhook_stale_messages(timestamptz, int) OWNER TO app_internal;
+REVOKE EXECUTE ON FUNCTION webhook_orgs_behind(int) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION webhook_stale_messages(timestamptz, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION webhook_orgs_behind(int) TO app_runtime;
+GRANT EXECUTE ON FUNCTION webhook_stale_messages(timestamptz, int) TO app_runtime;

@@ -1,4 +1,5 @@
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 import { organizations, timestamps, users } from './core.ts';
 
 const orgId = () =>
@@ -76,6 +77,6 @@ export const webhookMessages = pgTable(
   (table) => [
     unique('webhook_messages_endpoint_seq_key').on(table.endpointId, table.auditSeq),
     index('webhook_messages_endpoint_idx').on(table.endpointId, table.createdAt.desc()),
-    index('webhook_messages_due_idx').on(table.nextAttemptAt),
+    index('webhook_messages_due_idx').on(table.nextAttemptAt).where(sql`${table.status} = 'pending'`),
   ],
 );
