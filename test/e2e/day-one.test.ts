@@ -1,0 +1,66 @@
+// Day one against one real `npm run dev`: what a new user and a frontend touch first.
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserAvailable, findChromium, isLocalUrl } from './helpers/browser.ts';
+import { startDevServer, type RunningDevServer } from './helpers/dev-server.ts';
+
+let dev: RunningDevServer;
+
+beforeAll(async () => {
+  dev = await startDevServer();
+});
+
+afterAll(async () => {
+  await dev?.close();
+});
+
+describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const executablePath = findChromium();
+    if (!executablePath) throw new Error('CI needs Chromium for the browser tests: `apt-get install -y chromium` (.ci/run does this).');
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('lists the operations with every non-local request blocked, and breaks no CSP rule', async () => {
+    const page = await browser.newPage();
+    const blocked: string[] = [];
+    const problems: string[] = [];
+    await page.route('**/*', (route) => {
+      if (isLocalUrl(route.request().url())) return route.continue();
+      blocked.push(route.request().url());
+      return route.abort('internetdisconnected');
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(String(error)));
+
+    const response = await page.goto(`${dev.url}/api/docs`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+    // Operations of several tags, by their OpenAPI summaries, rendered from the Worker's own document.
+    const spec = (await (await fetch(`${dev.url}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { summary?: string }>> };
+    const summary = (path: string, method: string) => spec.paths[path]?.[method]?.summary ?? '';
+    for (const expected of [summary('/api/health/live', 'get'), summary('/api/health/ready', 'get')]) {
+      expect(expected).not.toBe('');
+      await page.getByText(expected, { exact: false }).first().waitFor({ timeout: 30_000 });
+    }
+    await page.getByText('Edge SaaS API').first().waitFor();
+    expect(blocked).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('serves the UI script from the Worker itself (a static asset, pinned)', async () => {
+    const response = await fetch(`${dev.url}/api/docs/api-reference.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/javascript/);
+    expect((await response.text()).length).toBeGreaterThan(1_000_000);
+  });
+});
