@@ -20,6 +20,7 @@ import { orgRoutes } from './routes/orgs/index.ts';
 import { projectRoutes } from './routes/projects/index.ts';
 import { userRoutes } from './routes/users/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
+import { whoamiRoutes } from './routes/whoami/index.ts';
 
 /** Builds the Hono app: the whole request path, in order, on one screen. */
 export function createApp() {
@@ -39,6 +40,7 @@ export function createApp() {
   for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes]) {
     app.route('/api/v1', routes);
   }
+  app.route('/api/v1', whoamiRoutes);
   mountDocs(app);
 
   app.notFound(handleNotFound);

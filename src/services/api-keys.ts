@@ -144,6 +144,11 @@ export function selectApiKeyPage(db: HttpDatabase, orgId: string, page: PageRequ
     .limit(page.limit + 1);
 }
 
+/** One key of the caller's org, by id (no round trip here: batch it). */
+export function selectApiKey(db: HttpDatabase, keyId: string) {
+  return db.select().from(apiKeys).where(eq(apiKeys.id, keyId));
+}
+
 /** Whether a key is revoked or expired: read with a rotation, to explain a refusal without a second query. */
 export function selectApiKeyState(db: HttpDatabase, keyId: string) {
   return db.select({ revokedAt: apiKeys.revokedAt, expiresAt: apiKeys.expiresAt }).from(apiKeys).where(eq(apiKeys.id, keyId));

@@ -1,6 +1,8 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
+import { readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demo } from '../../scripts/lib/seed.ts';
 import { browserAvailable, findChromium, isLocalUrl } from './helpers/browser.ts';
 import { startDevServer, type RunningDevServer } from './helpers/dev-server.ts';
 
@@ -62,5 +64,22 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/javascript/);
     expect((await response.text()).length).toBeGreaterThan(1_000_000);
+  });
+});
+
+describe('the demo API key, as README gives it', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+  it('README names the whole demo key and the demo org id', () => {
+    expect(readme).toContain(demo.apiKey.key);
+    expect(readme).toContain(demo.org.id);
+  });
+
+  it('GET /api/v1/whoami tells the demo key its org, scopes, project limit and expiry', async () => {
+    const response = await fetch(`${dev.url}/api/v1/whoami`, { headers: { 'X-API-Key': demo.apiKey.key } });
+    expect(response.status).toBe(200);
+    const { data } = (await response.json()) as { data: { type: string; org: { id: string; slug: string }; key: { id: string; scopes: string[]; projectId: string | null; expiresAt: string | null } } };
+    expect(data).toMatchObject({ type: 'api_key', org: { id: demo.org.id, slug: demo.org.slug }, key: { id: demo.apiKey.id, projectId: null, expiresAt: null } });
+    expect([...data.key.scopes].sort()).toEqual([...demo.apiKey.scopes].sort());
   });
 });
