@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generateSecrets, loadOrCreateSecrets } from './dev-secrets.ts';
 import { ensureRuntimeRole, startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
+import { forwardDevOutput } from './dev-output.ts';
 import { applyMigrations } from './migrate.ts';
 import { startNeonProxy, type NeonProxy } from './neon-proxy.ts';
 import { seed } from './seed.ts';
@@ -115,12 +116,17 @@ function spawnWrangler(options: PlatformOptions, vars: string[]): Wrangler {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: WRANGLER_ENV,
-    stdio: options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group (wrangler → workerd), so stopping ends all of it and a terminal's Ctrl-C
     // reaches only us: we stop things in order.
     detached: true,
   });
   const tail: string[] = [];
+  if (options.inheritOutput) {
+    // The Worker's log: one JSON line per request (and per event) on stdout, so `npm run dev | jq` works.
+    for (const stream of [child.stdout, child.stderr]) if (stream) forwardDevOutput(stream, process.stdout, process.stderr);
+    return { child, tail };
+  }
   const keep = (chunk: Buffer) => {
     tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
     tail.splice(0, Math.max(0, tail.length - 40));

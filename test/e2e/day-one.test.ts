@@ -83,3 +83,18 @@ describe('the demo API key, as README gives it', () => {
     expect([...data.key.scopes].sort()).toEqual([...demo.apiKey.scopes].sort());
   });
 });
+
+describe('the dev console', () => {
+  it('logs each request once, as one JSON line (no wrangler access line), so `npm run dev | jq` works', async () => {
+    const response = await fetch(`${dev.url}/api/v1/whoami`);
+    expect(response.status).toBe(401);
+    const id = response.headers.get('x-request-id') ?? 'missing';
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+    const lines = dev.server.output.split('\n');
+    const mine = lines.filter((line) => line.includes(id));
+    expect(mine).toHaveLength(1);
+    expect(JSON.parse(mine[0] ?? '')).toMatchObject({ level: 'info', message: 'request', route: '/api/v1/whoami', status: 401, requestId: id });
+    expect(lines.filter((line) => /\[wrangler:info\] (GET|POST)/.test(line))).toEqual([]);
+    for (const line of lines.filter((line) => line.includes('"level":'))) expect(() => JSON.parse(line), line).not.toThrow();
+  });
+});
