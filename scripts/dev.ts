@@ -1,7 +1,8 @@
 // npm run dev — the whole platform locally: PostgreSQL, Neon proxy, migrations, demo seed, wrangler dev.
 // Environment: PORT (HTTP, default 8787), PG_PORT (54329), NEON_PROXY_PORT (54330), DATA_DIR (where the
 // PostgreSQL cluster and wrangler's local state persist; default <repo>/.data, relative paths from the
-// repository root) and DATABASE_URL (if set, used instead of a local PostgreSQL).
+// repository root), DATABASE_URL (if set, any PostgreSQL used instead of a local one, as its owner) and
+// WORKER_DATABASE_URL (with DATABASE_URL: the runtime role the Worker connects as).
 // Ctrl-C / SIGTERM stops everything it started and exits 0.
 import { resolve } from 'node:path';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
@@ -30,6 +31,7 @@ try {
   platform = await startPlatform({
     port: port('PORT', 8787),
     databaseUrl: env.DATABASE_URL || undefined,
+    workerDatabaseUrl: env.WORKER_DATABASE_URL || undefined,
     dataDir: resolve(ROOT, env.DATA_DIR || '.data'),
     persistent: true,
     pgPort: port('PG_PORT', 54329),
@@ -39,11 +41,41 @@ try {
   });
 } catch (error) {
   if (controller.signal.aborted) process.exit(0);
-  console.error(error instanceof Error ? error.message : error);
+  console.error(`\nnpm run dev could not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
 
-console.log(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
+// Browse the data as its owner (RLS shows a runtime role nothing outside a tenant's context).
+console.log(`\nDatabase (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
+const readiness = await waitForReady(platform.url);
+if (readiness === undefined) {
+  console.log(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
+} else {
+  console.error(`\nStarted, but NOT ready: ${platform.url}/api/health/ready answers ${readiness} (causes: the "readiness check failed" lines above)\n`);
+}
+
+/** Waits (up to 15 s) for /api/health/ready to answer 200; otherwise returns what it said (the failing checks). */
+async function waitForReady(url: string): Promise<string | undefined> {
+  let last = 'nothing';
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+    const response = await fetch(`${url}/api/health/ready`, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => String(error));
+    if (typeof response === 'string') last = response;
+    else if (response.ok) return undefined;
+    else last = `${response.status}: ${failingChecks(await response.text())}`;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+  }
+  return last;
+}
+
+function failingChecks(body: string): string {
+  try {
+    const { data } = JSON.parse(body) as { data?: { checks?: Record<string, { status: string; error?: string }> } };
+    const failing = Object.entries(data?.checks ?? {}).filter(([, check]) => check.status !== 'ok');
+    return failing.map(([name, check]) => `${name} (${check.error ?? check.status})`).join(', ') || body.slice(0, 300);
+  } catch {
+    return body.slice(0, 300);
+  }
+}
 
 function port(name: string, fallback: number): number {
   const value = Number(env[name] || fallback);

@@ -1,10 +1,13 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkDatabaseUrl, runtimeRoleWarning } from '../../scripts/lib/database-check.ts';
+import { freePort } from '../../scripts/lib/ports.ts';
 import { demo } from '../../scripts/lib/seed.ts';
 import { browserAvailable, findChromium, isLocalUrl } from './helpers/browser.ts';
-import { startDevServer, type RunningDevServer } from './helpers/dev-server.ts';
+import { DevServer, startDevServer, type RunningDevServer } from './helpers/dev-server.ts';
 
 let dev: RunningDevServer;
 
@@ -96,5 +99,40 @@ describe('the dev console', () => {
     expect(JSON.parse(mine[0] ?? '')).toMatchObject({ level: 'info', message: 'request', route: '/api/v1/whoami', status: 401, requestId: id });
     expect(lines.filter((line) => /\[wrangler:info\] (GET|POST)/.test(line))).toEqual([]);
     for (const line of lines.filter((line) => line.includes('"level":'))) expect(() => JSON.parse(line), line).not.toThrow();
+  });
+});
+
+describe('failures that say why, next to a running server', () => {
+  const owner = () => `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app`;
+
+  it('prints the owner connection string, and Ready only once /api/health/ready is 200', async () => {
+    expect(dev.server.output).toContain(`Database (owner): ${owner()}`);
+    expect(dev.server.output.indexOf('Database (owner)')).toBeLessThan(dev.server.output.indexOf('Ready:'));
+    expect((await fetch(`${dev.url}/api/health/ready`)).status).toBe(200);
+  });
+
+  it('names a wrong password as an authentication failure', async () => {
+    await expect(checkDatabaseUrl(`postgres://postgres:wrong@127.0.0.1:${dev.ports.pg}/app`)).rejects.toThrow(/authentication failed for user "postgres".*Fix/);
+    await expect(checkDatabaseUrl(`postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/nope`)).rejects.toThrow(/database "nope" does not exist.*Fix/);
+  });
+
+  it('warns loudly when the Worker would connect as a superuser or owner; not for the runtime role', async () => {
+    expect(runtimeRoleWarning(await checkDatabaseUrl(owner()), 'WORKER_DATABASE_URL')).toMatch(/WARNING.*"postgres" \(a superuser.*row-level security does NOT apply[\s\S]*Fix: .*WORKER_DATABASE_URL/);
+    expect(runtimeRoleWarning(await checkDatabaseUrl(`postgres://app:app@127.0.0.1:${dev.ports.pg}/app`), 'WORKER_DATABASE_URL')).toBeUndefined();
+  });
+
+  it('a second npm run dev on the same data folder names the lock and the fix', async () => {
+    const second = new DevServer({ http: await freePort(), pg: await freePort(), proxy: await freePort() }, dev.dataDir);
+    const [code] = await second.exited;
+    expect(code).toBe(1);
+    expect(second.output).toMatch(/data folder .* is in use by another PostgreSQL \(pid \d+; PostgreSQL: lock file "postmaster.pid" already exists\)/);
+    expect(second.output).toContain('DATA_DIR=<folder> npm run dev');
+  });
+
+  it('npm run db:reset refuses while the server uses the data, and deletes nothing', async () => {
+    const reset = spawnSync('npm', ['run', 'db:reset'], { cwd: new URL('../..', import.meta.url), env: { ...process.env, DATA_DIR: dev.dataDir }, encoding: 'utf8' });
+    expect(reset.status).toBe(1);
+    expect(reset.stderr).toContain('npm run db:reset refused');
+    expect((await fetch(`${dev.url}/api/health/ready`)).status).toBe(200);
   });
 });
