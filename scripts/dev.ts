@@ -27,9 +27,17 @@ onShutdownSignal((signal) => {
   );
 });
 
+// Any Worker var set in the environment overrides wrangler.toml for this run (README); email links point at
+// this server's port unless APP_URL says otherwise (the frontend's URL).
+const WORKER_VARS = ['APP_URL', 'CORS_ORIGINS', 'BODY_LIMIT_BYTES', 'LOG_LEVEL', 'EMAIL_FROM', 'SIGNUP_RESPONSE', 'RATE_LIMIT_FAIL_MODE_AUTH', 'JWT_ISSUER', 'ACCESS_TOKEN_TTL_SECONDS', 'REFRESH_TOKEN_TTL_DAYS', 'REFRESH_GRACE_SECONDS'];
+const httpPort = port('PORT', 8787);
+const vars = WORKER_VARS.filter((name) => env[name]).map((name) => `${name}:${env[name]}`);
+if (!env.APP_URL) vars.push(`APP_URL:http://localhost:${httpPort}`);
+
 try {
   platform = await startPlatform({
-    port: port('PORT', 8787),
+    port: httpPort,
+    vars,
     databaseUrl: env.DATABASE_URL || undefined,
     workerDatabaseUrl: env.WORKER_DATABASE_URL || undefined,
     dataDir: resolve(ROOT, env.DATA_DIR || '.data'),

@@ -1,8 +1,10 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateClientTypes } from '../../scripts/lib/client-types.ts';
 import { checkDatabaseUrl, runtimeRoleWarning } from '../../scripts/lib/database-check.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { demo } from '../../scripts/lib/seed.ts';
@@ -12,7 +14,8 @@ import { DevServer, startDevServer, type RunningDevServer } from './helpers/dev-
 let dev: RunningDevServer;
 
 beforeAll(async () => {
-  dev = await startDevServer();
+  // Any Worker var set in the environment overrides wrangler.toml (README): checked below.
+  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform' });
 });
 
 afterAll(async () => {
@@ -134,5 +137,73 @@ describe('failures that say why, next to a running server', () => {
     expect(reset.status).toBe(1);
     expect(reset.stderr).toContain('npm run db:reset refused');
     expect((await fetch(`${dev.url}/api/health/ready`)).status).toBe(200);
+  });
+});
+
+// The README's example, as a frontend would write it against the generated types.
+const CLIENT_EXAMPLE = `import createClient from 'openapi-fetch';
+import type { paths } from './api.js';
+
+export async function main(baseUrl: string, apiKey: string): Promise<string> {
+  const client = createClient<paths>({ baseUrl, headers: { 'X-API-Key': apiKey } });
+  const { data, error } = await client.GET('/api/v1/whoami');
+  if (error) throw new Error(error.error.message);
+  const orgId = data.data.type === 'api_key' ? data.data.org.id : '';
+  const projects = await client.GET('/api/v1/orgs/{orgId}/projects', { params: { path: { orgId } } });
+  if (projects.error) throw new Error(projects.error.error.message);
+  return JSON.stringify({ orgId, projects: projects.data.data.map((project) => project.name) });
+}
+
+// @ts-expect-error -- the generated paths know every route: a wrong one does not compile.
+export const wrong = () => createClient<paths>({ baseUrl: '' }).GET('/api/v1/no-such-route');
+`;
+
+describe('a typed client generated from the OpenAPI document (openapi-typescript + openapi-fetch)', () => {
+  const root = new URL('../..', import.meta.url).pathname;
+  // Inside the repository, so the example resolves openapi-fetch from its node_modules.
+  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
+  const dir = mkdtempSync(join(root, 'node_modules/.cache/client-e2e-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('generates types that typecheck the example (and reject an unknown route), and the example calls the running API', async () => {
+    await generateClientTypes(dev.url, join(dir, 'api.d.ts'));
+    writeFileSync(join(dir, 'example.ts'), CLIENT_EXAMPLE);
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--outDir', dir, '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--skipLibCheck', join(dir, 'example.ts')], { encoding: 'utf8' });
+    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+
+    // Compiled by tsc above: Node does not strip types under node_modules.
+    const script = `const m = await import(${JSON.stringify(join(dir, 'example.js'))}); console.log(await m.main(process.argv[1], process.argv[2]));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, dev.url, demo.apiKey.key], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ orgId: demo.org.id, projects: expect.arrayContaining([demo.project.name]) });
+  });
+});
+
+describe('a frontend in ten minutes', () => {
+  it('CORS answers the usual dev-server origins on localhost and 127.0.0.1', async () => {
+    for (const origin of ['http://127.0.0.1:5173', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://localhost:4321', 'http://127.0.0.1:8080']) {
+      const response = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      expect(response.headers.get('access-control-allow-origin'), origin).toBe(origin);
+    }
+    const foreign = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('a Worker var set in the environment of npm run dev overrides wrangler.toml (SIGNUP_RESPONSE=uniform: 202)', async () => {
+    const response = await fetch(`${dev.url}/api/v1/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `new-${Date.now()}@example.com`, password: 'a long enough password', name: 'New' }) });
+    expect(response.status).toBe(202);
+  });
+
+  it("emails link to APP_URL, which follows PORT; the outbox lists every mail without ?to=, each with its url", async () => {
+    const email = demo.users[0]?.email ?? '';
+    expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
+    type Mail = { to: string; text: string; data: { url?: string; token?: string } };
+    let mail: Mail | undefined;
+    for (const deadline = Date.now() + 15_000; !mail && Date.now() < deadline; await new Promise((resolveWait) => setTimeout(resolveWait, 200))) {
+      const { data } = (await (await fetch(`${dev.url}/api/dev/outbox`)).json()) as { data: Mail[] };
+      mail = data.find((sent) => sent.to === email && sent.data.url?.includes('/reset-password'));
+    }
+    expect(mail?.data.url).toBe(`http://localhost:${dev.ports.http}/reset-password?token=${mail?.data.token}`);
+    expect(mail?.text).toContain(mail?.data.url);
   });
 });
