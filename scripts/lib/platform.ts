@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generateSecrets, loadOrCreateSecrets } from './dev-secrets.ts';
@@ -99,14 +101,20 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const secrets = options.persistent ? await loadOrCreateSecrets(`${options.dataDir}/dev-secrets.json`) : await generateSecrets();
     signal?.throwIfAborted();
 
-    const vars = [`DATABASE_URL:${workerDatabaseUrl}`, `JWT_SIGNING_KEY:${secrets.JWT_SIGNING_KEY}`, `TOKEN_SECRET:${secrets.TOKEN_SECRET}`, 'DEV_OUTBOX:on', ...(options.vars ?? [])];
+    // Secrets reach wrangler in a private file, not on its command line (which `ps` shows to every user).
+    const secretsDir = mkdtempSync(join(tmpdir(), 'edge-saas-dev-'));
+    stack.push(async () => rmSync(secretsDir, { recursive: true, force: true }));
+    const secretsFile = join(secretsDir, 'worker.env');
+    const secretLines = Object.entries({ DATABASE_URL: workerDatabaseUrl, JWT_SIGNING_KEY: secrets.JWT_SIGNING_KEY, TOKEN_SECRET: secrets.TOKEN_SECRET });
+    writeFileSync(secretsFile, secretLines.map(([name, value]) => `${name}='${value}'\n`).join(''), { mode: 0o600 });
+    const vars = ['DEV_OUTBOX:on', ...(options.vars ?? [])];
     if (proxied) {
       const allowHosts = givenHost && !isLoopbackHost(givenHost) ? [givenHost] : [];
       const proxy: NeonProxy = await startNeonProxy({ port: options.proxyPort, allowHosts });
       stack.push(() => proxy.close());
       vars.push(`NEON_LOCAL_PROXY:${proxy.url}`);
     }
-    const wrangler = spawnWrangler(options, vars);
+    const wrangler = spawnWrangler(options, vars, secretsFile);
     stack.push(() => stopProcessGroup(wrangler.child));
     const url = `http://127.0.0.1:${options.port}`;
     await waitForHttp(`${url}/api/health/live`, wrangler, signal);
@@ -123,10 +131,11 @@ interface Wrangler {
   tail: string[];
 }
 
-function spawnWrangler(options: PlatformOptions, vars: string[]): Wrangler {
+function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string): Wrangler {
   const args = [WRANGLER_BIN, 'dev', ...(options.entry ? [options.entry] : []), '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
   args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
   if (options.logLevel) args.push('--log-level', options.logLevel);
+  args.push('--env-file', envFile);
   for (const entry of vars) args.push('--var', entry);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

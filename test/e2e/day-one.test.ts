@@ -1,6 +1,6 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +91,21 @@ describe('the demo API key, as README gives it', () => {
 });
 
 describe('the dev console', () => {
+  it('keeps dev secrets off every command line (ps shows those to every user)', () => {
+    const leaks = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        } catch {
+          return '';
+        }
+      })
+      .filter((cmdline) => cmdline.includes(`${dev.ports.http}`) && /JWT_SIGNING_KEY|TOKEN_SECRET|DATABASE_URL/.test(cmdline));
+    expect(leaks).toEqual([]);
+  });
+
+
   it('logs each request once, as one JSON line (no wrangler access line), so `npm run dev | jq` works', async () => {
     const response = await fetch(`${dev.url}/api/v1/whoami`);
     expect(response.status).toBe(401);
