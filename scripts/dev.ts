@@ -5,6 +5,7 @@
 // WORKER_DATABASE_URL (with DATABASE_URL: the runtime role the Worker connects as).
 // Ctrl-C / SIGTERM stops everything it started and exits 0.
 import { resolve } from 'node:path';
+import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 
 const env = process.env;
@@ -34,8 +35,13 @@ const httpPort = port('PORT', 8787);
 const vars = WORKER_VARS.filter((name) => env[name]).map((name) => `${name}:${env[name]}`);
 if (!env.APP_URL) vars.push(`APP_URL:http://localhost:${httpPort}`);
 
+const inspectorPort = env.INSPECTOR_PORT ? port('INSPECTOR_PORT', 9229) : await freePort();
+
 try {
   platform = await startPlatform({
+    // Unminified in dev, so stack traces point at src/ (wrangler.toml minifies what is deployed).
+    minify: false,
+    inspectorPort,
     port: httpPort,
     vars,
     databaseUrl: env.DATABASE_URL || undefined,
@@ -54,7 +60,8 @@ try {
 }
 
 // Browse the data as its owner (RLS shows a runtime role nothing outside a tenant's context).
-console.log(`\nDatabase (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
+console.log(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
+console.log(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
 const readiness = await waitForReady(platform.url);
 if (readiness === undefined) {
   console.log(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);

@@ -40,6 +40,10 @@ export interface PlatformOptions {
   entry?: string;
   /** More Worker vars (`NAME:value`), e.g. the benchmark's LOG_LEVEL. */
   vars?: string[];
+  /** false: an unminified bundle, so stack traces name src/ lines (dev); default wrangler.toml's `minify`. */
+  minify?: boolean;
+  /** The DevTools inspector port (default: any free one). */
+  inspectorPort?: number;
   /** wrangler's `--log-level` (default: wrangler's own, `log`). */
   logLevel?: 'debug' | 'info' | 'log' | 'warn' | 'error' | 'none';
   /** Aborting it while starting stops whatever already started and rejects with the abort reason. */
@@ -132,7 +136,8 @@ interface Wrangler {
 }
 
 function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string): Wrangler {
-  const args = [WRANGLER_BIN, 'dev', ...(options.entry ? [options.entry] : []), '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
+  const args = [WRANGLER_BIN, 'dev', ...(options.entry ? [options.entry] : []), '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', String(options.inspectorPort ?? 0)];
+  if (options.minify === false) args.push('--minify=false');
   args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
   if (options.logLevel) args.push('--log-level', options.logLevel);
   args.push('--env-file', envFile);

@@ -129,6 +129,12 @@ describe('failures that say why, next to a running server', () => {
     expect((await fetch(`${dev.url}/api/health/ready`)).status).toBe(200);
   });
 
+  it('prints a DevTools inspector address that answers', async () => {
+    const inspector = /Debugger: open chrome:\/\/inspect in Chrome and add (127\.0\.0\.1:\d+)/.exec(dev.server.output)?.[1];
+    expect(inspector, dev.server.output.slice(-2_000)).toBeDefined();
+    expect((await fetch(`http://${inspector}/json/version`)).status).toBe(200);
+  });
+
   it('names a wrong password as an authentication failure', async () => {
     await expect(checkDatabaseUrl(`postgres://postgres:wrong@127.0.0.1:${dev.ports.pg}/app`)).rejects.toThrow(/authentication failed for user "postgres".*Fix/);
     await expect(checkDatabaseUrl(`postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/nope`)).rejects.toThrow(/database "nope" does not exist.*Fix/);
