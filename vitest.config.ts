@@ -1,5 +1,10 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { copyDocsAssets } from './scripts/lib/docs-assets.ts';
+
+// wrangler.toml's [assets] folder must hold the API reference UI before the workers pool reads it
+// (the pool does not run wrangler's [build] step).
+copyDocsAssets();
 
 export default defineConfig({
   test: {

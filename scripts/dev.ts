@@ -1,9 +1,11 @@
 // npm run dev — the whole platform locally: PostgreSQL, Neon proxy, migrations, demo seed, wrangler dev.
 // Environment: PORT (HTTP, default 8787), PG_PORT (54329), NEON_PROXY_PORT (54330), DATA_DIR (where the
 // PostgreSQL cluster and wrangler's local state persist; default <repo>/.data, relative paths from the
-// repository root) and DATABASE_URL (if set, used instead of a local PostgreSQL).
+// repository root), DATABASE_URL (if set, any PostgreSQL used instead of a local one, as its owner) and
+// WORKER_DATABASE_URL (with DATABASE_URL: the runtime role the Worker connects as).
 // Ctrl-C / SIGTERM stops everything it started and exits 0.
 import { resolve } from 'node:path';
+import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 
 const env = process.env;
@@ -26,10 +28,24 @@ onShutdownSignal((signal) => {
   );
 });
 
+// Any Worker var set in the environment overrides wrangler.toml for this run (README); email links point at
+// this server's port unless APP_URL says otherwise (the frontend's URL).
+const WORKER_VARS = ['APP_URL', 'CORS_ORIGINS', 'BODY_LIMIT_BYTES', 'LOG_LEVEL', 'EMAIL_FROM', 'SIGNUP_RESPONSE', 'RATE_LIMIT_FAIL_MODE_AUTH', 'JWT_ISSUER', 'ACCESS_TOKEN_TTL_SECONDS', 'REFRESH_TOKEN_TTL_DAYS', 'REFRESH_GRACE_SECONDS'];
+const httpPort = port('PORT', 8787);
+const vars = WORKER_VARS.filter((name) => env[name]).map((name) => `${name}:${env[name]}`);
+if (!env.APP_URL) vars.push(`APP_URL:http://localhost:${httpPort}`);
+
+const inspectorPort = env.INSPECTOR_PORT ? port('INSPECTOR_PORT', 9229) : await freePort();
+
 try {
   platform = await startPlatform({
-    port: port('PORT', 8787),
+    // Unminified in dev, so stack traces point at src/ (wrangler.toml minifies what is deployed).
+    minify: false,
+    inspectorPort,
+    port: httpPort,
+    vars,
     databaseUrl: env.DATABASE_URL || undefined,
+    workerDatabaseUrl: env.WORKER_DATABASE_URL || undefined,
     dataDir: resolve(ROOT, env.DATA_DIR || '.data'),
     persistent: true,
     pgPort: port('PG_PORT', 54329),
@@ -39,11 +55,42 @@ try {
   });
 } catch (error) {
   if (controller.signal.aborted) process.exit(0);
-  console.error(error instanceof Error ? error.message : error);
+  console.error(`\nnpm run dev could not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
 
-console.log(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
+// Browse the data as its owner (RLS shows a runtime role nothing outside a tenant's context).
+console.log(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
+console.log(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
+const readiness = await waitForReady(platform.url);
+if (readiness === undefined) {
+  console.log(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
+} else {
+  console.error(`\nStarted, but NOT ready: ${platform.url}/api/health/ready answers ${readiness} (causes: the "readiness check failed" lines above)\n`);
+}
+
+/** Waits (up to 15 s) for /api/health/ready to answer 200; otherwise returns what it said (the failing checks). */
+async function waitForReady(url: string): Promise<string | undefined> {
+  let last = 'nothing';
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+    const response = await fetch(`${url}/api/health/ready`, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => String(error));
+    if (typeof response === 'string') last = response;
+    else if (response.ok) return undefined;
+    else last = `${response.status}: ${failingChecks(await response.text())}`;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+  }
+  return last;
+}
+
+function failingChecks(body: string): string {
+  try {
+    const { data } = JSON.parse(body) as { data?: { checks?: Record<string, { status: string; error?: string }> } };
+    const failing = Object.entries(data?.checks ?? {}).filter(([, check]) => check.status !== 'ok');
+    return failing.map(([name, check]) => `${name} (${check.error ?? check.status})`).join(', ') || body.slice(0, 300);
+  } catch {
+    return body.slice(0, 300);
+  }
+}
 
 function port(name: string, fallback: number): number {
   const value = Number(env[name] || fallback);

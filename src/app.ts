@@ -21,8 +21,9 @@ import { orgRoutes } from './routes/orgs/index.ts';
 import { projectRoutes } from './routes/projects/index.ts';
 import { roomRoutes } from './routes/rooms/index.ts';
 import { userRoutes } from './routes/users/index.ts';
-import { wellKnownRoutes } from './routes/well-known/index.ts';
 import { webhookRoutes } from './routes/webhooks/index.ts';
+import { wellKnownRoutes } from './routes/well-known/index.ts';
+import { whoamiRoutes } from './routes/whoami/index.ts';
 
 /** Builds the Hono app: the whole request path, in order, on one screen. */
 export function createApp() {
@@ -39,10 +40,9 @@ export function createApp() {
   app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
-  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes, webhookRoutes]) {
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes, webhookRoutes, fileRoutes, whoamiRoutes]) {
     app.route('/api/v1', routes);
   }
-  app.route('/api/v1', fileRoutes);
   mountDocs(app);
 
   app.notFound(handleNotFound);

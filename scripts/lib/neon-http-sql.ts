@@ -71,8 +71,14 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(bare) === 6 && bare === '::1';
 }
 
+/** Loopback hosts, plus the exact `extra` hosts (e.g. a Docker or CI PostgreSQL that DATABASE_URL names). */
+export function hostPolicy(extra: readonly string[] = []): (host: string) => boolean {
+  const named = new Set(extra.map((host) => host.toLowerCase()));
+  return (host) => isLoopbackHost(host) || named.has(host.replace(/^\[(.*)\]$/, '$1').toLowerCase());
+}
+
 /** Creates the `/sql` handler, keeping one `pg.Pool` per connection string. */
-export function createNeonHttpSql(): NeonHttpSql {
+export function createNeonHttpSql(allowed: (host: string) => boolean = isLoopbackHost): NeonHttpSql {
   const pools = new Map<string, pg.Pool>();
 
   function poolFor(connectionString: string): pg.Pool {
@@ -88,7 +94,7 @@ export function createNeonHttpSql(): NeonHttpSql {
 
   async function respond(req: IncomingMessage): Promise<unknown> {
     if (req.method !== 'POST') throw new HttpError(405, 'Only POST is supported');
-    const connectionString = localConnectionString(req.headers['neon-connection-string']);
+    const connectionString = localConnectionString(req.headers['neon-connection-string'], allowed);
     if (req.headers.authorization) {
       // Neon would authenticate the JWT and switch role; silently ignoring it would
       // hide RLS differences, so refuse loudly instead.
@@ -119,7 +125,7 @@ export function createNeonHttpSql(): NeonHttpSql {
 }
 
 /** Validates `Neon-Connection-String` and strips SSL settings the local server cannot honour. */
-function localConnectionString(header: string | string[] | undefined): string {
+function localConnectionString(header: string | string[] | undefined, allowed: (host: string) => boolean): string {
   let url: URL;
   try {
     url = new URL(typeof header === 'string' ? header : '');
@@ -129,7 +135,7 @@ function localConnectionString(header: string | string[] | undefined): string {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new HttpError(400, 'Neon-Connection-String must be a postgres:// URL');
   }
-  if (!isLoopbackHost(url.hostname)) throw new HttpError(403, `Refusing non-loopback host ${url.hostname}`);
+  if (!allowed(url.hostname)) throw new HttpError(403, `Refusing host ${url.hostname} (not loopback, not DATABASE_URL's)`);
   for (const key of [...url.searchParams.keys()]) {
     if (key.startsWith('ssl')) url.searchParams.delete(key);
   }

@@ -14,7 +14,7 @@
  * neonConfig.coalesceWrites = false;
  * neonConfig.fetchEndpoint = () => `http://${url}/sql`;
  * ```
- * Only loopback databases are ever contacted.
+ * Only loopback databases (and hosts named in `allowHosts`) are ever contacted.
  */
 import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
@@ -23,7 +23,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import { createNeonHttpSql, isLoopbackHost } from './neon-http-sql.ts';
+import { createNeonHttpSql, hostPolicy } from './neon-http-sql.ts';
 
 /** A running proxy. */
 export interface NeonProxy {
@@ -44,10 +44,12 @@ interface TcpTarget {
  * Starts the proxy.
  * @param options.port port to listen on; 0 (default) picks a free one.
  * @param options.host interface to bind; defaults to 127.0.0.1 so the proxy is not exposed.
+ * @param options.allowHosts database hosts besides loopback it may reach (the one DATABASE_URL names).
  */
-export async function startNeonProxy(options: { port?: number; host?: string } = {}): Promise<NeonProxy> {
+export async function startNeonProxy(options: { port?: number; host?: string; allowHosts?: string[] } = {}): Promise<NeonProxy> {
   const { port = 0, host = '127.0.0.1' } = options;
-  const sql = createNeonHttpSql();
+  const allowed = hostPolicy(options.allowHosts);
+  const sql = createNeonHttpSql(allowed);
   const wss = new WebSocketServer({ noServer: true });
 
   const server = createServer((req, res) => {
@@ -58,7 +60,7 @@ export async function startNeonProxy(options: { port?: number; host?: string } =
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Upgraded sockets have no default error listener: a client reset must not crash us.
     socket.on('error', () => socket.destroy());
-    const target = fromBrowser(req) ? 403 : tunnelTarget(req);
+    const target = fromBrowser(req) ? 403 : tunnelTarget(req, allowed);
     if (typeof target === 'number') return rejectUpgrade(socket, target);
     wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, target));
   });
@@ -106,14 +108,14 @@ function fromBrowser(req: IncomingMessage): boolean {
  * after the last colon). Returns an HTTP status instead when refused, so the
  * refusal happens before any connection attempt.
  */
-function tunnelTarget(req: IncomingMessage): TcpTarget | number {
+function tunnelTarget(req: IncomingMessage, allowed: (host: string) => boolean): TcpTarget | number {
   if (pathOf(req) !== '/v2') return 404;
   const address = new URL(req.url ?? '/', 'http://proxy').searchParams.get('address') ?? '';
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
   const port = Number(address.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) return 400;
-  return isLoopbackHost(host) ? { host, port } : 403;
+  return allowed(host) ? { host, port } : 403;
 }
 
 function rejectUpgrade(socket: Duplex, status: number): void {

@@ -1,10 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generateSecrets, loadOrCreateSecrets } from './dev-secrets.ts';
 import { ensureRuntimeRole, startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
+import { checkDatabaseUrl, isNeonHost, runtimeRoleWarning } from './database-check.ts';
+import { forwardDevOutput } from './dev-output.ts';
 import { applyMigrations } from './migrate.ts';
+import { isLoopbackHost } from './neon-http-sql.ts';
 import { startNeonProxy, type NeonProxy } from './neon-proxy.ts';
 import { seed } from './seed.ts';
 
@@ -19,8 +24,10 @@ export const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false', CL
 export interface PlatformOptions {
   /** HTTP port of the Worker. */
   port: number;
-  /** Use this database (e.g. a Neon branch) instead of starting a local PostgreSQL. */
+  /** Use this database (e.g. a Neon branch, a Docker or CI PostgreSQL) instead of starting a local one: as its owner. */
   databaseUrl?: string;
+  /** With `databaseUrl`: what the Worker connects as (the runtime role); default `databaseUrl` itself. */
+  workerDatabaseUrl?: string;
   /** Where the local cluster and wrangler's KV/R2/DO/queue state live. */
   dataDir: string;
   /** Keep data between runs (dev) or throw it away (tests, benchmarks). */
@@ -33,6 +40,10 @@ export interface PlatformOptions {
   entry?: string;
   /** More Worker vars (`NAME:value`), e.g. the benchmark's LOG_LEVEL. */
   vars?: string[];
+  /** false: an unminified bundle, so stack traces name src/ lines (dev); default wrangler.toml's `minify`. */
+  minify?: boolean;
+  /** The DevTools inspector port (default: any free one). */
+  inspectorPort?: number;
   /** wrangler's `--log-level` (default: wrangler's own, `log`). */
   logLevel?: 'debug' | 'info' | 'log' | 'warn' | 'error' | 'none';
   /** Aborting it while starting stops whatever already started and rejects with the abort reason. */
@@ -63,13 +74,23 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   };
   try {
     // A port already taken (say, by another dev server) would otherwise make us talk to the wrong server.
-    const ports = [options.port, ...(options.databaseUrl ? [] : [options.pgPort, options.proxyPort])];
-    await Promise.all(ports.map(assertPortFree));
+    // Any PostgreSQL that is not Neon's is reached through the local Neon proxy, so the Worker uses the same
+    // driver as in production.
+    const givenHost = options.databaseUrl ? hostOf(options.workerDatabaseUrl ?? options.databaseUrl) : undefined;
+    const proxied = givenHost === undefined || !isNeonHost(givenHost);
+    const ports = [[options.port, 'PORT'], ...(options.databaseUrl ? [] : [[options.pgPort, 'PG_PORT']]), ...(proxied ? [[options.proxyPort, 'NEON_PROXY_PORT']] : [])] as Array<[number, string]>;
+    await Promise.all(ports.map(([port, name]) => assertPortFree(port, name)));
     signal?.throwIfAborted();
 
     let postgres: LocalPostgres | undefined;
-    if (!options.databaseUrl) {
+    if (options.databaseUrl) {
+      await checkDatabaseUrl(options.databaseUrl, 'DATABASE_URL');
+      const worker = options.workerDatabaseUrl ? await checkDatabaseUrl(options.workerDatabaseUrl, 'WORKER_DATABASE_URL') : undefined;
+      const warning = runtimeRoleWarning(worker ?? (await checkDatabaseUrl(options.databaseUrl)), 'WORKER_DATABASE_URL');
+      if (warning) console.error(`\n${warning}\n`);
+    } else {
       const cluster = `${options.dataDir}/postgres`;
+      assertClusterFree(cluster);
       const started = await startLocalPostgres({ dataDir: cluster, port: options.pgPort, persistent: options.persistent });
       stack.push(() => stopPostgres(started, cluster));
       postgres = started;
@@ -77,20 +98,27 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     }
     const databaseUrl = options.databaseUrl ?? postgres?.url ?? '';
     await applyMigrations(databaseUrl);
-    // A given DATABASE_URL is used as is: roles on a shared database are set up by hand (README).
-    const workerDatabaseUrl = postgres ? await ensureRuntimeRole(databaseUrl) : databaseUrl;
+    // A given database's roles are set up by hand (README, "Database roles").
+    const workerDatabaseUrl = postgres ? await ensureRuntimeRole(databaseUrl) : (options.workerDatabaseUrl ?? databaseUrl);
     await seed(databaseUrl);
     // Kept with the data when persistent, so sessions and tokens survive a restart.
     const secrets = options.persistent ? await loadOrCreateSecrets(`${options.dataDir}/dev-secrets.json`) : await generateSecrets();
     signal?.throwIfAborted();
 
-    const vars = [`DATABASE_URL:${workerDatabaseUrl}`, `JWT_SIGNING_KEY:${secrets.JWT_SIGNING_KEY}`, `TOKEN_SECRET:${secrets.TOKEN_SECRET}`, 'DEV_OUTBOX:on', ...(options.vars ?? [])];
-    if (postgres) {
-      const proxy: NeonProxy = await startNeonProxy({ port: options.proxyPort });
+    // Secrets reach wrangler in a private file, not on its command line (which `ps` shows to every user).
+    const secretsDir = mkdtempSync(join(tmpdir(), 'edge-saas-dev-'));
+    stack.push(async () => rmSync(secretsDir, { recursive: true, force: true }));
+    const secretsFile = join(secretsDir, 'worker.env');
+    const secretLines = Object.entries({ DATABASE_URL: workerDatabaseUrl, JWT_SIGNING_KEY: secrets.JWT_SIGNING_KEY, TOKEN_SECRET: secrets.TOKEN_SECRET });
+    writeFileSync(secretsFile, secretLines.map(([name, value]) => `${name}='${value}'\n`).join(''), { mode: 0o600 });
+    const vars = ['DEV_OUTBOX:on', ...(options.vars ?? [])];
+    if (proxied) {
+      const allowHosts = givenHost && !isLoopbackHost(givenHost) ? [givenHost] : [];
+      const proxy: NeonProxy = await startNeonProxy({ port: options.proxyPort, allowHosts });
       stack.push(() => proxy.close());
       vars.push(`NEON_LOCAL_PROXY:${proxy.url}`);
     }
-    const wrangler = spawnWrangler(options, vars);
+    const wrangler = spawnWrangler(options, vars, secretsFile);
     stack.push(() => stopProcessGroup(wrangler.child));
     const url = `http://127.0.0.1:${options.port}`;
     await waitForHttp(`${url}/api/health/live`, wrangler, signal);
@@ -107,20 +135,27 @@ interface Wrangler {
   tail: string[];
 }
 
-function spawnWrangler(options: PlatformOptions, vars: string[]): Wrangler {
-  const args = [WRANGLER_BIN, 'dev', ...(options.entry ? [options.entry] : []), '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', '0'];
+function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string): Wrangler {
+  const args = [WRANGLER_BIN, 'dev', ...(options.entry ? [options.entry] : []), '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', String(options.inspectorPort ?? 0)];
+  if (options.minify === false) args.push('--minify=false');
   args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
   if (options.logLevel) args.push('--log-level', options.logLevel);
+  args.push('--env-file', envFile);
   for (const entry of vars) args.push('--var', entry);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: WRANGLER_ENV,
-    stdio: options.inheritOutput ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group (wrangler → workerd), so stopping ends all of it and a terminal's Ctrl-C
     // reaches only us: we stop things in order.
     detached: true,
   });
   const tail: string[] = [];
+  if (options.inheritOutput) {
+    // The Worker's log: one JSON line per request (and per event) on stdout, so `npm run dev | jq` works.
+    for (const stream of [child.stdout, child.stderr]) if (stream) forwardDevOutput(stream, process.stdout, process.stderr);
+    return { child, tail };
+  }
   const keep = (chunk: Buffer) => {
     tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
     tail.splice(0, Math.max(0, tail.length - 40));
@@ -230,12 +265,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Rejects with a clear message when something already listens on 127.0.0.1:`port`. */
-export function assertPortFree(port: number): Promise<void> {
+/** Rejects with a clear message (and the fix) when something already listens on 127.0.0.1:`port`. */
+export function assertPortFree(port: number, name = 'PORT'): Promise<void> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new Error(`Port ${port} is already in use on 127.0.0.1.`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} (${name}) is already in use on 127.0.0.1 — another npm run dev? Fix: stop it, or choose another port: ${name}=<port> npm run dev.`)
+          : error,
+      ),
     );
     server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolvePort()));
   });
@@ -250,5 +289,27 @@ export function onShutdownSignal(handler: (signal: NodeJS.Signals) => void): voi
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.removeAllListeners(signal);
     process.on(signal, handler);
+  }
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a data folder whose PostgreSQL is running (another `npm run dev` on other ports, say): PostgreSQL
+ * would refuse it too ("lock file postmaster.pid already exists"), less clearly.
+ */
+export function assertClusterFree(cluster: string): void {
+  const pid = postmasterPid(cluster);
+  if (pid !== undefined && processAlive(pid)) {
+    throw new Error(
+      `The data folder ${cluster} is in use by another PostgreSQL (pid ${pid}; PostgreSQL: lock file "postmaster.pid" already exists) — another npm run dev? ` +
+        'Fix: stop that one, or give this one its own data: DATA_DIR=<folder> npm run dev.',
+    );
   }
 }

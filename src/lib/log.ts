@@ -1,4 +1,4 @@
-import { redact } from './mask.ts';
+import { redact, scrubText } from './mask.ts';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -20,13 +20,16 @@ export function log(level: Level, message: string, fields: Record<string, unknow
   else console.log(line);
 }
 
-/** Serialises an error for a log line: name, message, stack and its cause chain (drizzle wraps driver errors). */
+/**
+ * Serialises an error for a log line: name, message, stack and its cause chain (drizzle wraps driver errors).
+ * Message and stack are scrubbed (`scrubText`): drizzle puts a failed query's parameters in its message.
+ */
 export function describeError(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
+  if (!(error instanceof Error)) return { message: scrubText(String(error)) };
   return {
     name: error.name,
-    message: error.message,
-    stack: error.stack,
+    message: scrubText(error.message),
+    stack: error.stack === undefined ? undefined : scrubText(error.stack),
     ...(error.cause === undefined ? {} : { cause: describeError(error.cause) }),
   };
 }

@@ -25,3 +25,25 @@ export function redact(value: unknown, key = ''): unknown {
   }
   return value;
 }
+
+// Secrets and personal data that free text (an error's message or stack) may carry, in order.
+const IN_TEXT: Array<[RegExp, string | ((match: string) => string)]> = [
+  // drizzle's `Failed query: <sql>\nparams: <values>`: the values are callers' data (emails, hashes, tokens);
+  // in a stack they run up to the first frame.
+  [/(\bparams: )[\s\S]*?(?=\n\s+at\s|$)/g, '$1[redacted]'],
+  [/\bBearer\s+\S+/gi, 'Bearer [redacted]'],
+  [/\b(sk_(?:live|test)_)[\w-]+/g, '$1[redacted]'],
+  [/\beyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[redacted]'],
+  [/pbkdf2-sha256\$[^\s,'"]*/g, '[redacted]'],
+  // Hex hashes, base64url tokens and secrets (refresh tokens, API keys, digests) are long unbroken runs.
+  [/[\w-]{40,}/g, '[redacted]'],
+  [/[^\s@"'`<>()[\]{},;:]+@[^\s@"'`<>()[\]{},;:]+/gu, (match) => maskEmail(match)],
+];
+
+/**
+ * Masks what free text (an error message, a stack) may carry: query parameters, bearer credentials, API
+ * keys, JWTs, password hashes, long tokens and digests become `[redacted]`, emails are masked.
+ */
+export function scrubText(text: string): string {
+  return IN_TEXT.reduce((result, [pattern, replacement]) => result.replace(pattern, replacement as string), text);
+}

@@ -208,8 +208,9 @@ export function platformRoute<const R extends KindConfig>(config: R) {
 
 /**
  * A read for any authenticated caller (a user or an API key) of data that is no tenant's (e.g. GET /flags,
- * answered from KV): the handler gets only `actor` and no database; the caller's grant is still checked
- * live (`callerScope`) before the response leaves.
+ * answered from KV) or of the caller's own grant (GET /whoami): the handler gets `actor` and `caller`, a
+ * gated handle for its own records only; the caller's grant is checked live (`callerScope`) before the
+ * response leaves.
  */
 export function callerRoute<const R extends KindConfig>(config: R) {
   const [routeClass, route] = classify(config, 'write');

@@ -144,18 +144,31 @@ export function selectApiKeyPage(db: HttpDatabase, orgId: string, page: PageRequ
     .limit(page.limit + 1);
 }
 
-/** Whether a key is revoked or expired: read with a rotation, to explain a refusal without a second query. */
-export function selectApiKeyState(db: HttpDatabase, keyId: string) {
-  return db.select({ revokedAt: apiKeys.revokedAt, expiresAt: apiKeys.expiresAt }).from(apiKeys).where(eq(apiKeys.id, keyId));
+/** One key of the caller's org, by id (no round trip here: batch it). */
+export function selectApiKey(db: HttpDatabase, keyId: string) {
+  return db.select().from(apiKeys).where(eq(apiKeys.id, keyId));
 }
 
 /**
- * Gives a key a new secret, only if it is live and `actor` holds all its scopes (so an admin cannot mint a
- * fresh secret for an owner's `org:delete` key); the old secret keeps working for `graceSeconds`.
+ * Whether a key is revoked or expired, and until when its previous secret works: read with a rotation, to
+ * explain a refusal without a second query.
+ */
+export function selectApiKeyState(db: HttpDatabase, keyId: string) {
+  return db
+    .select({ revokedAt: apiKeys.revokedAt, expiresAt: apiKeys.expiresAt, previousExpiresAt: apiKeys.previousExpiresAt, now: sql<Date>`now()`.mapWith(apiKeys.createdAt) })
+    .from(apiKeys)
+    .where(eq(apiKeys.id, keyId));
+}
+
+/**
+ * Gives a key a new secret, only if it is live, no earlier secret is still in its grace period (one previous
+ * secret is kept, so replacing it would cut that grace short), and `actor` holds all its scopes (so an admin
+ * cannot mint a fresh secret for an owner's `org:delete` key); the old secret keeps working for `graceSeconds`.
  * Returns the row after the change, or nothing if refused.
  */
 export function rotateApiKeySecret(db: HttpDatabase, actor: Actor, keyId: string, secret: KeySecret, graceSeconds: number) {
-  const live = sql`${apiKeys.revokedAt} is null and (${apiKeys.expiresAt} is null or ${apiKeys.expiresAt} > now())`;
+  const live = sql`${apiKeys.revokedAt} is null and (${apiKeys.expiresAt} is null or ${apiKeys.expiresAt} > now())
+    and (${apiKeys.previousExpiresAt} is null or ${apiKeys.previousExpiresAt} <= now())`;
   return db
     .update(apiKeys)
     .set({

@@ -22,12 +22,12 @@ export function insertOutboxEmail(db: HttpDatabase, to: string, email: RenderedE
   `);
 }
 
-/** The emails sent to `to`, newest first (at most OUTBOX_LIMIT). */
-export function selectOutbox(db: HttpDatabase, to: string) {
+/** The emails sent to `to` (to anyone without it), newest first (at most OUTBOX_LIMIT). */
+export function selectOutbox(db: HttpDatabase, to?: string) {
   return db
     .select({ to: devOutbox.to, subject: devOutbox.subject, text: devOutbox.text, html: devOutbox.html, data: devOutbox.data })
     .from(devOutbox)
-    .where(eq(devOutbox.to, to))
+    .where(to === undefined ? undefined : eq(devOutbox.to, to))
     .orderBy(desc(devOutbox.id))
     .limit(OUTBOX_LIMIT);
 }

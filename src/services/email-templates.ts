@@ -27,6 +27,8 @@ export interface RenderedEmail {
   subject: string;
   text: string;
   html: string;
+  /** The link the email asks its reader to open (a frontend route on APP_URL). */
+  url: string;
 }
 
 type LinkConfig = Pick<Config, 'APP_URL'>;
@@ -64,7 +66,7 @@ const greeting = (name: string) => (name.trim() ? `Hi ${name.trim()},` : 'Hi,');
 
 function render(lines: string[], action: string, link: string, subject: string): RenderedEmail {
   // Names and org names reach the subject: a line break there could smuggle in extra headers downstream.
-  return { subject: subject.replace(/[\r\n]+/g, ' '), text: text(lines, link), html: layout(lines, action, link) };
+  return { subject: subject.replace(/[\r\n]+/g, ' '), text: text(lines, link), html: layout(lines, action, link), url: link };
 }
 
 function invitationLink(config: LinkConfig, data: TemplateData<'invitation'>): string {

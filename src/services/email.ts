@@ -44,7 +44,8 @@ export async function deliverEmail(config: EmailConfig, db: Database, message: E
   const rendered = renderMessage(config, message);
   if (config.EMAIL_PROVIDER_URL) return sendToProvider(config, config.EMAIL_PROVIDER_URL, message, rendered);
   if (usesDevOutbox(config)) {
-    await insertOutboxEmail(db.http, message.to, rendered, message.data);
+    // The outbox's data carries the link too, so a test or a developer can follow it without parsing the text.
+    await insertOutboxEmail(db.http, message.to, rendered, { ...message.data, url: rendered.url });
     return;
   }
   throw new Error('Email delivery is not configured: set EMAIL_PROVIDER_URL and EMAIL_API_KEY.');

@@ -1,71 +1,16 @@
 // The dev server exactly as the README starts it (`npm run dev`), on free ports and a throwaway DATA_DIR,
 // driven over HTTP from Node; then stopped as a terminal's Ctrl-C and as `kill` would, and restarted.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/ports.ts';
 import { openRoomSocket } from '../../scripts/lib/room-socket.ts';
 import { DEMO_PASSWORD, demo } from '../../scripts/lib/seed.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const READY_TIMEOUT_MS = 90_000;
-const STOP_TIMEOUT_MS = 20_000;
-
-interface Ports {
-  http: number;
-  pg: number;
-  proxy: number;
-}
-
-/** One `npm run dev` in its own process group, as a terminal would run it. */
-class DevServer {
-  readonly child: ChildProcess;
-  readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
-  output = '';
-
-  constructor(ports: Ports, dataDir: string) {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: `${ports.http}`, PG_PORT: `${ports.pg}`, NEON_PROXY_PORT: `${ports.proxy}`, DATA_DIR: dataDir };
-    delete env.DATABASE_URL;
-    this.child = spawn('npm', ['run', 'dev'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    this.exited = once(this.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    const keep = (chunk: Buffer) => (this.output += chunk.toString('utf8'));
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
-  }
-
-  /** Resolves with the URL from the "Ready:" line. */
-  async ready(): Promise<string> {
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (Date.now() < deadline && this.child.exitCode === null) {
-      const url = /^Ready: (http\S+)/m.exec(this.output)?.[1];
-      if (url) return url;
-      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-    }
-    throw new Error(`npm run dev did not print "Ready:" (exit ${this.child.exitCode}):\n${this.output.slice(-4_000)}`);
-  }
-
-  /** Sends `signal` to the whole group (a terminal's Ctrl-C) or to npm alone (`kill <pid>`); resolves with the exit. */
-  async stop(signal: NodeJS.Signals, target: 'group' | 'npm'): Promise<{ code: number | null; ms: number }> {
-    const pid = this.child.pid ?? 0;
-    const started = Date.now();
-    process.kill(target === 'group' ? -pid : pid, signal);
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running ${STOP_TIMEOUT_MS} ms after ${signal}:\n${this.output.slice(-2_000)}`)), STOP_TIMEOUT_MS).unref());
-    const [code] = await Promise.race([this.exited, timeout]);
-    return { code, ms: Date.now() - started };
-  }
-
-  /** Last resort for a failed test: nothing may outlive the file. */
-  kill(): void {
-    if (this.child.pid && this.child.exitCode === null) process.kill(-this.child.pid, 'SIGKILL');
-  }
-}
+import { DevServer, type Ports } from './helpers/dev-server.ts';
 
 /** Ends the process groups of the given processes ("pid: cmdline" lines), e.g. wrangler's detached group. */
 function killGroupsOf(processes: string[]): void {

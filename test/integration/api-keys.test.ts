@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { apiKeys, auditLogs, projects } from '../../src/db/schema/index.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
@@ -17,6 +17,7 @@ type ApiKey = {
   expiresAt: string | null;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  previousSecretExpiresAt: string | null;
   createdAt: string;
   createdBy: string | null;
 };
@@ -66,6 +67,7 @@ describe('POST /orgs/{orgId}/api-keys', () => {
       expiresAt: null,
       lastUsedAt: null,
       revokedAt: null,
+      previousSecretExpiresAt: null,
       createdAt: expect.any(String),
       createdBy: owner.id,
       key: expect.stringMatching(/^sk_test_/),
@@ -209,7 +211,7 @@ describe('GET /orgs/{orgId}/api-keys', () => {
     const page = await json<{ data: ApiKey[]; meta: { nextCursor: string | null; limit: number } }>(response);
     expect(page.data.map((key) => key.name)).toEqual(['third', 'second', 'first']);
     expect(page.meta).toEqual({ nextCursor: null, limit: 20 });
-    expect(Object.keys(page.data[0] ?? {}).sort()).toEqual(['createdAt', 'createdBy', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix', 'projectId', 'revokedAt', 'scopes']);
+    expect(Object.keys(page.data[0] ?? {}).sort()).toEqual(['createdAt', 'createdBy', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix', 'previousSecretExpiresAt', 'projectId', 'revokedAt', 'scopes']);
     expect(page.data[1]?.revokedAt).toEqual(expect.any(String));
     const text = JSON.stringify(page);
     for (const key of [first, second, third]) expect(text).not.toContain(key.key);
@@ -279,6 +281,10 @@ describe('POST /orgs/{orgId}/api-keys/{keyId}/rotate', () => {
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ action: 'api_key.rotated', targetId: original.id, actorId: owner.id });
     expect(Object.keys(entries[0]?.changes ?? {}).sort()).toEqual(['prefix', 'previous_expires_at']);
+    expect(data.previousSecretExpiresAt).toBe(row?.previousExpiresAt?.toISOString());
+    // The API names the changed fields as it names them everywhere (camelCase); storage keeps column names.
+    const audit = await json<{ data: Array<{ changes: Record<string, unknown> }> }>(await api(`/api/v1/orgs/${org.id}/audit-logs?action=api_key.rotated`, { auth: owner }));
+    expect(Object.keys(audit.data[0]?.changes ?? {}).sort()).toEqual(['prefix', 'previousExpiresAt']);
   });
 
   it('ends the old secret when the grace period ends: gracePeriodSeconds 0 stops it at once (401)', async () => {
@@ -291,14 +297,54 @@ describe('POST /orgs/{orgId}/api-keys/{keyId}/rotate', () => {
     expect(await readProject(project, data.key)).toBe(200);
   });
 
-  it('a second rotation ends the first secret at once, whatever its grace', async () => {
+  it('409s a second rotation while the first secret is in its grace: that secret keeps working until the time every answer shows', async () => {
     const { owner, org, project } = await setup();
     const original = await createKey(org, owner, { scopes: ['projects:read'] });
-    const second = (await json<Created>(await rotate(org, original.id, owner))).data;
-    const third = (await json<Created>(await rotate(org, original.id, owner))).data;
+    expect(original.previousSecretExpiresAt).toBeNull();
+    const second = (await json<Created>(await rotate(org, original.id, owner, { gracePeriodSeconds: 3_600 }))).data;
+    const until = second.previousSecretExpiresAt;
+    expect(Date.parse(until ?? '') - Date.now()).toBeGreaterThan(3_600_000 - 60_000);
+    const before = (await auditOf(org)).length;
+
+    const refused = await rotate(org, original.id, owner, { gracePeriodSeconds: 0 });
+    expect(refused.status).toBe(409);
+    const body = await json<{ error: { code: string; message: string; details: { previousSecretExpiresAt: string } } }>(refused);
+    expect(body.error).toMatchObject({ code: 'CONFLICT', details: { previousSecretExpiresAt: until } });
+    expect(body.error.message).toContain(until);
+    // Nothing changed: both secrets work, no audit entry, the stored secret is still the second.
+    expect(await readProject(project, original.key)).toBe(200);
+    expect(await readProject(project, second.key)).toBe(200);
+    expect((await auditOf(org)).length).toBe(before);
+    expect((await storedKey(original.id))?.keyHash).toBe(await sha256Hex(second.key));
+
+    // The list shows when the previous secret stops working.
+    const listed = await json<{ data: ApiKey[] }>(await api(keysUrl(org), { auth: owner }));
+    expect(listed.data.find((key) => key.id === original.id)?.previousSecretExpiresAt).toBe(until);
+  });
+
+  it('rotates again once the grace is over: the first secret is gone, the second now in its grace', async () => {
+    const { owner, org, project } = await setup();
+    const original = await createKey(org, owner, { scopes: ['projects:read'] });
+    const second = (await json<Created>(await rotate(org, original.id, owner, { gracePeriodSeconds: 3_600 }))).data;
+    // The grace ends (as time would end it).
+    await ownerDb.http.update(apiKeys).set({ previousExpiresAt: sql`now() - interval '1 second'` }).where(eq(apiKeys.id, original.id));
+    const listed = await json<{ data: ApiKey[] }>(await api(keysUrl(org), { auth: owner }));
+    expect(listed.data.find((key) => key.id === original.id)?.previousSecretExpiresAt).toBeNull();
+    const response = await rotate(org, original.id, owner);
+    expect(response.status).toBe(200);
+    const third = (await json<Created>(response)).data;
+    expect(third.previousSecretExpiresAt).not.toBeNull();
     expect(await readProject(project, original.key)).toBe(401);
     expect(await readProject(project, second.key)).toBe(200);
     expect(await readProject(project, third.key)).toBe(200);
+  });
+
+  it('rotates again at once after a rotation with gracePeriodSeconds 0 (no previous secret works)', async () => {
+    const { owner, org } = await setup();
+    const original = await createKey(org, owner, { scopes: ['projects:read'] });
+    const second = (await json<Created>(await rotate(org, original.id, owner, { gracePeriodSeconds: 0 }))).data;
+    expect(second.previousSecretExpiresAt).toBeNull();
+    expect((await rotate(org, original.id, owner)).status).toBe(200);
   });
 
   it("403s rotating a key with scopes beyond the caller's role (no new secret for an owner's org:delete key)", async () => {

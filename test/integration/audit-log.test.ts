@@ -108,7 +108,7 @@ describe('GET /orgs/{orgId}/audit-logs', () => {
     expect(byRequest('m-keypatch')).toEqual([expect.objectContaining({ ...common, actorType: 'api_key', actorId: key.id, action: 'project.updated', changes: { name: { from: 'Audited 2', to: 'By key' } } })]);
     expect(byRequest('m-rotate')).toEqual([expect.objectContaining({ action: 'api_key.rotated', targetId: key.id })]);
     expect(byRequest('m-revoke')).toEqual([expect.objectContaining({ action: 'api_key.revoked', targetId: key.id })]);
-    expect(byRequest('m-delete')).toEqual([expect.objectContaining({ action: 'project.deleted', targetId: project.id, changes: { deleted_at: { from: null, to: expect.any(String) } } })]);
+    expect(byRequest('m-delete')).toEqual([expect.objectContaining({ action: 'project.deleted', targetId: project.id, changes: { deletedAt: { from: null, to: expect.any(String) } } })]);
     // No secret or hash ever reaches the log.
     const text = JSON.stringify(entries);
     expect(text).not.toContain(key.key);

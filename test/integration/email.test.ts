@@ -227,10 +227,10 @@ describe('GET /api/dev/outbox', () => {
     }
   });
 
-  it('400s without a valid `to`, and lists newest first', async () => {
-    const missing = await api('/api/dev/outbox');
-    expect(missing.status).toBe(400);
-    expect((await errorOf(missing)).details?.issues?.map((issue) => issue.path)).toEqual(['to']);
+  it('400s an invalid `to`, lists every recipient without one, newest first, each mail with its url', async () => {
+    const invalid = await api('/api/dev/outbox?to=not-an-email');
+    expect(invalid.status).toBe(400);
+    expect((await errorOf(invalid)).details?.issues?.map((issue) => issue.path)).toEqual(['to']);
     const user = await createUser();
     await post('/api/v1/auth/forgot-password', { email: user.email });
     const first = await latestToken(user.email, RESET_SUBJECT, 1);
@@ -240,6 +240,10 @@ describe('GET /api/dev/outbox', () => {
     const emails = await emailsTo(user.email, RESET_SUBJECT, 2);
     expect(emails.map((email) => email.data.token)[1]).toBe(first);
     expect(Object.keys(emails[0] ?? {}).sort()).toEqual(['data', 'html', 'subject', 'text', 'to']);
+    expect(emails[0]?.data.url).toBe(`http://localhost:8787/reset-password?token=${second.data.token}`);
+    // Without `to`: everyone's, newest first (the newest OUTBOX_LIMIT; other tests send too).
+    const everyone = await json<{ data: Array<{ to: string; data: { token?: string } }> }>(await api('/api/dev/outbox'));
+    expect(everyone.data.map((email) => email.data.token)).toContain(second.data.token);
   });
 });
 

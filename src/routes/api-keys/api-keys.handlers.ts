@@ -28,7 +28,8 @@ export const listApiKeysHandler: RouteHandler<typeof listApiKeys> = async (c) =>
 };
 
 /**
- * One round trip: read the key's state, then rotate it only if it is live and the caller holds all its
+ * One round trip: read the key's state, then rotate it only if it is live, no earlier secret is in its grace
+ * period (409: a second rotation would cut that grace short) and the caller holds all its
  * scopes (so an admin cannot mint a fresh secret for an owner's `org:delete` key). The read explains a
  * refusal without a second query.
  */
@@ -45,6 +46,12 @@ export const rotateApiKeyHandler: RouteHandler<typeof rotateApiKey> = async (c) 
   if (!row) {
     if (state.revokedAt) throw new ApiError('CONFLICT', 'This key is revoked; create a new one.');
     if (state.expiresAt && state.expiresAt <= new Date()) throw new ApiError('CONFLICT', 'This key has expired; create a new one.');
+    if (state.previousExpiresAt && state.previousExpiresAt > state.now) {
+      const until = state.previousExpiresAt.toISOString();
+      throw new ApiError('CONFLICT', `The previous secret of this key works until ${until}; rotate again after that, or revoke the key and create a new one.`, {
+        previousSecretExpiresAt: until,
+      });
+    }
     throw new ApiError('FORBIDDEN', 'This key has scopes your role does not hold, so you cannot rotate it.');
   }
   return c.json({ data: { ...toApiKey(row), key } }, 200);

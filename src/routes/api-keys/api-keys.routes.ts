@@ -34,12 +34,13 @@ export const rotateApiKey = orgRoute('api_keys:write', {
   tags,
   summary: 'Rotate an API key',
   description:
-    'Issues a new secret (in `data.key`, shown once). The old secret keeps working for `gracePeriodSeconds`, then fails with 401; ' +
-    'a secret replaced by an earlier rotation stops at once. You must hold every scope of the key (else 403).',
+    'Issues a new secret (in `data.key`, shown once). The old secret keeps working for `gracePeriodSeconds` (until ' +
+    '`data.previousSecretExpiresAt`), then fails with 401. While a previous secret is still in its grace period the key cannot be ' +
+    'rotated again (409, `details.previousSecretExpiresAt`): a rotation never cuts a grace short. You must hold every scope of the key (else 403).',
   request: { params: apiKeyParams, body: optionalJsonBody(rotateApiKeyBody, 'Optional: the grace period of the old secret.') },
   responses: {
     200: jsonContent(dataEnvelope(apiKeyWithSecretSchema), 'The key, with its new secret.'),
-    409: errorResponse('The key is revoked or expired.'),
+    409: errorResponse('The key is revoked or expired, or its previous secret is still in its grace period (`details.previousSecretExpiresAt`).'),
     ...bodyErrorResponses,
   },
 });

@@ -15,6 +15,9 @@ export const apiKeySchema = z
     expiresAt: z.iso.datetime().nullable(),
     lastUsedAt: z.iso.datetime().nullable().openapi({ description: 'Recorded at most once a minute.' }),
     revokedAt: z.iso.datetime().nullable(),
+    previousSecretExpiresAt: z.iso.datetime().nullable().openapi({
+      description: 'After a rotation: when the previous secret stops working (the end of its grace period). Null when no previous secret works.',
+    }),
     createdAt: z.iso.datetime(),
     createdBy: z.uuid().nullable().openapi({ description: 'The user who created it (null if an API key did, or the user is gone).' }),
   })
@@ -85,12 +88,13 @@ type ApiKeyRow = {
   expiresAt: Date | null;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  previousExpiresAt: Date | null;
   createdAt: Date;
   createdBy: string | null;
 };
 
-/** Row → response: an explicit pick, so the hashes can never leak. */
-export function toApiKey(row: ApiKeyRow): z.infer<typeof apiKeySchema> {
+/** Row → response: an explicit pick, so the hashes can never leak. `now`: the clock the grace is judged by. */
+export function toApiKey(row: ApiKeyRow, now = new Date()): z.infer<typeof apiKeySchema> {
   return {
     id: row.id,
     name: row.name,
@@ -100,6 +104,7 @@ export function toApiKey(row: ApiKeyRow): z.infer<typeof apiKeySchema> {
     expiresAt: row.expiresAt?.toISOString() ?? null,
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
     revokedAt: row.revokedAt?.toISOString() ?? null,
+    previousSecretExpiresAt: row.previousExpiresAt && row.previousExpiresAt > now ? row.previousExpiresAt.toISOString() : null,
     createdAt: row.createdAt.toISOString(),
     createdBy: row.createdBy,
   };

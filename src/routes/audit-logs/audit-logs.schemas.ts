@@ -16,7 +16,8 @@ export const auditLogSchema = z
     userAgent: z.string().nullable(),
     requestId: z.string().nullable(),
     changes: z.record(z.string(), z.unknown()).openapi({
-      description: 'Created/deleted: the fields. Updated: `{ field: { from, to } }` for fields that changed. Emails masked, secrets never included.',
+      description:
+        'Created/deleted: the fields. Updated: `{ field: { from, to } }` for fields that changed. Fields are named as in the API (camelCase, e.g. `previousExpiresAt`). Emails masked, secrets never included.',
     }),
     createdAt: z.iso.datetime(),
     hash: z.string(),
@@ -58,9 +59,16 @@ type AuditRow = {
   prevHash: string;
 };
 
-/** Row → response: an explicit pick (org_id is implied by the path). */
+/** A column name as the API spells fields: `previous_expires_at` → `previousExpiresAt`. */
+const camelCase = (name: string) => name.replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+
+/**
+ * Row → response: an explicit pick (org_id is implied by the path). The trigger records column names, and
+ * the entry's hash covers them as stored; the API names the fields of `changes` as it names them everywhere.
+ */
 export function toAuditLog(row: AuditRow): z.infer<typeof auditLogSchema> {
-  const changes = typeof row.changes === 'object' && row.changes !== null && !Array.isArray(row.changes) ? (row.changes as Record<string, unknown>) : {};
+  const stored = typeof row.changes === 'object' && row.changes !== null && !Array.isArray(row.changes) ? (row.changes as Record<string, unknown>) : {};
+  const changes = Object.fromEntries(Object.entries(stored).map(([field, value]) => [camelCase(field), value]));
   return {
     id: row.id,
     seq: row.seq,

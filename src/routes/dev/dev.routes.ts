@@ -29,6 +29,6 @@ export const outbox = createRoute({
   path: '/outbox',
   hide: true,
   middleware: [devOnly(), unscoped()] as const,
-  request: { query: z.strictObject({ to: z.string().max(254).transform(normaliseEmail).pipe(z.email()) }) },
-  responses: { 200: jsonContent(z.object({ data: z.array(outboxEmailSchema) }), 'Emails "sent" to `to`, newest first.') },
+  request: { query: z.strictObject({ to: z.string().max(254).transform(normaliseEmail).pipe(z.email()).optional() }) },
+  responses: { 200: jsonContent(z.object({ data: z.array(outboxEmailSchema) }), 'Emails "sent" (to `to` when given, else to anyone), newest first.') },
 });

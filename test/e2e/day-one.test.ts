@@ -1,0 +1,230 @@
+// Day one against one real `npm run dev`: what a new user and a frontend touch first.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateClientTypes } from '../../scripts/lib/client-types.ts';
+import { checkDatabaseUrl, runtimeRoleWarning } from '../../scripts/lib/database-check.ts';
+import { freePort } from '../../scripts/lib/ports.ts';
+import { demo } from '../../scripts/lib/seed.ts';
+import { browserAvailable, findChromium, isLocalUrl } from './helpers/browser.ts';
+import { DevServer, startDevServer, type RunningDevServer } from './helpers/dev-server.ts';
+
+let dev: RunningDevServer;
+
+beforeAll(async () => {
+  // Any Worker var set in the environment overrides wrangler.toml (README): checked below.
+  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform' });
+});
+
+afterAll(async () => {
+  await dev?.close();
+});
+
+describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const executablePath = findChromium();
+    if (!executablePath) throw new Error('CI needs Chromium for the browser tests: `apt-get install -y chromium` (.ci/run does this).');
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('lists the operations with every non-local request blocked, and breaks no CSP rule', async () => {
+    const page = await browser.newPage();
+    const blocked: string[] = [];
+    const problems: string[] = [];
+    await page.route('**/*', (route) => {
+      if (isLocalUrl(route.request().url())) return route.continue();
+      blocked.push(route.request().url());
+      return route.abort('internetdisconnected');
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('pageerror', (error) => problems.push(String(error)));
+
+    const response = await page.goto(`${dev.url}/api/docs`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+    // Operations of several tags, by their OpenAPI summaries, rendered from the Worker's own document.
+    const spec = (await (await fetch(`${dev.url}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { summary?: string }>> };
+    const summary = (path: string, method: string) => spec.paths[path]?.[method]?.summary ?? '';
+    for (const expected of [summary('/api/health/live', 'get'), summary('/api/health/ready', 'get')]) {
+      expect(expected).not.toBe('');
+      await page.getByText(expected, { exact: false }).first().waitFor({ timeout: 30_000 });
+    }
+    await page.getByText('Edge SaaS API').first().waitFor();
+    expect(blocked).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('serves the UI script from the Worker itself (a static asset, pinned)', async () => {
+    const response = await fetch(`${dev.url}/api/docs/api-reference.js`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/javascript/);
+    expect((await response.text()).length).toBeGreaterThan(1_000_000);
+  });
+});
+
+describe('the demo API key, as README gives it', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+  it('README names the whole demo key and the demo org id', () => {
+    expect(readme).toContain(demo.apiKey.key);
+    expect(readme).toContain(demo.org.id);
+  });
+
+  it('GET /api/v1/whoami tells the demo key its org, scopes, project limit and expiry', async () => {
+    const response = await fetch(`${dev.url}/api/v1/whoami`, { headers: { 'X-API-Key': demo.apiKey.key } });
+    expect(response.status).toBe(200);
+    const { data } = (await response.json()) as { data: { type: string; org: { id: string; slug: string }; key: { id: string; scopes: string[]; projectId: string | null; expiresAt: string | null } } };
+    expect(data).toMatchObject({ type: 'api_key', org: { id: demo.org.id, slug: demo.org.slug }, key: { id: demo.apiKey.id, projectId: null, expiresAt: null } });
+    expect([...data.key.scopes].sort()).toEqual([...demo.apiKey.scopes].sort());
+  });
+});
+
+describe('the dev console', () => {
+  it('keeps dev secrets off every command line (ps shows those to every user)', () => {
+    const leaks = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        } catch {
+          return '';
+        }
+      })
+      .filter((cmdline) => cmdline.includes(`${dev.ports.http}`) && /JWT_SIGNING_KEY|TOKEN_SECRET|DATABASE_URL/.test(cmdline));
+    expect(leaks).toEqual([]);
+  });
+
+
+  it('logs each request once, as one JSON line (no wrangler access line), so `npm run dev | jq` works', async () => {
+    const response = await fetch(`${dev.url}/api/v1/whoami`);
+    expect(response.status).toBe(401);
+    const id = response.headers.get('x-request-id') ?? 'missing';
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+    const lines = dev.server.output.split('\n');
+    const mine = lines.filter((line) => line.includes(id));
+    expect(mine).toHaveLength(1);
+    expect(JSON.parse(mine[0] ?? '')).toMatchObject({ level: 'info', message: 'request', route: '/api/v1/whoami', status: 401, requestId: id });
+    expect(lines.filter((line) => /\[wrangler:info\] (GET|POST)/.test(line))).toEqual([]);
+    for (const line of lines.filter((line) => line.includes('"level":'))) expect(() => JSON.parse(line), line).not.toThrow();
+  });
+});
+
+describe('failures that say why, next to a running server', () => {
+  const owner = () => `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app`;
+
+  it('prints the owner connection string, and Ready only once /api/health/ready is 200', async () => {
+    expect(dev.server.output).toContain(`Database (owner): ${owner()}`);
+    expect(dev.server.output.indexOf('Database (owner)')).toBeLessThan(dev.server.output.indexOf('Ready:'));
+    expect((await fetch(`${dev.url}/api/health/ready`)).status).toBe(200);
+  });
+
+  it('prints a DevTools inspector address that answers', async () => {
+    const inspector = /Debugger: open chrome:\/\/inspect in Chrome and add (127\.0\.0\.1:\d+)/.exec(dev.server.output)?.[1];
+    expect(inspector, dev.server.output.slice(-2_000)).toBeDefined();
+    expect((await fetch(`http://${inspector}/json/version`)).status).toBe(200);
+  });
+
+  it('names a wrong password as an authentication failure', async () => {
+    await expect(checkDatabaseUrl(`postgres://postgres:wrong@127.0.0.1:${dev.ports.pg}/app`)).rejects.toThrow(/authentication failed for user "postgres".*Fix/);
+    await expect(checkDatabaseUrl(`postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/nope`)).rejects.toThrow(/database "nope" does not exist.*Fix/);
+  });
+
+  it('warns loudly when the Worker would connect as a superuser or owner; not for the runtime role', async () => {
+    expect(runtimeRoleWarning(await checkDatabaseUrl(owner()), 'WORKER_DATABASE_URL')).toMatch(/WARNING.*"postgres" \(a superuser.*row-level security does NOT apply[\s\S]*Fix: .*WORKER_DATABASE_URL/);
+    expect(runtimeRoleWarning(await checkDatabaseUrl(`postgres://app:app@127.0.0.1:${dev.ports.pg}/app`), 'WORKER_DATABASE_URL')).toBeUndefined();
+  });
+
+  it('a second npm run dev on the same data folder names the lock and the fix', async () => {
+    const second = new DevServer({ http: await freePort(), pg: await freePort(), proxy: await freePort() }, dev.dataDir);
+    const [code] = await second.exited;
+    expect(code).toBe(1);
+    expect(second.output).toMatch(/data folder .* is in use by another PostgreSQL \(pid \d+; PostgreSQL: lock file "postmaster.pid" already exists\)/);
+    expect(second.output).toContain('DATA_DIR=<folder> npm run dev');
+  });
+
+  it('npm run db:reset refuses while the server uses the data, and deletes nothing', async () => {
+    const reset = spawnSync('npm', ['run', 'db:reset'], { cwd: new URL('../..', import.meta.url), env: { ...process.env, DATA_DIR: dev.dataDir }, encoding: 'utf8' });
+    expect(reset.status).toBe(1);
+    expect(reset.stderr).toContain('npm run db:reset refused');
+    expect((await fetch(`${dev.url}/api/health/ready`)).status).toBe(200);
+  });
+});
+
+// The README's example, as a frontend would write it against the generated types.
+const CLIENT_EXAMPLE = `import createClient from 'openapi-fetch';
+import type { paths } from './api.js';
+
+export async function main(baseUrl: string, apiKey: string): Promise<string> {
+  const client = createClient<paths>({ baseUrl, headers: { 'X-API-Key': apiKey } });
+  const { data, error } = await client.GET('/api/v1/whoami');
+  if (error) throw new Error(error.error.message);
+  const orgId = data.data.type === 'api_key' ? data.data.org.id : '';
+  const projects = await client.GET('/api/v1/orgs/{orgId}/projects', { params: { path: { orgId } } });
+  if (projects.error) throw new Error(projects.error.error.message);
+  return JSON.stringify({ orgId, projects: projects.data.data.map((project) => project.name) });
+}
+
+// @ts-expect-error -- the generated paths know every route: a wrong one does not compile.
+export const wrong = () => createClient<paths>({ baseUrl: '' }).GET('/api/v1/no-such-route');
+`;
+
+describe('a typed client generated from the OpenAPI document (openapi-typescript + openapi-fetch)', () => {
+  const root = new URL('../..', import.meta.url).pathname;
+  // Inside the repository, so the example resolves openapi-fetch from its node_modules.
+  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
+  const dir = mkdtempSync(join(root, 'node_modules/.cache/client-e2e-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('generates types that typecheck the example (and reject an unknown route), and the example calls the running API', async () => {
+    await generateClientTypes(dev.url, join(dir, 'api.d.ts'));
+    writeFileSync(join(dir, 'example.ts'), CLIENT_EXAMPLE);
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--outDir', dir, '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--skipLibCheck', join(dir, 'example.ts')], { encoding: 'utf8' });
+    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+
+    // Compiled by tsc above: Node does not strip types under node_modules.
+    const script = `const m = await import(${JSON.stringify(join(dir, 'example.js'))}); console.log(await m.main(process.argv[1], process.argv[2]));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, dev.url, demo.apiKey.key], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ orgId: demo.org.id, projects: expect.arrayContaining([demo.project.name]) });
+  });
+});
+
+describe('a frontend in ten minutes', () => {
+  it('CORS answers the usual dev-server origins on localhost and 127.0.0.1', async () => {
+    for (const origin of ['http://127.0.0.1:5173', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://localhost:4321', 'http://127.0.0.1:8080']) {
+      const response = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      expect(response.headers.get('access-control-allow-origin'), origin).toBe(origin);
+    }
+    const foreign = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('a Worker var set in the environment of npm run dev overrides wrangler.toml (SIGNUP_RESPONSE=uniform: 202)', async () => {
+    const response = await fetch(`${dev.url}/api/v1/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `new-${Date.now()}@example.com`, password: 'a long enough password', name: 'New' }) });
+    expect(response.status).toBe(202);
+  });
+
+  it("emails link to APP_URL, which follows PORT; the outbox lists every mail without ?to=, each with its url", async () => {
+    const email = demo.users[0]?.email ?? '';
+    expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
+    type Mail = { to: string; text: string; data: { url?: string; token?: string } };
+    let mail: Mail | undefined;
+    for (const deadline = Date.now() + 15_000; !mail && Date.now() < deadline; await new Promise((resolveWait) => setTimeout(resolveWait, 200))) {
+      const { data } = (await (await fetch(`${dev.url}/api/dev/outbox`)).json()) as { data: Mail[] };
+      mail = data.find((sent) => sent.to === email && sent.data.url?.includes('/reset-password'));
+    }
+    expect(mail?.data.url).toBe(`http://localhost:${dev.ports.http}/reset-password?token=${mail?.data.token}`);
+    expect(mail?.text).toContain(mail?.data.url);
+  });
+});

@@ -1,0 +1,46 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { forwardDevOutput } from '../../scripts/lib/dev-output.ts';
+
+async function forward(input: string): Promise<{ json: string; other: string }> {
+  const source = new PassThrough();
+  const json = new PassThrough();
+  const other = new PassThrough();
+  const out = { json: '', other: '' };
+  json.on('data', (chunk: Buffer) => (out.json += chunk.toString()));
+  other.on('data', (chunk: Buffer) => (out.other += chunk.toString()));
+  forwardDevOutput(source, json, other);
+  source.end(input);
+  await new Promise((resolve) => source.on('end', resolve));
+  return out;
+}
+
+describe('npm run dev output', () => {
+  it("unwraps the Worker's warnings and errors from wrangler's coloured banners into plain JSON lines", async () => {
+    const warn = '{"level":"warn","message":"database unavailable"}';
+    const error = '{"level":"error","message":"boom"}';
+    const { json, other } = await forward(
+      `\u001b[33m▲ \u001b[43;33m[\u001b[43;30mWARNING\u001b[43;33m]\u001b[0m \u001b[1m${warn}\u001b[0m\n\n` +
+        `\u001b[31m✘ \u001b[41;31m[\u001b[41;97mERROR\u001b[41;31m]\u001b[0m \u001b[1m${error}\u001b[0m\n\n` +
+        '{"level":"info","message":"request"}\n⎔ Starting local server...\n\u001b[2m[wrangler:info] GET /api/health/live 200 OK (3ms)\u001b[0m\n',
+    );
+    expect(json.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: string })).toEqual([
+      { level: 'warn', message: 'database unavailable' },
+      { level: 'error', message: 'boom' },
+      { level: 'info', message: 'request' },
+    ]);
+    expect(other).toBe('⎔ Starting local server...\n');
+  });
+
+  it('keeps a line split across chunks whole', async () => {
+    const source = new PassThrough();
+    const json = new PassThrough();
+    let text = '';
+    json.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    forwardDevOutput(source, json, new PassThrough());
+    source.write('{"level":"info",');
+    source.end('"message":"request"}\n');
+    await new Promise((resolve) => source.on('end', resolve));
+    expect(text).toBe('{"level":"info","message":"request"}\n');
+  });
+});
