@@ -12,6 +12,10 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     // The app logs a JSON line per request; show logs only for tests that fail.
     silent: 'passed-only',
+    // Vitest runs one file at a time on 2 cores (CPU count − 1), but most of a file's time is spent waiting on
+    // PostgreSQL, workerd and dev servers: three files at once keep both cores busy. Every test makes its own
+    // tenant, so files are independent.
+    maxWorkers: 3,
     projects: [
       {
         // Integration tests inside workerd, through the Worker's own handlers, with real local

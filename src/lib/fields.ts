@@ -91,3 +91,16 @@ export function pathId(name: string) {
 
 /** `{orgId}`: the path parameters of every org-scoped route. */
 export const orgParams = z.object({ orgId: pathId('orgId') });
+
+/** A rotated secret's grace (API keys, webhook signing secrets): a day unless asked, at most a week. */
+export const DEFAULT_GRACE_SECONDS = 86_400;
+
+/** `gracePeriodSeconds` of a rotation body; `what` says what the previous secret keeps doing meanwhile. */
+export function gracePeriodField(what: string) {
+  return z
+    .int()
+    .min(0)
+    .max(604_800)
+    .optional()
+    .openapi({ description: `How long ${what}. Default ${DEFAULT_GRACE_SECONDS} (a day); at most a week.` });
+}

@@ -110,7 +110,7 @@ export function softDeleteFile(db: HttpDatabase, fileId: string) {
     .update(files)
     .set({ deletedAt: sql`now()`, updatedAt: sql`now()` })
     .where(and(live(fileId), eq(files.status, 'ready')))
-    .returning({ id: files.id });
+    .returning();
 }
 
 const fileKey: KeyPart[] = [

@@ -1,4 +1,4 @@
-import { and, eq, exists, sql } from 'drizzle-orm';
+import { and, eq, exists, isNull, lte, or, sql } from 'drizzle-orm';
 import type { HttpDatabase } from '../db/client.ts';
 import { auditChainHeads, webhookEndpoints, webhookEndpointStates, webhookMessages } from '../db/schema/index.ts';
 import type { Actor } from '../db/tenant.ts';
@@ -91,7 +91,7 @@ export function deleteEndpoint(db: HttpDatabase, endpointId: string) {
   return db.delete(webhookEndpoints).where(eq(webhookEndpoints.id, endpointId)).returning({ id: webhookEndpoints.id });
 }
 
-/** A new secret; the current one keeps signing for `graceSeconds` (a secret replaced earlier stops at once). */
+/** A new secret; the current one keeps signing for `graceSeconds`. Only when no earlier secret is still in its grace (else no row). */
 export function rotateEndpointSecret(db: HttpDatabase, endpointId: string, secretCiphertext: string, graceSeconds: number) {
   return db
     .update(webhookEndpoints)
@@ -101,7 +101,7 @@ export function rotateEndpointSecret(db: HttpDatabase, endpointId: string, secre
       previousExpiresAt: sql`now() + make_interval(secs => ${graceSeconds})`,
       updatedAt: sql`now()`,
     })
-    .where(eq(webhookEndpoints.id, endpointId))
+    .where(and(eq(webhookEndpoints.id, endpointId), or(isNull(webhookEndpoints.previousExpiresAt), lte(webhookEndpoints.previousExpiresAt, sql`now()`))))
     .returning();
 }
 

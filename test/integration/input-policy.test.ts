@@ -166,7 +166,9 @@ describe('the OpenAPI document states the policy', () => {
     expect(nullable.sort()).toEqual([
       'PATCH /api/v1/admin/flags/{key} variants',
       'PATCH /api/v1/orgs/{orgId}/projects/{projectId} description',
+      'PATCH /api/v1/orgs/{orgId}/webhooks/{endpointId} eventTypes',
       'POST /api/v1/orgs/{orgId}/projects description',
+      'POST /api/v1/orgs/{orgId}/webhooks eventTypes',
       'PUT /api/v1/orgs/{orgId}/projects/{projectId} description',
     ]);
   });

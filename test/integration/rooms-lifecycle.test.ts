@@ -2,7 +2,8 @@ import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
-import { api, createApiKey, createMember, createOrg, createProject, createUser, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
+import { api, createApiKey, createMember, createOrg, createProject, createUser, json, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
+import { bytesOf, uploadFile } from '../helpers/files.ts';
 import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
 import { env } from '../helpers/worker.ts';
 
@@ -132,6 +133,17 @@ describe('disconnect on revocation', () => {
 });
 
 describe('domain events and personal rooms', () => {
+  it("a project's files reach its events room: file.stored on upload, file.deleted on delete; a file of no project announces nothing", async () => {
+    const { owner, org } = await tenant();
+    const project = await createProject(org);
+    const events = await joinRoom(`/api/v1/orgs/${org.id}/projects/${project.id}/rooms/events`, owner);
+    expect((await uploadFile(org, owner, bytesOf(64), { name: 'loose.txt' })).status).toBe(201);
+    const stored = await json<{ data: { id: string } }>(await uploadFile(org, owner, bytesOf(64), { name: 'notes.txt', projectId: project.id }));
+    expect(await events.next('event')).toMatchObject({ event: 'file.stored', id: 1, data: { id: stored.data.id, name: 'notes.txt', projectId: project.id } });
+    expect((await api(`/api/v1/orgs/${org.id}/files/${stored.data.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
+    expect(await events.next('event')).toMatchObject({ event: 'file.deleted', id: 2, data: { id: stored.data.id } });
+  });
+
   it('a project update reaches its events room (read-only); a deletion is announced, then its rooms close (4004)', async () => {
     const { owner, org } = await tenant();
     const project = await createProject(org);

@@ -1,12 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { auditChainHeads, webhookEndpointStates } from '../../src/db/schema/index.ts';
+import { auditChainHeads, webhookEndpoints, webhookEndpointStates } from '../../src/db/schema/index.ts';
 import { WEBHOOK_ENDPOINTS_PER_ORG } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createUser, json, ownerDb, type TestUser } from '../helpers/factories.ts';
 import { endpointRow, messageRow, receiverUrl, received, verify, waitForDeliveries } from '../helpers/webhooks.ts';
 import { openApiDocument } from '../helpers/route-matrix.ts';
 
-type Endpoint = { id: string; url: string; secret: string; enabled: boolean; eventTypes: string[] | null; secretRotatedUntil: string | null };
+type Endpoint = { id: string; url: string; secret: string; enabled: boolean; eventTypes: string[] | null; previousSecretExpiresAt: string | null };
 type Delivery = { id: string; eventType: string; status: string; attempts: number; lastStatusCode: number | null };
 
 async function setup() {
@@ -150,21 +150,26 @@ describe('events, end to end through the real queue', () => {
       .toMatchObject({ name: 'Missed' });
   });
 
-  it('secret rotation: during the grace period both secrets verify; a rotation without grace leaves only the new one', async () => {
+  it('secret rotation: during the grace period both secrets verify and a second rotation is a 409; after it, a rotation without grace leaves only the new one', async () => {
     const { owner, base } = await setup();
     const url = receiverUrl();
     const endpoint = await createEndpoint(owner, base, { url });
     const rotated = await json<{ data: Endpoint }>(await api(`${base}/${endpoint.id}/rotate-secret`, { auth: owner, body: { gracePeriodSeconds: 600 } }));
     expect(rotated.data.secret).not.toBe(endpoint.secret);
-    expect(rotated.data.secretRotatedUntil).not.toBeNull();
+    expect(rotated.data.previousSecretExpiresAt).not.toBeNull();
     await api(`${base}/${endpoint.id}/test`, { auth: owner, method: 'POST' });
     const [during] = await waitForDeliveries(url);
     expect(during?.headers['webhook-signature']?.split(' ')).toHaveLength(2);
     expect(verify(endpoint.secret, during as never).type).toBe('webhook.test');
     expect(verify(rotated.data.secret, during as never).type).toBe('webhook.test');
-    // Rotating again with no grace: the secret it replaces stops at once, and the one before it too.
+    // A second rotation would cut the first one's grace short: refused, and nothing changes.
+    const refused = await api(`${base}/${endpoint.id}/rotate-secret`, { auth: owner, body: { gracePeriodSeconds: 0 } });
+    expect(refused.status).toBe(409);
+    expect(await json(refused)).toMatchObject({ error: { code: 'CONFLICT', details: { previousSecretExpiresAt: rotated.data.previousSecretExpiresAt } } });
+    // Once the grace is over (moved into the past), rotating again with no grace leaves only the new secret.
+    await ownerDb.http.update(webhookEndpoints).set({ previousExpiresAt: new Date(Date.now() - 1_000) }).where(eq(webhookEndpoints.id, endpoint.id));
     const latest = await json<{ data: Endpoint }>(await api(`${base}/${endpoint.id}/rotate-secret`, { auth: owner, body: { gracePeriodSeconds: 0 } }));
-    expect(latest.data.secretRotatedUntil).toBeNull();
+    expect(latest.data.previousSecretExpiresAt).toBeNull();
     await api(`${base}/${endpoint.id}/test`, { auth: owner, method: 'POST' });
     const [, after] = await waitForDeliveries(url, 2);
     expect(after?.headers['webhook-signature']?.split(' ')).toHaveLength(1);

@@ -4,7 +4,8 @@ import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import { generateApiKey, issueApiKey, rotateApiKeySecret, selectApiKeyPage, selectApiKeyState, setApiKeyRevoked } from '../../services/api-keys.ts';
 import type { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from './api-keys.routes.ts';
 import { disconnectSockets } from '../../middleware/room-changes.ts';
-import { apiKeyCursor, DEFAULT_GRACE_SECONDS, toApiKey } from './api-keys.schemas.ts';
+import { apiKeyCursor, toApiKey } from './api-keys.schemas.ts';
+import { DEFAULT_GRACE_SECONDS } from '../../lib/fields.ts';
 
 /**
  * One round trip, one transaction: the route's gate; for a project key, a gate on that project (404 if it is

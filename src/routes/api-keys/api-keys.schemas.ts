@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { cursorTimestamp, dateTimeField, idField, lineField, orgParams, pathId } from '../../lib/fields.ts';
+import { cursorTimestamp, dateTimeField, gracePeriodField, idField, lineField, orgParams, pathId } from '../../lib/fields.ts';
 import { PERMISSIONS, projectRolesFor, type Permission } from '../../lib/permissions.ts';
 
 const permission = z.enum(PERMISSIONS as [Permission, ...Permission[]]);
@@ -65,17 +65,9 @@ export const createApiKeyBody = z
   )
   .openapi('CreateApiKey');
 
-export const DEFAULT_GRACE_SECONDS = 86_400;
-
 export const rotateApiKeyBody = z
   .strictObject({
-    gracePeriodSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(604_800)
-      .optional()
-      .openapi({ description: `How long the old key keeps working. Default ${DEFAULT_GRACE_SECONDS} (a day); at most a week.` }),
+    gracePeriodSeconds: gracePeriodField('the old key keeps working'),
   })
   .openapi('RotateApiKey');
 

@@ -9,7 +9,7 @@ import { declaredLength, keepIf, objectKey, storeBody, unsupportedType } from '.
 import { deletePendingFile, insertPendingFile, insertReadyFile, selectFile, selectFilePage, softDeleteFile, storageCheck } from '../../services/files.ts';
 import type { createDownloadUrl, createUploadUrl, deleteFile, getFile, listFiles, uploadFile } from './files.routes.ts';
 import { toFile } from './files.schemas.ts';
-import { admitFile, fileNotFound, fileUrl } from './files.shared.ts';
+import { admitFile, fileEvent, fileNotFound, fileUrl } from './files.shared.ts';
 
 /** Streamed upload: admitted (type, size, quota, project) before a byte is read; the row is written, within the quota, once R2 holds the bytes. */
 export const uploadFileHandler: RouteHandler<typeof uploadFile> = async (c) => {
@@ -24,6 +24,7 @@ export const uploadFileHandler: RouteHandler<typeof uploadFile> = async (c) => {
   const file = { id: fileId, orgId, projectId: projectId ?? null, name, size: stored.size, contentType: type, sha256: stored.sha256 };
   const [, [row]] = await keepIf(c.env.FILES, key, () => c.var.tenant.batch((db) => [storageCheck(db, orgId, stored.size), insertReadyFile(db, c.var.actor, file)]));
   if (!row) throw new Error('insert returned no row');
+  fileEvent(c, 'file.stored', row);
   c.header('Location', `/api/v1/orgs/${orgId}/files/${fileId}`);
   return c.json({ data: toFile(row) }, 201);
 };
@@ -50,6 +51,7 @@ export const deleteFileHandler: RouteHandler<typeof deleteFile> = async (c) => {
   const { orgId, fileId } = c.req.valid('param');
   const [deleted, [pending]] = await c.var.tenant.batch((db) => [softDeleteFile(db, fileId), deletePendingFile(db, fileId)]);
   if (deleted.length === 0 && !pending) throw fileNotFound();
+  for (const file of deleted) fileEvent(c, 'file.deleted', file);
   // An abort that fails leaves only parts R2 expires on its own; the row, and so the reservation, is gone.
   if (pending?.uploadId) await c.env.FILES.resumeMultipartUpload(objectKey(orgId, fileId), pending.uploadId).abort().catch(() => undefined);
   return c.body(null, 204);

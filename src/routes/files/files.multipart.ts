@@ -7,7 +7,7 @@ import { declaredLength, discardObject, inspectBytes, inspectStored, objectKey, 
 import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow } from '../../services/files.ts';
 import type { completeMultipart, listParts, startMultipart, uploadPart } from './files.routes.ts';
 import { toFile, toParts } from './files.schemas.ts';
-import { admitFile } from './files.shared.ts';
+import { admitFile, fileEvent } from './files.shared.ts';
 
 // Multipart uploads: the row (pending, its size reserved) keeps the R2 upload id and the parts received, so a
 // client that lost its connection asks which parts arrived and sends the rest.
@@ -119,5 +119,6 @@ export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = 
     await discard();
     throw uploadNotFound();
   }
+  fileEvent(c, 'file.stored', ready);
   return c.json({ data: toFile(ready) }, 200);
 };

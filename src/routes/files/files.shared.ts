@@ -1,6 +1,10 @@
+import type { Context } from 'hono';
 import type { ScopedDatabase } from '../../db/tenant.ts';
+import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
-import { selectStorageState, storageRoom } from '../../services/files.ts';
+import { projectEvent } from '../../middleware/room-changes.ts';
+import { selectStorageState, storageRoom, type FileRow } from '../../services/files.ts';
+import { toFile } from './files.schemas.ts';
 
 export const fileNotFound = () => new ApiError('NOT_FOUND', 'File not found.');
 
@@ -21,6 +25,11 @@ export async function admitFile(tenant: ScopedDatabase, orgId: string, projectId
   if (size > room.maxUploadBytes) throw new ApiError('PAYLOAD_TOO_LARGE', `The file is larger than this plan allows (${room.maxUploadBytes} bytes).`, { maxBytes: room.maxUploadBytes });
   if (room.used + size > room.storageBytes) throw storageFull(room.storageBytes, room.used);
   return { ...room, size };
+}
+
+/** A project's file stored or deleted: its `events` room hears `file.stored` / `file.deleted` (after the response). */
+export function fileEvent<E extends AppEnv>(c: Context<E>, event: 'file.stored' | 'file.deleted', file: FileRow): void {
+  if (file.projectId) projectEvent(c, file.orgId, file.projectId, { event, data: toFile(file) });
 }
 
 /** The absolute URL of a file's signed content route. */

@@ -9,7 +9,7 @@ import { declaredLength, discardObject, keepIf, objectKey, storeBody, unsupporte
 import { selectSignedFile, signedUploadDiscardSql, signedUploadFinishSql } from '../../services/files.ts';
 import type { downloadSigned, uploadSigned } from './files.routes.ts';
 import { toFile } from './files.schemas.ts';
-import { fileNotFound } from './files.shared.ts';
+import { fileEvent, fileNotFound } from './files.shared.ts';
 
 // The routes a signed URL opens, without credentials: the signature is the grant, checked in constant time
 // before anything else; every way it can fail (forged, expired, another file, another org) is one 403.
@@ -88,5 +88,7 @@ export const uploadSignedHandler: RouteHandler<typeof uploadSigned> = async (c) 
     await discardObject(c.env.FILES, key);
     throw new ApiError('CONFLICT', 'This upload URL has already been used.');
   }
-  return c.json({ data: toFile({ ...pending, status: 'ready', size: stored.size, sha256: stored.sha256, expiresAt: null, updatedAt: new Date() }) }, 200);
+  const ready = { ...pending, status: 'ready' as const, size: stored.size, sha256: stored.sha256, expiresAt: null, updatedAt: new Date() };
+  fileEvent(c, 'file.stored', ready);
+  return c.json({ data: toFile(ready) }, 200);
 };

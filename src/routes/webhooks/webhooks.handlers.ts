@@ -22,7 +22,8 @@ import {
   updateEndpoint,
 } from '../../services/webhooks.ts';
 import type * as routes from './webhooks.routes.ts';
-import { DEFAULT_SECRET_GRACE_SECONDS, deliveryCursor, endpointCursor, toDelivery, toEndpoint } from './webhooks.schemas.ts';
+import { deliveryCursor, endpointCursor, toDelivery, toEndpoint } from './webhooks.schemas.ts';
+import { DEFAULT_GRACE_SECONDS } from '../../lib/fields.ts';
 
 /** Most events one replay call queues. */
 const REPLAY_LIMIT = 1000;
@@ -83,11 +84,16 @@ export const deleteEndpointHandler: RouteHandler<typeof routes.deleteEndpoint> =
 export const rotateSecretHandler: RouteHandler<typeof routes.rotateSecret> = async (c) => {
   const { endpointId } = c.req.valid('param');
   // Without a JSON body the validator yields {}, defaults unapplied: apply the default here.
-  const graceSeconds = c.req.valid('json').gracePeriodSeconds ?? DEFAULT_SECRET_GRACE_SECONDS;
+  const graceSeconds = c.req.valid('json').gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
   const secret = generateWebhookSecret();
   const sealed = await sealWebhookSecret(c.var.config.TOKEN_SECRET, endpointId, secret);
-  const [[row]] = await c.var.tenant.batch((db) => [rotateEndpointSecret(db, endpointId, sealed, graceSeconds)]);
-  if (!row) throw notFound();
+  const [[state], [row]] = await c.var.tenant.batch((db) => [selectEndpoint(db, endpointId), rotateEndpointSecret(db, endpointId, sealed, graceSeconds)]);
+  if (!state) throw notFound();
+  if (!row) {
+    // As for API keys: a second rotation would cut the earlier secret's grace short, so it waits for it.
+    const until = state.previousExpiresAt?.toISOString();
+    throw new ApiError('CONFLICT', `The previous secret signs until ${until}; rotate again after that.`, { previousSecretExpiresAt: until });
+  }
   return c.json({ data: { ...toEndpoint(row), secret } }, 200);
 };
 

@@ -78,9 +78,14 @@ export const rotateSecret = orgRoute('webhooks:write', {
   summary: 'Rotate the signing secret',
   description:
     'Issues a new secret (in `data.secret`, shown once). For `gracePeriodSeconds` deliveries carry two signatures, by the new and the previous ' +
-    'secret, so receivers can switch at leisure; a secret replaced by an earlier rotation stops signing at once.',
+    'secret, so receivers can switch at leisure. While a previous secret is in its grace the endpoint cannot be rotated again (409, ' +
+    '`details.previousSecretExpiresAt`): a rotation never cuts a grace short.',
   request: { params: endpointParams, body: optionalJsonBody(rotateSecretBody, 'Optional: the grace period of the previous secret.') },
-  responses: { 200: jsonContent(dataEnvelope(webhookEndpointWithSecretSchema), 'The endpoint, with its new secret.'), ...bodyErrorResponses },
+  responses: {
+    200: jsonContent(dataEnvelope(webhookEndpointWithSecretSchema), 'The endpoint, with its new secret.'),
+    409: errorResponse('The previous secret is still in its grace period (`details.previousSecretExpiresAt`).'),
+    ...bodyErrorResponses,
+  },
 });
 
 export const sendTestEvent = orgRoute('webhooks:write', {

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { cursorTimestamp, dateTimeField, orgParams, pathId, textField } from '../../lib/fields.ts';
+import { cursorTimestamp, dateTimeField, gracePeriodField, orgParams, pathId, textField } from '../../lib/fields.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
 import { webhookUrlProblem } from '../../lib/ssrf.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../lib/webhook-events.ts';
@@ -39,7 +39,7 @@ export const webhookEndpointSchema = z
     eventTypes: z.array(eventTypeSchema).nullable(),
     enabled: z.boolean(),
     disabledReason: z.string().nullable().openapi({ description: 'Set when the system disabled the endpoint (e.g. `failing for 5 days`).' }),
-    secretRotatedUntil: z.iso.datetime().nullable().openapi({ description: 'Until then the previous secret signs too (a second `v1,` signature).' }),
+    previousSecretExpiresAt: z.iso.datetime().nullable().openapi({ description: 'Until then the previous secret signs too (a second `v1,` signature).' }),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
@@ -67,17 +67,9 @@ export const updateEndpointBody = z
   })
   .openapi('UpdateWebhookEndpoint');
 
-export const DEFAULT_SECRET_GRACE_SECONDS = 86_400;
-
 export const rotateSecretBody = z
   .strictObject({
-    gracePeriodSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(604_800)
-      .optional()
-      .openapi({ description: `How long the previous secret keeps signing too. Default ${DEFAULT_SECRET_GRACE_SECONDS} (a day); at most a week.` }),
+    gracePeriodSeconds: gracePeriodField('the previous secret keeps signing too'),
   })
   .openapi('RotateWebhookSecret');
 
@@ -155,7 +147,7 @@ export function toEndpoint(row: EndpointRow, now = Date.now()): z.infer<typeof w
     eventTypes: row.eventTypes ? known(row.eventTypes) : null,
     enabled: row.enabled,
     disabledReason: row.disabledReason,
-    secretRotatedUntil: row.previousExpiresAt && row.previousExpiresAt.getTime() > now ? row.previousExpiresAt.toISOString() : null,
+    previousSecretExpiresAt: row.previousExpiresAt && row.previousExpiresAt.getTime() > now ? row.previousExpiresAt.toISOString() : null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
