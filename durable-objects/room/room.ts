@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { describeError, log } from '../../src/lib/log.ts';
 import { RoomStore } from './room-store.ts';
-import { CLOSE_CODES, clientFrame, MEMBER_HEADER, roomMember, serverEvent, type DisconnectTarget, type RoomMember, type RoomPingReply, type ServerEvent, type TicketActor } from './room.schemas.ts';
+import { CLOSE_CODES, clientFrame, directoryName, MEMBER_HEADER, roomMember, serverEvent, type DisconnectTarget, type RoomMember, type RoomPingReply, type ServerEvent, type TicketActor } from './room.schemas.ts';
 import { attachmentOf, errorFrame, exceedsBytes, memberTags, publicMember, targetTag, type Attachment } from './room-sockets.ts';
 
 /**
@@ -112,6 +112,11 @@ export class Room extends DurableObject<Env> {
     this.#store.track(name, Date.now());
   }
 
+  /** Directory: a room's last member left at `at`; forgotten unless a socket was tracked into it since. */
+  untrack(name: string, at: number): void {
+    this.#store.untrack(name, at);
+  }
+
   /**
    * Directory: closes `target`'s sockets in every room of the org (whose name starts with `within`, when given);
    * forgets rooms left empty. Answers how many rooms were reached.
@@ -172,6 +177,23 @@ export class Room extends DurableObject<Env> {
     this.#members.set(ws, null);
     safely(() => ws.serializeAttachment(null));
     this.#send(JSON.stringify({ v: 1, type: 'presence', event: 'leave', member: publicMember(attachment) }), ws);
+    if (!this.ctx.getWebSockets().some((other) => other !== ws && this.#attachment(other))) this.#forgetInDirectory();
+  }
+
+  /**
+   * The last member left: the org's directory forgets this room, so revocations fan out only to rooms in use
+   * (a directory that kept every room ever used would make each revocation wake them all). Best effort.
+   */
+  #forgetInDirectory(): void {
+    const name = this.ctx.id.name;
+    const orgId = name?.match(/^org:([^:]+):/)?.[1];
+    if (!name || !orgId) return;
+    const left = Date.now();
+    this.ctx.waitUntil(
+      this.env.ROOMS.getByName(directoryName(orgId))
+        .untrack(name, left)
+        .catch((error: unknown) => log('warn', 'room not forgotten by its directory', { error: describeError(error) })),
+    );
   }
 
   /** Sends `frame` to every member socket but `except`; a socket that fails is skipped, never the rest. Answers how many got it. */

@@ -47,7 +47,7 @@ export function decideRange(headers: Headers, file: Representation): RangeDecisi
   const [, first = '', last = ''] = match;
   if (first === '') {
     const suffix = Number(last);
-    if (suffix === 0) return { kind: 'unsatisfiable' };
+    if (suffix === 0 || file.size === 0) return { kind: 'unsatisfiable' };
     const length = Math.min(suffix, file.size);
     return { kind: 'partial', offset: file.size - length, length };
   }

@@ -82,8 +82,11 @@ export function isForbiddenAddress(address: string): boolean {
   const groups = parseIPv6(address.replace(/^\[|\]$/g, ''));
   if (!groups) return true;
   const embedded = (groups[6] ?? 0) * 65536 + (groups[7] ?? 0);
-  // ::ffff:a.b.c.d (IPv4-mapped) and 64:ff9b::a.b.c.d (NAT64) reach the IPv4 address they carry.
-  if (inV6(groups, ['::ffff:0:0', 96]) || inV6(groups, ['64:ff9b::', 96])) return BLOCKED_V4.some((range) => inV4(embedded, range));
+  // Local-use NAT64 (64:ff9b:1::/48) translates into private networks: refused whole.
+  if (inV6(groups, ['64:ff9b:1::', 48])) return true;
+  // ::ffff:a.b.c.d (IPv4-mapped), ::ffff:0:a.b.c.d (SIIT) and 64:ff9b::a.b.c.d (NAT64) reach the IPv4 address they carry.
+  const carriesV4 = inV6(groups, ['::ffff:0:0', 96]) || inV6(groups, ['::ffff:0:0:0', 96]) || inV6(groups, ['64:ff9b::', 96]);
+  if (carriesV4) return BLOCKED_V4.some((range) => inV4(embedded, range));
   return BLOCKED_V6.some((range) => inV6(groups, range));
 }
 

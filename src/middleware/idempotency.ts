@@ -5,7 +5,7 @@ import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { describeError, log } from '../lib/log.ts';
 import { idempotencySecrets, isIdempotencyKey, replayResponse, storedResponse, type IdempotencySecrets } from '../lib/idempotency.ts';
-import { claimIdempotencyKey, completeIdempotencyKey, recordIdempotencyKey } from '../services/idempotency.ts';
+import { claimIdempotencyKey, completeIdempotencyKey, recordIdempotencyKey, releaseIdempotencyKey } from '../services/idempotency.ts';
 import { requestDatabase } from './database.ts';
 
 /**
@@ -33,7 +33,9 @@ export function idempotency<E extends AppEnv>(handle: (c: Context<E>) => ScopedD
     const outcome = scoped.attached;
     // Withdrawn whatever happened: no later round trip (the gate's backstop, the record below) may claim the key.
     scoped.attach(undefined);
-    if (outcome.state === 'committed') return complete(c, scoped, secrets);
+    // A 503 after a committed round trip: a dependency (R2, a second round trip) failed before the work was
+    // done, so the key is released for the retry the 503 asks for, rather than replaying the 503 for a day.
+    if (outcome.state === 'committed') return c.res.status === 503 ? release(c, scoped, secrets) : complete(c, scoped, secrets);
     // Nothing reached Postgres (validation, a refusal before the handler, a handler without queries): nothing to store.
     if (outcome.state !== 'failed') return;
     const state = sqlState(outcome.error);
@@ -49,6 +51,15 @@ async function complete<E extends AppEnv>(c: Context<E>, scoped: ScopedDatabase,
   } catch (error) {
     // The work committed and its answer goes out; retries with this key get 409 until the key expires.
     log('warn', 'idempotency answer not stored', { requestId: c.var.requestId, error: describeError(error) });
+  }
+}
+
+async function release<E extends AppEnv>(c: Context<E>, scoped: ScopedDatabase, secrets: IdempotencySecrets) {
+  try {
+    await releaseIdempotencyKey(requestDatabase(c), scoped.actor.id, secrets);
+  } catch (error) {
+    // The key answers 409 until it expires; the 503 told the client the outcome is unknown anyway.
+    log('warn', 'idempotency claim not released', { requestId: c.var.requestId, error: describeError(error) });
   }
 }
 

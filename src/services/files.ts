@@ -162,11 +162,19 @@ export async function selectSignedFile(db: HttpDatabase, fileId: string, orgId: 
 }
 
 /** Finishes a signed upload within the storage quota; false if it is no longer a live, unexpired signed upload. */
-export function signedUploadFinishSql(fileId: string, orgId: string, size: number, sha256: string, meta: object) {
-  return sql`select app_signed_upload_finish(${fileId}::uuid, ${orgId}::uuid, ${size}::bigint, ${sha256}, ${limitsJson}::jsonb, ${JSON.stringify(meta)}::jsonb) as finished`;
+/** What upload_id holds while a signed upload's request streams (R2's multipart ids never look like this). */
+export const SIGNED_CLAIM_PREFIX = 'signed:';
+
+/** Claims a signed upload for this request before its bytes move; false when another request holds or used it. */
+export function signedUploadClaimSql(fileId: string, orgId: string, claim: string) {
+  return sql`select app_signed_upload_claim(${fileId}::uuid, ${orgId}::uuid, ${claim}) as claimed`;
+}
+
+export function signedUploadFinishSql(fileId: string, orgId: string, claim: string, size: number, sha256: string, meta: object) {
+  return sql`select app_signed_upload_finish(${fileId}::uuid, ${orgId}::uuid, ${claim}, ${size}::bigint, ${sha256}, ${limitsJson}::jsonb, ${JSON.stringify(meta)}::jsonb) as finished`;
 }
 
 /** Removes a failed signed upload's reservation. */
-export function signedUploadDiscardSql(fileId: string, orgId: string, meta: object) {
-  return sql`select app_signed_upload_discard(${fileId}::uuid, ${orgId}::uuid, ${JSON.stringify(meta)}::jsonb)`;
+export function signedUploadDiscardSql(fileId: string, orgId: string, claim: string, meta: object) {
+  return sql`select app_signed_upload_discard(${fileId}::uuid, ${orgId}::uuid, ${claim}, ${JSON.stringify(meta)}::jsonb)`;
 }

@@ -12,6 +12,11 @@ export function completeIdempotencyKey(db: Database, actorId: string, secrets: I
   return db.http.execute(sql`select app_idempotency_complete(${actorId}::uuid, ${secrets.keyHash}, ${secrets.fingerprint}, ${sealed})`);
 }
 
+/** Gives up the open claim of a request that answered 503, so a retry runs again (no gate, like completing). */
+export function releaseIdempotencyKey(db: Database, actorId: string, secrets: IdempotencySecrets) {
+  return db.http.execute(sql`select app_idempotency_release(${actorId}::uuid, ${secrets.keyHash}, ${secrets.fingerprint})`);
+}
+
 /** Stores the sealed refusal of work whose transaction rolled back; behind the gate, in a batch. */
 export function recordIdempotencyKey(db: HttpDatabase, secrets: IdempotencySecrets, sealed: string) {
   return db.execute(sql`select app_idempotency_record(${secrets.keyHash}, ${secrets.fingerprint}, ${sealed})`);

@@ -88,7 +88,10 @@ export function replayStatement(orgId: string, endpointId: string, since: Date, 
       insert into webhook_messages as w (id, org_id, endpoint_id, audit_seq, event_type, payload, next_attempt_at)
       select ${newMessageId}, a.org_id, ${endpointId}::uuid, a.seq, a.event_type, ${eventPayload(sql`a.event_type`)}, ${now.toISOString()}::timestamptz
       from (select * from events order by seq limit ${limit}) a
-      on conflict (endpoint_id, audit_seq) do update set status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at
+      -- A pending message keeps its attempt count: its queued retry and the replay's job then claim the same
+      -- attempt, so one sends and no second retry chain starts beside the first.
+      on conflict (endpoint_id, audit_seq) do update set status = 'pending', next_attempt_at = excluded.next_attempt_at,
+        attempts = case when w.status = 'pending' then w.attempts else 0 end
         where w.status <> 'succeeded'
       returning id
     )

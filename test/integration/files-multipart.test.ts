@@ -75,10 +75,14 @@ describe('multipart uploads', () => {
     expect(await fileRows(org)).toEqual([]);
   });
 
-  it('parts beyond the declared size are 413; a small part that is not the last is refused at completion', async () => {
+  it('parts beyond the declared size are 413, part numbers beyond what it allows 400; a small part that is not the last is refused at completion', async () => {
     const { owner, org } = await tenant();
-    const { data } = await json<Upload>(await start(org, owner, 2000));
-    expect((await putPart(org, owner, data.file.id, 1, bytesOf(2001))).status).toBe(413);
+    // Every part but the last holds at least minPartBytes: this size has at most two parts.
+    const { data } = await json<Upload>(await start(org, owner, MULTIPART.minPartBytes + 2000));
+    expect((await putPart(org, owner, data.file.id, 1, bytesOf(MULTIPART.minPartBytes + 2001))).status).toBe(413);
+    const third = await putPart(org, owner, data.file.id, 3, bytesOf(10));
+    expect(third.status).toBe(400);
+    expect(await third.json()).toMatchObject({ error: { details: { reason: 'too_many_parts', maxParts: 2 } } });
     expect((await putPart(org, owner, data.file.id, 1, bytesOf(1000))).status).toBe(200);
     expect((await putPart(org, owner, data.file.id, 2, bytesOf(1000))).status).toBe(200);
     const done = await complete(org, owner, data.file.id);

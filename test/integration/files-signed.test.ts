@@ -172,6 +172,20 @@ describe('signed uploads', () => {
     ]);
   });
 
+  it('concurrent PUTs of one URL (a client retrying on a timeout): one stores, the others are 409 and write nothing; the object matches the row', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const bytes = pdf(300_000);
+    const { body } = await signUpload(org, owner, { size: bytes.length });
+    const path = pathOf(body.data.upload.url);
+    const answers = await Promise.all(Array.from({ length: 4 }, () => send(path, { method: 'PUT', headers: { 'content-type': 'application/pdf' }, body: bytes })));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409, 409, 409]);
+    const [row] = await fileRows(org);
+    expect(row).toMatchObject({ status: 'ready', size: bytes.length, sha256: await sha256Hex(bytes), uploadId: null });
+    const object = await env.FILES.get(`orgs/${org.id}/files/${body.data.file.id}`);
+    expect(object && (await sha256Hex(new Uint8Array(await object.arrayBuffer())))).toBe(row?.sha256);
+  });
+
   it('wrong size or spoofed type: nothing left behind, the reservation released; too large or beyond the quota: no URL', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);

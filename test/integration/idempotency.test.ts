@@ -3,6 +3,7 @@ import { SELF } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { auditLogs, featureFlags, idempotencyKeys, platformAuditLog, projects } from '../../src/db/schema/index.ts';
 import { idempotencySecrets } from '../../src/lib/idempotency.ts';
+import { releaseIdempotencyKey } from '../../src/services/idempotency.ts';
 import { schedule } from '../../workers/scheduled.ts';
 import { pruneExpiredIdempotencyKeys } from '../../workers/tasks/idempotency-keys.ts';
 import { api, createApiKey, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type Credential } from '../helpers/factories.ts';
@@ -156,6 +157,23 @@ describe('Idempotency-Key: refusals', () => {
     expect(response.headers.get('retry-after')).toBe('1');
     expect((await json<{ error: { code: string } }>(response)).error.code).toBe('IDEMPOTENCY_KEY_IN_USE');
     expect(await projectsNamed(org.id, 'Running')).toHaveLength(0);
+  });
+
+  it('a claim released after a 503 (the work did not complete) lets the retry run, once; a stored answer is never released', async () => {
+    const { owner, org, path } = await setup();
+    const key = newKey();
+    const body = { name: 'Released' };
+    const secrets = await idempotencySecrets(env.TOKEN_SECRET, owner.id, key, { method: 'POST', path, body: JSON.stringify(body) });
+    // What a request leaves between its committed claim and its 503: a claim without an answer.
+    await ownerDb.http.insert(idempotencyKeys).values({ actorId: owner.id, keyHash: secrets.keyHash, fingerprint: secrets.fingerprint });
+    expect((await write(path, key, owner, body)).status).toBe(409);
+    // As the Worker's runtime role, with no gate: what middleware/idempotency.ts does on a 503.
+    await releaseIdempotencyKey(testDb(), owner.id, secrets);
+    expect((await write(path, key, owner, body)).status).toBe(201);
+    await releaseIdempotencyKey(testDb(), owner.id, secrets);
+    const replay = await write(path, key, owner, body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await projectsNamed(org.id, 'Released')).toHaveLength(1);
   });
 
   it('invalid keys are a clean 400 VALIDATION_FAILED naming the header, and run nothing', async () => {

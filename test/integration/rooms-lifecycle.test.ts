@@ -1,6 +1,6 @@
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
-import { roomFor, roomName } from '../../durable-objects/room/index.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { roomDirectoryFor, roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { bytesOf, uploadFile } from '../helpers/files.ts';
@@ -133,6 +133,21 @@ describe('disconnect on revocation', () => {
 });
 
 describe('domain events and personal rooms', () => {
+  it("the org's directory lists a room while it has members and forgets it when the last one leaves", async () => {
+    const { owner, org, id, base } = await tenant();
+    const directory = roomDirectoryFor(env, org.id);
+    const listed = () => runInDurableObject(directory, (_, state) => state.storage.sql.exec<{ name: string }>('SELECT name FROM rooms').toArray().map((row) => row.name));
+    const name = roomName({ kind: 'org', orgId: org.id, roomId: id });
+    const a = await joinRoom(base, owner);
+    const b = await joinRoom(base, owner);
+    expect(await listed()).toEqual([name]);
+    a.ws.close(1000, 'bye');
+    await b.next('presence');
+    expect(await listed()).toEqual([name]);
+    b.ws.close(1000, 'bye');
+    await vi.waitFor(async () => expect(await listed()).toEqual([]));
+  });
+
   it("a project's files reach its events room: file.stored on upload, file.deleted on delete; a file of no project announces nothing", async () => {
     const { owner, org } = await tenant();
     const project = await createProject(org);

@@ -8,7 +8,9 @@ CREATE OR REPLACE FUNCTION audit_changes(p_old jsonb, p_new jsonb) RETURNS jsonb
       ELSE jsonb_build_object('from', audit_mask(k.key, p_old->k.key), 'to', audit_mask(k.key, p_new->k.key))
     END), '{}'::jsonb)
   FROM jsonb_object_keys(coalesce(p_new, p_old)) AS k(key)
-  WHERE k.key NOT IN ('created_at', 'updated_at', 'last_used_at', 'password_hash', 'token_hash', 'key_hash', 'previous_key_hash')
+  -- A multipart upload's parts map grows with every part: audited, it would grow the log with the square of the
+  -- parts. upload_id is R2's (or a signed upload's claim): bookkeeping, not a change of the file.
+  WHERE k.key NOT IN ('created_at', 'updated_at', 'last_used_at', 'password_hash', 'token_hash', 'key_hash', 'previous_key_hash', 'parts', 'upload_id')
     AND (p_old IS NULL OR p_new IS NULL OR (p_old->k.key) IS DISTINCT FROM (p_new->k.key))
 $$;
 

@@ -50,24 +50,39 @@ BEGIN
   PERFORM set_config('app.actor', (p_meta || jsonb_build_object('type', coalesce(v_type, 'system'), 'id', v_id))::text, true);
 END $$;
 
--- A signed upload's bytes are stored: the pending row becomes ready, within the storage quota. False if the row
--- is no longer a live, unexpired signed upload of p_org (then the caller deletes the object it wrote).
-CREATE OR REPLACE FUNCTION app_signed_upload_finish(p_file uuid, p_org uuid, p_size bigint, p_sha256 text, p_limits jsonb, p_meta jsonb) RETURNS boolean
+-- Before claims, finish and discard took no claim: those signatures go.
+DROP FUNCTION IF EXISTS app_signed_upload_finish(uuid, uuid, bigint, text, jsonb, jsonb);
+DROP FUNCTION IF EXISTS app_signed_upload_discard(uuid, uuid, jsonb);
+
+-- Claims a signed upload for one request before any byte moves (upload_id holds the claim, `signed:<uuid>`), so a
+-- concurrent or repeated PUT of the same URL finds it taken and writes nothing: two writers of one object key
+-- could otherwise leave a ready row whose object the loser deleted.
+CREATE OR REPLACE FUNCTION app_signed_upload_claim(p_file uuid, p_org uuid, p_claim text) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
-  PERFORM app_signed_upload_actor(p_file, p_meta);
-  PERFORM app_check_storage(p_org, p_size, p_limits, p_file);
-  UPDATE files f SET status = 'ready', size = p_size, sha256 = p_sha256, expires_at = NULL, updated_at = now()
+  UPDATE files f SET upload_id = p_claim
   WHERE f.id = p_file AND f.org_id = p_org AND f.status = 'pending' AND f.upload_id IS NULL AND f.deleted_at IS NULL AND f.expires_at > now();
   RETURN FOUND;
 END $$;
 
--- A signed upload that failed (wrong type, size, quota): its reservation goes, so nothing is left behind.
-CREATE OR REPLACE FUNCTION app_signed_upload_discard(p_file uuid, p_org uuid, p_meta jsonb) RETURNS void
+-- A signed upload's bytes are stored: the claimed row becomes ready, within the storage quota. False if the row
+-- is no longer this claim's live, unexpired signed upload of p_org (then the caller deletes the object it wrote).
+CREATE OR REPLACE FUNCTION app_signed_upload_finish(p_file uuid, p_org uuid, p_claim text, p_size bigint, p_sha256 text, p_limits jsonb, p_meta jsonb) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   PERFORM app_signed_upload_actor(p_file, p_meta);
-  DELETE FROM files f WHERE f.id = p_file AND f.org_id = p_org AND f.status = 'pending' AND f.upload_id IS NULL;
+  PERFORM app_check_storage(p_org, p_size, p_limits, p_file);
+  UPDATE files f SET status = 'ready', size = p_size, sha256 = p_sha256, upload_id = NULL, expires_at = NULL, updated_at = now()
+  WHERE f.id = p_file AND f.org_id = p_org AND f.status = 'pending' AND f.upload_id = p_claim AND f.deleted_at IS NULL AND f.expires_at > now();
+  RETURN FOUND;
+END $$;
+
+-- A signed upload that failed (wrong type, size, quota): its reservation goes, so nothing is left behind.
+CREATE OR REPLACE FUNCTION app_signed_upload_discard(p_file uuid, p_org uuid, p_claim text, p_meta jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+  PERFORM app_signed_upload_actor(p_file, p_meta);
+  DELETE FROM files f WHERE f.id = p_file AND f.org_id = p_org AND f.status = 'pending' AND f.upload_id = p_claim;
 END $$;
 
 -- For the cleanup task (workers/tasks/files-cleanup.ts): abandoned uploads (pending past expires_at) and files
@@ -88,11 +103,12 @@ $$;
 
 ALTER FUNCTION app_signed_file(uuid, uuid) OWNER TO app_internal;
 ALTER FUNCTION app_signed_upload_actor(uuid, jsonb) OWNER TO app_internal;
-ALTER FUNCTION app_signed_upload_finish(uuid, uuid, bigint, text, jsonb, jsonb) OWNER TO app_internal;
-ALTER FUNCTION app_signed_upload_discard(uuid, uuid, jsonb) OWNER TO app_internal;
+ALTER FUNCTION app_signed_upload_claim(uuid, uuid, text) OWNER TO app_internal;
+ALTER FUNCTION app_signed_upload_finish(uuid, uuid, text, bigint, text, jsonb, jsonb) OWNER TO app_internal;
+ALTER FUNCTION app_signed_upload_discard(uuid, uuid, text, jsonb) OWNER TO app_internal;
 ALTER FUNCTION app_files_due(timestamptz, timestamptz, int) OWNER TO app_internal;
 ALTER FUNCTION app_file_purge(uuid, timestamptz, timestamptz) OWNER TO app_internal;
-REVOKE EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_actor(uuid, jsonb), app_signed_upload_finish(uuid, uuid, bigint, text, jsonb, jsonb),
-  app_signed_upload_discard(uuid, uuid, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_finish(uuid, uuid, bigint, text, jsonb, jsonb),
-  app_signed_upload_discard(uuid, uuid, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) TO app_runtime;
+REVOKE EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_actor(uuid, jsonb), app_signed_upload_claim(uuid, uuid, text), app_signed_upload_finish(uuid, uuid, text, bigint, text, jsonb, jsonb),
+  app_signed_upload_discard(uuid, uuid, text, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_claim(uuid, uuid, text), app_signed_upload_finish(uuid, uuid, text, bigint, text, jsonb, jsonb),
+  app_signed_upload_discard(uuid, uuid, text, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) TO app_runtime;

@@ -56,6 +56,14 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
   WHERE actor_id = p_actor AND key_hash = p_key_hash AND fingerprint = p_fingerprint AND response IS NULL
 $$;
 
+-- Gives up an open claim whose request answered 503 (a dependency was unavailable, so the work did not
+-- complete): a retry with the key runs again rather than replaying the 503 for a day. Same guard as above.
+CREATE OR REPLACE FUNCTION app_idempotency_release(p_actor uuid, p_key_hash text, p_fingerprint text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  DELETE FROM idempotency_keys
+  WHERE actor_id = p_actor AND key_hash = p_key_hash AND fingerprint = p_fingerprint AND response IS NULL
+$$;
+
 -- Stores the refusal of a request whose work began but whose transaction rolled back (e.g. a conflict or
 -- a quota): called behind the gate, so a caller the gate refuses stores nothing. A claim made meanwhile by
 -- a duplicate wins.
@@ -77,6 +85,7 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 
 ALTER FUNCTION app_idempotency_complete(uuid, text, text, text) OWNER TO app_internal;
+ALTER FUNCTION app_idempotency_release(uuid, text, text) OWNER TO app_internal;
 ALTER FUNCTION app_idempotency_prune(timestamptz) OWNER TO app_internal;
-REVOKE EXECUTE ON FUNCTION app_idempotency_complete(uuid, text, text, text), app_idempotency_prune(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION app_idempotency_complete(uuid, text, text, text), app_idempotency_prune(timestamptz) TO app_runtime;
+REVOKE EXECUTE ON FUNCTION app_idempotency_complete(uuid, text, text, text), app_idempotency_release(uuid, text, text), app_idempotency_prune(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_idempotency_complete(uuid, text, text, text), app_idempotency_release(uuid, text, text), app_idempotency_prune(timestamptz) TO app_runtime;

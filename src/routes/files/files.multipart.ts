@@ -4,7 +4,7 @@ import { ApiError } from '../../errors.ts';
 import { FILE_TYPES, type FileType } from '../../lib/file-types.ts';
 import { MULTIPART } from '../../lib/limits.ts';
 import { declaredLength, discardObject, inspectBytes, inspectStored, objectKey, rejectionError } from '../../services/file-store.ts';
-import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow } from '../../services/files.ts';
+import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow, SIGNED_CLAIM_PREFIX } from '../../services/files.ts';
 import type { completeMultipart, listParts, startMultipart, uploadPart } from './files.routes.ts';
 import { toFile, toParts } from './files.schemas.ts';
 import { admitFile, fileEvent } from './files.shared.ts';
@@ -18,7 +18,8 @@ const partLimits = { minPartBytes: MULTIPART.minPartBytes, maxPartBytes: MULTIPA
 
 async function pendingUpload(tenant: ScopedDatabase, fileId: string): Promise<FileRow & { uploadId: string }> {
   const [[row]] = await tenant.batch((db) => [selectMultipart(db, fileId)]);
-  if (!row?.uploadId) throw uploadNotFound();
+  // A signed upload streaming under its claim is no multipart upload.
+  if (!row?.uploadId || row.uploadId.startsWith(SIGNED_CLAIM_PREFIX)) throw uploadNotFound();
   return { ...row, uploadId: row.uploadId };
 }
 
@@ -45,6 +46,9 @@ export const startMultipartHandler: RouteHandler<typeof startMultipart> = async 
 export const uploadPartHandler: RouteHandler<typeof uploadPart> = async (c) => {
   const { orgId, fileId, partNumber } = c.req.valid('param');
   const row = await pendingUpload(c.var.tenant, fileId);
+  // Every part but the last holds at least minPartBytes, so a file has no more parts than this.
+  const maxParts = Math.max(1, Math.ceil(row.size / MULTIPART.minPartBytes));
+  if (partNumber > maxParts) throw new ApiError('BAD_REQUEST', `A file of ${row.size} bytes has at most ${maxParts} parts.`, { reason: 'too_many_parts', maxParts });
   const others = toParts(row).filter((part) => part.partNumber !== partNumber);
   const room = Math.min(MULTIPART.maxPartBytes, row.size - others.reduce((sum, part) => sum + part.size, 0));
   const length = declaredLength(c.req.raw, Math.max(room, 0));

@@ -6,7 +6,7 @@ import { urlKeys, verifyGrant, type SignedGrant } from '../../lib/file-signing.t
 import { contentDisposition, decideRange, notModified } from '../../lib/http-conditional.ts';
 import { requestMeta } from '../../middleware/request-meta.ts';
 import { declaredLength, discardObject, keepIf, objectKey, storeBody, unsupportedType } from '../../services/file-store.ts';
-import { selectSignedFile, signedUploadDiscardSql, signedUploadFinishSql } from '../../services/files.ts';
+import { SIGNED_CLAIM_PREFIX, selectSignedFile, signedUploadClaimSql, signedUploadDiscardSql, signedUploadFinishSql } from '../../services/files.ts';
 import type { downloadSigned, uploadSigned } from './files.routes.ts';
 import { toFile } from './files.schemas.ts';
 import { fileEvent, fileNotFound } from './files.shared.ts';
@@ -15,6 +15,7 @@ import { fileEvent, fileNotFound } from './files.shared.ts';
 // before anything else; every way it can fail (forged, expired, another file, another org) is one 403.
 
 const refused = () => new ApiError('FORBIDDEN', 'This link is invalid or has expired.');
+const inUse = () => new ApiError('CONFLICT', 'This upload URL is in use or has already been used.');
 
 async function checkSignature(config: Config, grant: SignedGrant, kid: string, sig: string): Promise<void> {
   const keys = urlKeys(config.FILE_URL_KEYS, config.TOKEN_SECRET);
@@ -64,10 +65,15 @@ export const uploadSignedHandler: RouteHandler<typeof uploadSigned> = async (c) 
   const pending = await selectSignedFile(db, fileId, org);
   if (!pending) throw new ApiError('NOT_FOUND', 'This upload no longer exists.');
   if (pending.status === 'ready') throw new ApiError('CONFLICT', 'This upload URL has already been used.');
+  if (pending.uploadId?.startsWith(SIGNED_CLAIM_PREFIX)) throw inUse();
   if (pending.uploadId !== null || (pending.expiresAt?.getTime() ?? 0) <= Date.now()) throw refused();
   const type = allowedType(pending.contentType);
   const meta = requestMeta(c);
-  const release = () => db.execute(signedUploadDiscardSql(fileId, org, meta)).catch(() => undefined);
+  // One request at a time writes this object: a concurrent or repeated PUT finds the upload claimed.
+  const claim = `${SIGNED_CLAIM_PREFIX}${crypto.randomUUID()}`;
+  const { rows: claimed } = await db.execute<{ claimed: boolean }>(signedUploadClaimSql(fileId, org, claim));
+  if (claimed[0]?.claimed !== true) throw inUse();
+  const release = () => db.execute(signedUploadDiscardSql(fileId, org, claim, meta)).catch(() => undefined);
   const key = objectKey(org, fileId);
   let stored: { size: number; sha256: string };
   try {
@@ -80,7 +86,7 @@ export const uploadSignedHandler: RouteHandler<typeof uploadSigned> = async (c) 
     await release();
     throw error;
   }
-  const { rows } = await keepIf(c.env.FILES, key, () => db.execute<{ finished: boolean }>(signedUploadFinishSql(fileId, org, stored.size, stored.sha256, meta))).catch(async (error: unknown) => {
+  const { rows } = await keepIf(c.env.FILES, key, () => db.execute<{ finished: boolean }>(signedUploadFinishSql(fileId, org, claim, stored.size, stored.sha256, meta))).catch(async (error: unknown) => {
     await release();
     throw error;
   });
