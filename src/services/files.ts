@@ -162,6 +162,18 @@ export async function selectSignedFile(db: HttpDatabase, fileId: string, orgId: 
 }
 
 /** Finishes a signed upload within the storage quota; false if it is no longer a live, unexpired signed upload. */
+/** What upload_id holds while one request completes a multipart upload: `completing:<R2's upload id>`. */
+export const COMPLETING_PREFIX = 'completing:';
+
+/** Claims the completion of a multipart upload for one request; no row when another holds it or it is gone. */
+export function claimCompletion(db: HttpDatabase, fileId: string, uploadId: string) {
+  return db
+    .update(files)
+    .set({ uploadId: `${COMPLETING_PREFIX}${uploadId}` })
+    .where(and(live(fileId), eq(files.status, 'pending'), eq(files.uploadId, uploadId)))
+    .returning({ id: files.id });
+}
+
 /** What upload_id holds while a signed upload's request streams (R2's multipart ids never look like this). */
 export const SIGNED_CLAIM_PREFIX = 'signed:';
 

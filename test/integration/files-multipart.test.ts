@@ -63,6 +63,20 @@ describe('multipart uploads', () => {
     expect((await api(`/api/v1/orgs/${org.id}/files/${id}/parts`, { auth: owner })).status).toBe(404);
   });
 
+  it('two concurrent completes (a retry): one stores the file, the other is 409 and removes nothing', async () => {
+    const { owner, org } = await tenant();
+    const bytes = bytesOf(MULTIPART.minPartBytes + 10, [], 0x63);
+    const { data } = await json<Upload>(await start(org, owner, bytes.length));
+    expect((await putPart(org, owner, data.file.id, 1, bytes.slice(0, MULTIPART.minPartBytes))).status).toBe(200);
+    expect((await putPart(org, owner, data.file.id, 2, bytes.slice(MULTIPART.minPartBytes))).status).toBe(200);
+    const answers = await Promise.all([complete(org, owner, data.file.id), complete(org, owner, data.file.id)]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    const [row] = await fileRows(org);
+    expect(row).toMatchObject({ status: 'ready', size: bytes.length, sha256: await sha256Hex(bytes), uploadId: null });
+    const object = await env.FILES.get(`orgs/${org.id}/files/${data.file.id}`);
+    expect(await sha256Hex(new Uint8Array(await (object as R2ObjectBody).arrayBuffer()))).toBe(await sha256Hex(bytes));
+  });
+
   it('a completed file whose bytes are not its type is removed with its row (executable declared as text)', async () => {
     const { owner, org } = await tenant();
     const bytes = bytesOf(MULTIPART.minPartBytes + 10, [0x4d, 0x5a]);

@@ -4,7 +4,7 @@ import { ApiError } from '../../errors.ts';
 import { FILE_TYPES, type FileType } from '../../lib/file-types.ts';
 import { MULTIPART } from '../../lib/limits.ts';
 import { declaredLength, discardObject, inspectBytes, inspectStored, objectKey, rejectionError } from '../../services/file-store.ts';
-import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow, SIGNED_CLAIM_PREFIX } from '../../services/files.ts';
+import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow, SIGNED_CLAIM_PREFIX, COMPLETING_PREFIX, claimCompletion } from '../../services/files.ts';
 import type { completeMultipart, listParts, startMultipart, uploadPart } from './files.routes.ts';
 import { toFile, toParts } from './files.schemas.ts';
 import { admitFile, fileEvent } from './files.shared.ts';
@@ -16,8 +16,12 @@ const uploadNotFound = () => new ApiError('NOT_FOUND', 'No such upload in progre
 const storageUnavailable = () => new ApiError('SERVICE_UNAVAILABLE', 'File storage is briefly unavailable.', undefined, { 'Retry-After': '5' });
 const partLimits = { minPartBytes: MULTIPART.minPartBytes, maxPartBytes: MULTIPART.maxPartBytes };
 
-async function pendingUpload(tenant: ScopedDatabase, fileId: string): Promise<FileRow & { uploadId: string }> {
+const completing = () => new ApiError('CONFLICT', 'Another request is completing this upload.');
+
+/** The multipart upload in progress; one being completed is `whileCompleting` (no more parts: not found). */
+async function pendingUpload(tenant: ScopedDatabase, fileId: string, whileCompleting = uploadNotFound): Promise<FileRow & { uploadId: string }> {
   const [[row]] = await tenant.batch((db) => [selectMultipart(db, fileId)]);
+  if (row?.uploadId?.startsWith(COMPLETING_PREFIX)) throw whileCompleting();
   // A signed upload streaming under its claim is no multipart upload.
   if (!row?.uploadId || row.uploadId.startsWith(SIGNED_CLAIM_PREFIX)) throw uploadNotFound();
   return { ...row, uploadId: row.uploadId };
@@ -94,10 +98,13 @@ function partsProblem(row: FileRow, parts: ReturnType<typeof toParts>): Record<s
  */
 export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = async (c) => {
   const { orgId, fileId } = c.req.valid('param');
-  const row = await pendingUpload(c.var.tenant, fileId);
+  const row = await pendingUpload(c.var.tenant, fileId, completing);
   const parts = toParts(row);
   const problem = partsProblem(row, parts);
   if (problem) throw new ApiError('BAD_REQUEST', 'The parts received do not make the declared file.', problem);
+  // One request completes: a concurrent retry would fail R2's complete and then delete the object the first made.
+  const [[claimed]] = await c.var.tenant.batch((db) => [claimCompletion(db, fileId, row.uploadId)]);
+  if (!claimed) throw completing();
   const key = objectKey(orgId, fileId);
   const type = (FILE_TYPES as readonly string[]).includes(row.contentType) ? (row.contentType as FileType) : 'application/zip';
   const inspection = inspectBytes(type, row.size);

@@ -140,7 +140,7 @@ export const completeMultipart = orgRoute('files:write', {
   summary: 'Complete a multipart upload',
   description: 'The parts must add up to the declared size. The whole file is checked (type, hash) before it counts as stored; a refused file is removed.',
   request: { params: fileParams },
-  responses: { 200: jsonContent(file, 'The stored file.'), ...bytesErrors },
+  responses: { 200: jsonContent(file, 'The stored file.'), 409: errorResponse('Another request is completing this upload.'), ...bytesErrors },
 });
 
 const forbiddenSignature = errorResponse('The signature is invalid, expired, or not for this file (one message for all).');
