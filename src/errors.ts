@@ -47,6 +47,10 @@ export class ApiError extends Error {
   }
 }
 
+/** The 403 of a create beyond one of the org's quotas, however it was found (Postgres's APQUO or a check before any byte). */
+export const quotaExceeded = (details?: { resource: string; limit: number; used: number }) =>
+  new ApiError('QUOTA_EXCEEDED', 'The organization holds as many of these as its plan allows.', details);
+
 export const errorEnvelopeSchema = z
   .object({
     error: z.object({

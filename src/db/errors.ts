@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from '../errors.ts';
+import { ApiError, quotaExceeded } from '../errors.ts';
 
 /** SQLSTATEs raised by our own SQL (src/db/sql/) and Postgres errors a client can cause. */
 const mapped: Record<string, (error: unknown) => ApiError> = {
@@ -9,7 +9,7 @@ const mapped: Record<string, (error: unknown) => ApiError> = {
   AP409: () => new ApiError('CONFLICT', 'This conflicts with the current state.'),
   AP410: () => new ApiError('GONE', 'This has expired.'),
   // app_check_quota (src/db/sql/platform-orgs.sql) puts { resource, limit, used } in DETAIL.
-  APQUO: (error) => new ApiError('QUOTA_EXCEEDED', 'The organization holds as many of these as its plan allows.', quotaDetails(error)),
+  APQUO: (error) => quotaExceeded(quotaDetails(error)),
   // app_idempotency_claim (src/db/sql/idempotency.sql). APIDR (a stored answer) is replayed by middleware/idempotency.ts.
   APIDM: () => new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another method, path or body.'),
   APIDU: () => new ApiError('IDEMPOTENCY_KEY_IN_USE', 'The first request with this Idempotency-Key has not answered yet.', undefined, { 'Retry-After': '1' }),

@@ -129,6 +129,21 @@ describe('events, end to end through the real queue', () => {
     expect(await json(replay)).toEqual({ data: { queued: 0, more: false } });
   });
 
+  it('replay leaves a message still retrying on its own chain: its attempt count is kept, so no second chain starts', async () => {
+    const { owner, org, base } = await setup();
+    const url = receiverUrl('status/500');
+    const endpoint = await createEndpoint(owner, base, { url });
+    const since = new Date().toISOString();
+    await api(`/api/v1/orgs/${org.id}/projects`, { auth: owner, body: { name: 'Failing' } });
+    await waitForDeliveries(url);
+    const pending = async () => (await json<{ data: Delivery[] }>(await api(`${base}/${endpoint.id}/deliveries?status=pending`, { auth: owner }))).data;
+    await expect.poll(async () => (await pending()).map((delivery) => delivery.attempts)).toEqual([1]);
+    const [retrying] = await pending();
+    const replay = await api(`${base}/${endpoint.id}/replay`, { auth: owner, body: { since } });
+    expect(replay.status).toBe(202);
+    expect(await messageRow(retrying?.id ?? '')).toMatchObject({ status: 'pending', attempts: 1 });
+  });
+
   it('replay sends what a disabled endpoint missed, once enabled', async () => {
     const { owner, org, base } = await setup();
     const url = receiverUrl();

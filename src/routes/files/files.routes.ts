@@ -36,7 +36,7 @@ const bytesBody = (description: string) => ({
 /** What a streamed body may be refused for; nothing is stored when it is. */
 const bytesErrors = {
   ...quotaErrorResponses,
-  400: errorResponse('Malformed request: no `Content-Length`, or fewer bytes than it announced.'),
+  400: errorResponse('Malformed request: no `Content-Length`, fewer bytes than it announced, or (a part) a part number past what the declared size allows (`details.reason`).'),
   413: errorResponse("Larger than the tier's largest file (`PAYLOAD_TOO_LARGE`, `details.maxBytes`); nothing was stored."),
   415: errorResponse('A content type outside the allowlist, or bytes that are not of the declared type (`details.reason`); nothing was stored.'),
 };
@@ -176,6 +176,6 @@ export const uploadSigned = publicRoute({
     ...bytesErrors,
     403: forbiddenSignature,
     404: errorResponse('The upload no longer exists.'),
-    409: errorResponse('The URL has already been used.'),
+    409: errorResponse('The URL has already been used, or another request is uploading through it.'),
   },
 });

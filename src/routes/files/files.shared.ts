@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { ScopedDatabase } from '../../db/tenant.ts';
 import type { AppEnv } from '../../env.ts';
-import { ApiError } from '../../errors.ts';
+import { ApiError, quotaExceeded } from '../../errors.ts';
 import { projectEvent } from '../../middleware/room-changes.ts';
 import { selectStorageState, storageRoom, type FileRow } from '../../services/files.ts';
 import { toFile } from './files.schemas.ts';
@@ -9,8 +9,7 @@ import { toFile } from './files.schemas.ts';
 export const fileNotFound = () => new ApiError('NOT_FOUND', 'File not found.');
 
 /** The 403 of a file the org's storage has no room for (as app_check_storage raises it). */
-export const storageFull = (limit: number, used: number) =>
-  new ApiError('QUOTA_EXCEEDED', 'The organization holds as many of these as its plan allows.', { resource: 'storageBytes', limit, used });
+const storageFull = (limit: number, used: number) => quotaExceeded({ resource: 'storageBytes', limit, used });
 
 /**
  * One round trip before any byte moves: the org's tier and storage, and the project. `sizeFor` gives the size
