@@ -9,6 +9,7 @@ import type { OrgRole, Permission, ProjectRole } from '../../src/lib/permissions
 import { signAccessToken } from '../../src/services/tokens.ts';
 import { orgAuthorityFor } from '../../durable-objects/org-authority/index.ts';
 import { env } from './worker.ts';
+import { measuredRequestId } from './round-trips.ts';
 
 /**
  * Fixtures are written as the schema owner (bypassing RLS), so every test builds its own tenant
@@ -146,7 +147,8 @@ export const clientAddress = () => `198.18.${Math.floor(Math.random() * 256)}.${
 export function api(path: string, options: { method?: string; body?: unknown; auth?: Credential; headers?: Record<string, string> } = {}): Promise<Response> {
   // The development routes answer loopback callers only.
   const address = path.startsWith('/api/dev/') ? '127.0.0.1' : clientAddress();
-  const headers: Record<string, string> = { 'cf-connecting-ip': address, ...authHeader(options.auth), ...options.headers };
+  const measured = measuredRequestId();
+  const headers: Record<string, string> = { 'cf-connecting-ip': address, ...(measured && { 'x-request-id': measured }), ...authHeader(options.auth), ...options.headers };
   if (options.body !== undefined) headers['content-type'] ??= 'application/json';
   return SELF.fetch(`http://localhost${path}`, {
     method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),

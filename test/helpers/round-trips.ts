@@ -1,24 +1,53 @@
-import { vi } from 'vitest';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { currentRequest } from '../../src/lib/log.ts';
 
-/**
- * Counts Postgres round trips from now on. The Worker runs in the test's isolate, so its calls to the
- * Neon HTTP endpoint (the local proxy's /sql) are observable; interactive transactions open
- * WebSockets, which count too. Call `vi.restoreAllMocks()` (e.g. in afterEach) to stop counting.
- */
-export function countRoundTrips(): () => number {
-  const fetches = vi.spyOn(globalThis, 'fetch');
-  const sockets = vi.spyOn(globalThis, 'WebSocket');
-  return () =>
-    fetches.mock.calls.filter(([input]) => String(input instanceof Request ? input.url : input).endsWith('/sql')).length + sockets.mock.calls.length;
+/** One Postgres round trip: the SQL of an HTTP query (or batch), or `websocket` for an interactive transaction's connection. */
+export type RoundTrip = string;
+
+interface Measurement {
+  calls: RoundTrip[];
+  /** Sent as `X-Request-Id` by requests made through `SELF` (see `measuredRequestId`); the Worker keeps it in its request scope. */
+  marker: string;
 }
 
-/** Postgres round trips made while `work` runs. */
-export async function roundTrips(work: () => Promise<unknown>): Promise<number> {
-  const count = countRoundTrips();
+// The measurement `work` runs in. Requests through `app.request()` run inside it; requests through `SELF` run
+// in a request scope of their own that carries the marker. Queue batches, cron runs and other tests' leftover
+// work have neither, so they are not counted.
+const measuring = new AsyncLocalStorage<Measurement>();
+
+/** The `X-Request-Id` a request made now must carry to be measured, if a measurement is running. */
+export function measuredRequestId(): string | undefined {
+  return measuring.getStore()?.marker;
+}
+
+/**
+ * The Postgres round trips `work` itself makes (including its requests' `waitUntil` work): calls to the Neon
+ * HTTP endpoint (the local proxy's /sql) and the WebSockets interactive transactions open. Work running
+ * meanwhile on behalf of something else is not counted, so test files may run in parallel.
+ */
+export async function postgresCalls(work: () => Promise<unknown>): Promise<RoundTrip[]> {
+  const measurement: Measurement = { calls: [], marker: `round-trips-${crypto.randomUUID()}` };
+  const { fetch, WebSocket } = globalThis;
+  const measured = () => measuring.getStore() === measurement || currentRequest()?.clientRequestId === measurement.marker;
+  globalThis.fetch = (input, init) => {
+    if (measured() && String(input instanceof Request ? input.url : input).endsWith('/sql')) measurement.calls.push(String(init?.body));
+    return fetch(input, init);
+  };
+  globalThis.WebSocket = class extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      if (measured()) measurement.calls.push('websocket');
+    }
+  };
   try {
-    await work();
-    return count();
+    await measuring.run(measurement, work);
+    return measurement.calls;
   } finally {
-    vi.restoreAllMocks();
+    Object.assign(globalThis, { fetch, WebSocket });
   }
+}
+
+/** How many Postgres round trips `work` makes (see `postgresCalls`). */
+export async function roundTrips(work: () => Promise<unknown>): Promise<number> {
+  return (await postgresCalls(work)).length;
 }

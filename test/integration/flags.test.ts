@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { asc, eq } from 'drizzle-orm';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { featureFlags, platformAdmins, platformAuditLog } from '../../src/db/schema/index.ts';
 import { jsonContent } from '../../src/lib/envelope.ts';
@@ -8,7 +8,7 @@ import { flagEnabled } from '../../src/middleware/flags.ts';
 import { orgRoute } from '../../src/routes/route-kinds.ts';
 import { FLAGS_KV_KEY, flagSnapshotSchema } from '../../src/services/flags-edge.ts';
 import { api, createApiKey, createOrg, createUser, json, ownerDb, type Credential, type TestUser } from '../helpers/factories.ts';
-import { countRoundTrips } from '../helpers/round-trips.ts';
+import { postgresCalls } from '../helpers/round-trips.ts';
 import { env, request } from '../helpers/worker.ts';
 
 type Flag = { key: string; enabled: boolean; version: number; rules: Record<string, unknown>; value: unknown; variants: unknown; updatedBy: string | null };
@@ -21,21 +21,12 @@ beforeAll(async () => {
   admin = await createUser();
   await ownerDb.http.insert(platformAdmins).values({ userId: admin.id });
 });
-afterEach(() => vi.restoreAllMocks());
-
 const createFlag = async (body: Record<string, unknown>, auth: Credential = admin) => api('/api/v1/admin/flags', { body, auth });
 const patchFlag = (key: string, body: Record<string, unknown>, auth: Credential = admin) => api(`/api/v1/admin/flags/${key}`, { method: 'PATCH', body, auth });
 const edgeCopy = async () => flagSnapshotSchema.parse(await env.FLAGS.get(FLAGS_KV_KEY, 'json'));
 const auditEntries = (key: string) => ownerDb.http.select().from(platformAuditLog).where(eq(platformAuditLog.targetId, key)).orderBy(asc(platformAuditLog.id));
-/** The SQL the Worker sent to Postgres while `work` ran (HTTP queries; an interactive transaction would count too). */
-async function queriesDuring(work: () => Promise<unknown>): Promise<string[]> {
-  const count = countRoundTrips();
-  await work();
-  const queries = vi.mocked(globalThis.fetch).mock.calls.flatMap(([input, init]) => (String(input instanceof Request ? input.url : input).endsWith('/sql') ? [String(init?.body)] : []));
-  expect(count()).toBe(queries.length);
-  vi.restoreAllMocks();
-  return queries;
-}
+/** The SQL the Worker sent to Postgres while `work` ran (an interactive transaction's connection counts as `websocket`). */
+const queriesDuring = postgresCalls;
 /** Evaluation reads no flag from Postgres: every query is the grant check (the gate) or the key's last-use touch. */
 const grantChecksOnly = (queries: string[]) => queries.filter((query) => !/app_enter_user\(|app_enter\(|api_key_touch\(/.test(query) || /feature_flags/.test(query));
 
@@ -251,12 +242,10 @@ describe('a route kind that requires a flag', () => {
     const org = await createOrg(owner);
     const call = () => request(`/api/v1/orgs/${org.id}/test/flagged`, { headers: { authorization: `Bearer ${owner.accessToken}` } }, { app });
 
-    const count = countRoundTrips();
-    const missing = await call();
+    let missing!: Response;
+    expect(await queriesDuring(async () => (missing = await call()))).toEqual([]);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
-    expect(count()).toBe(0);
-    vi.restoreAllMocks();
 
     await createFlag({ key: flagKey, enabled: false, rules: { orgIds: [org.id] } });
     expect((await call()).status).toBe(404);

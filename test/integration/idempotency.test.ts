@@ -1,6 +1,6 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { SELF } from 'cloudflare:test';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditLogs, featureFlags, idempotencyKeys, platformAuditLog, projects } from '../../src/db/schema/index.ts';
 import { idempotencySecrets } from '../../src/lib/idempotency.ts';
 import { releaseIdempotencyKey } from '../../src/services/idempotency.ts';
@@ -9,8 +9,6 @@ import { pruneExpiredIdempotencyKeys } from '../../workers/tasks/idempotency-key
 import { api, createApiKey, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type Credential } from '../helpers/factories.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
 import { env, testDb } from '../helpers/worker.ts';
-
-afterEach(() => vi.restoreAllMocks());
 
 const newKey = () => `key-${crypto.randomUUID()}`;
 

@@ -1,8 +1,8 @@
 import { and, eq, ne } from 'drizzle-orm';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditLogs, invitations, memberships, organizations, sessions } from '../../src/db/schema/index.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, ownerDb, type TestUser } from '../helpers/factories.ts';
-import { countRoundTrips } from '../helpers/round-trips.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
 
 type Org = { id: string; name: string; slug: string; subscriptionTier: string; createdAt: string; updatedAt: string; role: string | null };
 type Auth = NonNullable<Parameters<typeof api>[1]>['auth'];
@@ -16,8 +16,6 @@ const audit = (orgId: string) =>
 const auditBy = (actorId: string) => ownerDb.http.select().from(auditLogs).where(eq(auditLogs.actorId, actorId));
 const issuePaths = (body: ErrorBody) => body.error.details?.issues?.map((issue) => issue.path);
 
-afterEach(() => vi.restoreAllMocks());
-
 async function createOrgViaApi(user: TestUser, body: Record<string, unknown>) {
   const response = await api('/api/v1/orgs', { auth: user, body });
   return { response, body: await json<{ data: Org } & ErrorBody>(response) };
@@ -26,10 +24,9 @@ async function createOrgViaApi(user: TestUser, body: Record<string, unknown>) {
 describe('POST /api/v1/orgs', () => {
   it('creates the org with the caller as owner, in one round trip, audited once per row as the caller', async () => {
     const user = await createUser();
-    const roundTrips = countRoundTrips();
-    const response = await api('/api/v1/orgs', { auth: user, body: { name: '  Acme Rockets  ', slug: `acme-${unique()}` } });
+    let response!: Response;
+    expect(await roundTrips(async () => (response = await api('/api/v1/orgs', { auth: user, body: { name: '  Acme Rockets  ', slug: `acme-${unique()}` } })))).toBe(1);
     expect(response.status).toBe(201);
-    expect(roundTrips()).toBe(1);
     const { data } = await json<{ data: Org }>(response);
     expect(data).toEqual({
       id: expect.any(String),

@@ -6,7 +6,7 @@ import { platformAdmins, sessions } from '../../src/db/schema/index.ts';
 import { jsonContent } from '../../src/lib/envelope.ts';
 import { orgRoute, platformRoute, publicRoute, streamRoute, userRoute } from '../../src/routes/route-kinds.ts';
 import { createApiKey, createMember, createOrg, createUser, ownerDb, type Credential } from '../helpers/factories.ts';
-import { countRoundTrips } from '../helpers/round-trips.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
 import { env, request } from '../helpers/worker.ts';
 
 /**
@@ -72,11 +72,8 @@ describe('gated route kinds fail closed', () => {
     const path = `/api/v1/orgs/${org.id}/test/noop`;
 
     vi.spyOn(console, 'error').mockImplementation(() => {});
-    const count = countRoundTrips();
-    expect((await get(path, viewer, withoutAuthority)).status).toBe(200);
-    expect(count()).toBe(1); // the gate alone, run after the handler, before the response leaves
-    vi.restoreAllMocks();
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    // the gate alone, run after the handler, before the response leaves
+    expect(await roundTrips(async () => expect((await get(path, viewer, withoutAuthority)).status).toBe(200))).toBe(1);
 
     expect((await get(path, stranger, withoutAuthority)).status).toBe(404);
     expect((await get(path, undefined, withoutAuthority)).status).toBe(401);
@@ -93,11 +90,8 @@ describe('gated route kinds fail closed', () => {
     const stranger = await createUser();
     const path = `/api/v1/orgs/${org.id}/test/swallow`;
     vi.spyOn(console, 'error').mockImplementation(() => {});
-    const count = countRoundTrips();
-    expect((await get(path, owner, withoutAuthority)).status).toBe(200);
-    expect(count()).toBe(1); // admitted by the handler's own batch: no second gate
-    vi.restoreAllMocks();
-    vi.spyOn(console, 'error').mockImplementation(() => {});
+    // admitted by the handler's own batch: no second gate
+    expect(await roundTrips(async () => expect((await get(path, owner, withoutAuthority)).status).toBe(200))).toBe(1);
     const refused = await get(path, stranger, withoutAuthority);
     expect(refused.status).toBe(404);
     expect(await refused.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
@@ -149,9 +143,7 @@ describe('gated route kinds fail closed', () => {
   });
 
   it('a public route makes no round trip of its own', async () => {
-    const count = countRoundTrips();
-    expect((await get('/api/v1/test/public/noop')).status).toBe(200);
-    expect(count()).toBe(0);
+    expect(await roundTrips(async () => expect((await get('/api/v1/test/public/noop')).status).toBe(200))).toBe(0);
   });
 
   it('publishes each route’s kind in the OpenAPI document', () => {
