@@ -43,7 +43,11 @@ describe('log lines during database failures', () => {
     responses.push(await post(flaky.bindings, '/api/v1/auth/login', { email: user.email, password: TEST_PASSWORD }));
     for (const response of responses) expect(response.status, await response.clone().text()).toBeGreaterThanOrEqual(400);
     // Answered 202 whatever happens; its failure is logged from the background.
-    expect((await post(dead, '/api/v1/auth/forgot-password', { email: user.email })).status).toBe(202);
+    const forgot = await post(dead, '/api/v1/auth/forgot-password', { email: user.email }, { 'x-request-id': 'client-123' });
+    expect(forgot.status).toBe(202);
+    // That background line still names its request (and the client's id): the request scope reaches `waitUntil` work.
+    const background = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.requestId === forgot.headers.get('x-request-id'));
+    expect(background.map((line) => [line.level, line.clientRequestId])).toContainEqual(['error', 'client-123']);
 
     // The failures were logged, with the query and its parameters redacted (so this scan saw them).
     expect(lines.some((line) => line.includes('params: [redacted]')), lines.join('\n')).toBe(true);
