@@ -46,3 +46,32 @@ export function targetTag(target: DisconnectTarget): string | undefined {
   if ('keyId' in target) return `key:${target.keyId}`;
   return `user:${target.userId}`;
 }
+
+/** Whether a socket's member is one `target` names. */
+export function matches(target: DisconnectTarget, attachment: RoomMember | undefined): boolean {
+  if (!attachment) return false;
+  if ('everyone' in target) return true;
+  if ('sessionId' in target) return attachment.sessionId === target.sessionId;
+  if ('keyId' in target) return attachment.keyId === target.keyId;
+  return attachment.userId === target.userId && (target.exceptSessionId === undefined || attachment.sessionId !== target.exceptSessionId);
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export const frameId = (frame: string) => (JSON.parse(frame) as { id: number }).id;
+
+/** Runs `action`; answers whether it did not throw (a socket that fails is skipped, never the rest). */
+export function safely(action: () => void): boolean {
+  try {
+    action();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -2,9 +2,9 @@ import { DurableObject } from 'cloudflare:workers';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { describeError, log } from '../../src/lib/log.ts';
 import { RoomStore } from './room-store.ts';
-import { CLOSE_CODES, clientFrame, directoryName, MEMBER_HEADER, roomMember, serverEvent, type DisconnectTarget, type RoomMember, type RoomPingReply, type ServerEvent, type TicketActor } from './room.schemas.ts';
+import { CLOSE_CODES, clientFrame, directoryName, MEMBER_HEADER, roomMember, serverEvent, type DisconnectTarget, type RoomPingReply, type ServerEvent, type TicketActor } from './room.schemas.ts';
 import { DeliveryBudget, membersPage, presenceChangeFrame } from './room-presence.ts';
-import { attachmentOf, errorFrame, exceedsBytes, memberTags, publicMember, targetTag, type Attachment } from './room-sockets.ts';
+import { attachmentOf, errorFrame, exceedsBytes, frameId, matches, memberTags, parseJson, publicMember, safely, targetTag, type Attachment } from './room-sockets.ts';
 
 /**
  * A realtime room, one object per room (its name says the org: `roomName`), on the WebSocket hibernation API:
@@ -242,30 +242,3 @@ export class Room extends DurableObject<Env> {
 }
 
 const isV2 = (attachment: Attachment) => attachment.v === 2;
-
-function matches(target: DisconnectTarget, attachment: RoomMember | undefined): boolean {
-  if (!attachment) return false;
-  if ('everyone' in target) return true;
-  if ('sessionId' in target) return attachment.sessionId === target.sessionId;
-  if ('keyId' in target) return attachment.keyId === target.keyId;
-  return attachment.userId === target.userId && (target.exceptSessionId === undefined || attachment.sessionId !== target.exceptSessionId);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-const frameId = (frame: string) => (JSON.parse(frame) as { id: number }).id;
-
-function safely(action: () => void): boolean {
-  try {
-    action();
-    return true;
-  } catch {
-    return false;
-  }
-}
