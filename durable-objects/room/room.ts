@@ -100,11 +100,17 @@ export class Room extends DurableObject<Env> {
 
   /** Closes the sockets `target` names with `code` and `reason`; answers how many sockets stay open. */
   disconnect(target: DisconnectTarget, code: number, reason: string): number {
-    const tagged = this.ctx.getWebSockets(targetTag(target));
-    for (const ws of tagged.filter((socket) => matches(target, this.#attachment(socket)))) {
-      this.#leave(ws);
+    const tagged = this.ctx.getWebSockets(targetTag(target)).filter((socket) => matches(target, this.#attachment(socket)));
+    // Everyone goes (a deleted project or org): nobody is left to hear who left, so no N² leave frames.
+    const silently = 'everyone' in target;
+    for (const ws of tagged) {
+      if (silently) {
+        this.#members.set(ws, null);
+        safely(() => ws.serializeAttachment(null));
+      } else this.#leave(ws);
       safely(() => ws.close(code, reason));
     }
+    if (silently) this.#store.takePresenceChanges();
     return this.ctx.getWebSockets().filter((socket) => this.#attachment(socket)).length;
   }
 

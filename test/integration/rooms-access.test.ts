@@ -119,6 +119,8 @@ describe('disconnects', () => {
     const bystander = await joinRoom(`/api/v1/orgs/${bystanderOrg.id}/rooms/general`, owner);
     expect((await api(`/api/v1/orgs/${org.id.toUpperCase()}`, { method: 'DELETE', auth: owner })).status).toBe(204);
     for (const socket of sockets) expect(await closedWithin(socket)).toEqual({ code: 4004, reason: 'Organization deleted' });
+    // Everyone goes at once: no socket is told of the others leaving first.
+    expect(sockets.flatMap((socket) => socket.frames).filter((frame) => frame.type === 'presence' && frame.event === 'leave')).toEqual([]);
     const listed = await runInDurableObject(roomDirectoryFor(env, org.id), (_, state) => state.storage.sql.exec('SELECT name FROM rooms').toArray());
     expect(listed).toEqual([]);
     expect((await api(`/api/v1/orgs/${org.id}/rooms/general/tickets`, { method: 'POST', auth: owner })).status).toBe(404);
