@@ -13,6 +13,7 @@ export class RoomStore {
     sql.exec('CREATE TABLE IF NOT EXISTS tickets (hash TEXT PRIMARY KEY, actor TEXT NOT NULL, expires_at INTEGER NOT NULL)');
     sql.exec('CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY, frame TEXT NOT NULL)');
     sql.exec('CREATE TABLE IF NOT EXISTS rooms (name TEXT PRIMARY KEY, tracked_at INTEGER NOT NULL)');
+    sql.exec('CREATE TABLE IF NOT EXISTS presence_changes (seq INTEGER PRIMARY KEY, connection_id TEXT NOT NULL, member TEXT)');
   }
 
   /** Keeps a ticket (by its hash) until `expiresAt`; drops the expired ones on the way. */
@@ -59,5 +60,32 @@ export class RoomStore {
 
   rooms(): string[] {
     return this.#sql.exec<{ name: string }>('SELECT name FROM rooms').toArray().map((row) => row.name);
+  }
+
+  /**
+   * Presence (protocol v2): keeps a join (`member` as JSON) or a leave (null) until the next flush, so a change
+   * survives an eviction in between. Answers whether it is the first one pending (the caller then sets the alarm).
+   */
+  addPresenceChange(connectionId: string, member: string | null): boolean {
+    const first = this.#sql.exec<{ n: number }>('SELECT count(*) AS n FROM presence_changes').one().n === 0;
+    this.#sql.exec('INSERT INTO presence_changes (connection_id, member) VALUES (?, ?)', connectionId, member);
+    return first;
+  }
+
+  /** Whether presence changes wait for a flush (a new change must queue behind them to keep the order). */
+  hasPresenceChanges(): boolean {
+    return this.#sql.exec('SELECT 1 FROM presence_changes LIMIT 1').toArray().length > 0;
+  }
+
+  /** Takes the pending presence changes, coalesced: a connection that joined and left since the last flush is in neither list. */
+  takePresenceChanges(): { joined: string[]; left: string[] } {
+    const rows = this.#sql.exec<{ seq: number; connection_id: string; member: string | null }>('DELETE FROM presence_changes RETURNING seq, connection_id, member').toArray();
+    const joined = new Map<string, string>();
+    const left: string[] = [];
+    for (const row of rows.sort((a, b) => Number(a.seq) - Number(b.seq))) {
+      if (row.member !== null) joined.set(row.connection_id, row.member);
+      else if (!joined.delete(row.connection_id)) left.push(row.connection_id);
+    }
+    return { joined: [...joined.values()], left };
   }
 }

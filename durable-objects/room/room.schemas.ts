@@ -48,10 +48,15 @@ export type RoomMember = z.infer<typeof roomMember>;
 /** The header the app hands the member in (the room is reachable only through the app's stub, never from outside). */
 export const MEMBER_HEADER = 'x-room-member';
 
-/** Frames a client may send (protocol v1). Anything else gets an `error` frame; the socket stays open. */
+/** The protocol versions a client may speak (README, "Realtime rooms"): v2 is v1 with scalable presence. */
+const version = z.union([z.literal(1), z.literal(2)]);
+
+/** Frames a client may send. Anything else gets an `error` frame; the socket stays open. */
 export const clientFrame = z.discriminatedUnion('type', [
-  z.strictObject({ v: z.literal(1), type: z.literal('broadcast'), data: z.json() }),
-  z.strictObject({ v: z.literal(1), type: z.literal('ephemeral'), data: z.json() }),
+  z.strictObject({ v: version, type: z.literal('broadcast'), data: z.json() }),
+  z.strictObject({ v: version, type: z.literal('ephemeral'), data: z.json() }),
+  /** v2: a page of the members, by connection id after `after` (the `next` of the previous page). */
+  z.strictObject({ v: z.literal(2), type: z.literal('members'), after: z.string().max(64).optional() }),
 ]);
 export type ClientFrame = z.infer<typeof clientFrame>;
 

@@ -2,8 +2,9 @@ import { DurableObject } from 'cloudflare:workers';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { describeError, log } from '../../src/lib/log.ts';
 import { RoomStore } from './room-store.ts';
-import { CLOSE_CODES, clientFrame, directoryName, MEMBER_HEADER, roomMember, serverEvent, type DisconnectTarget, type RoomMember, type RoomPingReply, type ServerEvent, type TicketActor } from './room.schemas.ts';
-import { attachmentOf, errorFrame, exceedsBytes, memberTags, publicMember, targetTag, type Attachment } from './room-sockets.ts';
+import { CLOSE_CODES, clientFrame, directoryName, MEMBER_HEADER, roomMember, serverEvent, type DisconnectTarget, type RoomPingReply, type ServerEvent, type TicketActor } from './room.schemas.ts';
+import { DeliveryBudget, membersPage, presenceChangeFrame } from './room-presence.ts';
+import { attachmentOf, errorFrame, exceedsBytes, frameId, matches, memberTags, parseJson, publicMember, safely, targetTag, type Attachment } from './room-sockets.ts';
 
 /**
  * A realtime room, one object per room (its name says the org: `roomName`), on the WebSocket hibernation API:
@@ -17,6 +18,8 @@ export class Room extends DurableObject<Env> {
   readonly #store: RoomStore;
   /** Attachments already read in this instance's life (null: left): a broadcast to 1,000 sockets reads none. */
   readonly #members = new WeakMap<WebSocket, Attachment | null>();
+  /** The room-wide delivery budget: in memory, as the object is evicted only after far longer than its window. */
+  readonly #budget = new DeliveryBudget();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -39,24 +42,25 @@ export class Room extends DurableObject<Env> {
     return this.#store.takeTicket(hash);
   }
 
-  /** Accepts one socket of a member the app has admitted (header `MEMBER_HEADER`); `?lastId=` resumes history. */
+  /** Accepts one socket of a member the app has admitted (header `MEMBER_HEADER`); `?lastId=` resumes history, `?v=2` speaks v2. */
   override fetch(request: Request): Response {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('Expected Upgrade: websocket', { status: 426 });
     const member = roomMember.safeParse(parseJson(request.headers.get(MEMBER_HEADER) ?? ''));
     if (!member.success) return new Response('Unknown member', { status: 400 });
-    const lastId = Number.parseInt(new URL(request.url).searchParams.get('lastId') ?? '', 10);
+    const query = new URL(request.url).searchParams;
+    const lastId = Number.parseInt(query.get('lastId') ?? '', 10);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     if (this.ctx.getWebSockets().length >= ROOM_LIMITS.connectionsPerRoom) {
       this.ctx.acceptWebSocket(server);
       server.close(CLOSE_CODES.full, 'Room is full');
       return new Response(null, { status: 101, webSocket: client });
     }
-    const attachment: Attachment = { ...member.data, id: crypto.randomUUID(), rate: { start: 0, count: 0 } };
+    const attachment: Attachment = { ...member.data, id: crypto.randomUUID(), rate: { start: 0, count: 0 }, ...(query.get('v') === '2' ? { v: 2 } : {}) };
     this.ctx.acceptWebSocket(server, memberTags(member.data));
     server.serializeAttachment(attachment);
     this.#members.set(server, attachment);
     server.send(this.#hello(attachment, Number.isSafeInteger(lastId) && lastId >= 0 ? lastId : undefined));
-    this.#send(JSON.stringify({ v: 1, type: 'presence', event: 'join', member: publicMember(attachment) }), server);
+    this.#announce(attachment, 'join', server);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -81,6 +85,12 @@ export class Room extends DurableObject<Env> {
     this.#leave(ws);
   }
 
+  /** Flushes the coalesced presence changes (v2) to the v2 sockets: one frame for everything since the last flush. */
+  override alarm(): void {
+    const { joined, left } = this.#store.takePresenceChanges();
+    if (joined.length + left.length > 0) this.#send(presenceChangeFrame(this.presence().connections, joined, left), undefined, isV2);
+  }
+
   /** Stores a server event in the history and sends it to every socket. Answers its id. */
   publish(input: ServerEvent): { id: number; delivered: number } {
     const { event, data } = serverEvent.parse(input);
@@ -90,11 +100,17 @@ export class Room extends DurableObject<Env> {
 
   /** Closes the sockets `target` names with `code` and `reason`; answers how many sockets stay open. */
   disconnect(target: DisconnectTarget, code: number, reason: string): number {
-    const tagged = this.ctx.getWebSockets(targetTag(target));
-    for (const ws of tagged.filter((socket) => matches(target, this.#attachment(socket)))) {
-      this.#leave(ws);
+    const tagged = this.ctx.getWebSockets(targetTag(target)).filter((socket) => matches(target, this.#attachment(socket)));
+    // Everyone goes (a deleted project or org): nobody is left to hear who left, so no N² leave frames.
+    const silently = 'everyone' in target;
+    for (const ws of tagged) {
+      if (silently) {
+        this.#members.set(ws, null);
+        safely(() => ws.serializeAttachment(null));
+      } else this.#leave(ws);
       safely(() => ws.close(code, reason));
     }
+    if (silently) this.#store.takePresenceChanges();
     return this.ctx.getWebSockets().filter((socket) => this.#attachment(socket)).length;
   }
 
@@ -143,8 +159,12 @@ export class Room extends DurableObject<Env> {
     if (attachment.rate.count > ROOM_LIMITS.messagesPerSecond) return ws.close(CLOSE_CODES.policy, 'Rate limit exceeded');
     if (typeof message !== 'string') return ws.send(errorFrame('BAD_FRAME', 'Frames are JSON text.'));
     const frame = clientFrame.safeParse(parseJson(message));
-    if (!frame.success) return ws.send(errorFrame('BAD_FRAME', 'Expected {"v":1,"type":"broadcast"|"ephemeral","data":…}.'));
+    if (!frame.success) return ws.send(errorFrame('BAD_FRAME', 'Expected {"v":1,"type":"broadcast"|"ephemeral","data":…} (or v2 `members`).'));
+    if (frame.data.type === 'members') return ws.send(JSON.stringify({ v: 2, type: 'members', ...membersPage(this.presence().members, frame.data.after) }));
     if (!attachment.canSend) return ws.send(errorFrame('READ_ONLY', 'You may read this room, not send to it.'));
+    const sockets = this.ctx.getWebSockets().length;
+    const retryAfterMs = this.#budget.spend(frame.data.type === 'ephemeral' ? sockets - 1 : sockets, now);
+    if (retryAfterMs > 0) return ws.send(errorFrame('ROOM_BUSY', 'The room has reached its message budget; retry shortly.', { retryAfterMs }));
     const from = publicMember(attachment);
     if (frame.data.type === 'ephemeral') {
       this.#send(JSON.stringify({ v: 1, type: 'ephemeral', from, data: frame.data.data }), ws);
@@ -166,7 +186,8 @@ export class Room extends DurableObject<Env> {
   #hello(attachment: Attachment, lastId: number | undefined): string {
     const { frames, missed } = this.#store.since(lastId);
     const members = this.presence().members;
-    const head = JSON.stringify({ v: 1, type: 'hello', you: publicMember(attachment), canSend: attachment.canSend, presence: members, missed });
+    const presence = attachment.v === 2 ? membersPage(members, undefined) : members;
+    const head = JSON.stringify({ v: attachment.v ?? 1, type: 'hello', you: publicMember(attachment), canSend: attachment.canSend, presence, missed });
     return `${head.slice(0, -1)},"history":[${frames.join(',')}]}`;
   }
 
@@ -176,7 +197,7 @@ export class Room extends DurableObject<Env> {
     if (!attachment) return;
     this.#members.set(ws, null);
     safely(() => ws.serializeAttachment(null));
-    this.#send(JSON.stringify({ v: 1, type: 'presence', event: 'leave', member: publicMember(attachment) }), ws);
+    this.#announce(attachment, 'leave', ws);
     if (!this.ctx.getWebSockets().some((other) => other !== ws && this.#attachment(other))) this.#forgetInDirectory();
   }
 
@@ -196,40 +217,34 @@ export class Room extends DurableObject<Env> {
     );
   }
 
-  /** Sends `frame` to every member socket but `except`; a socket that fails is skipped, never the rest. Answers how many got it. */
-  #send(frame: string, except?: WebSocket): number {
+  /**
+   * Tells the room a member joined or left: v1 sockets at once, one frame each; v2 sockets at once while the room
+   * is small, else through the pending changes, flushed by the alarm (which, unlike a timer, lets the object hibernate).
+   */
+  #announce(attachment: Attachment, event: 'join' | 'leave', except: WebSocket): void {
+    const member = publicMember(attachment);
+    this.#send(JSON.stringify({ v: 1, type: 'presence', event, member }), except, (other) => other.v !== 2);
+    const joined = event === 'join' ? [JSON.stringify(member)] : [];
+    const left = event === 'leave' ? [member.connectionId] : [];
+    if (this.ctx.getWebSockets().length <= ROOM_LIMITS.presenceImmediateMax && !this.#store.hasPresenceChanges()) {
+      this.#send(presenceChangeFrame(this.presence().connections, joined, left), except, isV2);
+      return;
+    }
+    if (this.#store.addPresenceChange(member.connectionId, joined[0] ?? null)) {
+      this.ctx.storage.setAlarm(Date.now() + ROOM_LIMITS.presenceFlushMs).catch((error: unknown) => log('error', 'presence flush not scheduled', { error: describeError(error) }));
+    }
+  }
+
+  /** Sends `frame` to every member socket (that `to` accepts) but `except`; a socket that fails is skipped, never the rest. Answers how many got it. */
+  #send(frame: string, except?: WebSocket, to?: (attachment: Attachment) => boolean): number {
     let delivered = 0;
     for (const ws of this.ctx.getWebSockets()) {
-      if (ws === except || !this.#attachment(ws)) continue;
+      const attachment = ws === except ? undefined : this.#attachment(ws);
+      if (!attachment || (to && !to(attachment))) continue;
       if (safely(() => ws.send(frame))) delivered++;
     }
     return delivered;
   }
 }
 
-function matches(target: DisconnectTarget, attachment: RoomMember | undefined): boolean {
-  if (!attachment) return false;
-  if ('everyone' in target) return true;
-  if ('sessionId' in target) return attachment.sessionId === target.sessionId;
-  if ('keyId' in target) return attachment.keyId === target.keyId;
-  return attachment.userId === target.userId && (target.exceptSessionId === undefined || attachment.sessionId !== target.exceptSessionId);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-const frameId = (frame: string) => (JSON.parse(frame) as { id: number }).id;
-
-function safely(action: () => void): boolean {
-  try {
-    action();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const isV2 = (attachment: Attachment) => attachment.v === 2;

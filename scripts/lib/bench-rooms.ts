@@ -1,6 +1,7 @@
 // `npm run bench` (BENCH_ONLY=rooms runs only this): N sockets in one room receive a broadcast. Reports the time
 // from send to first and last delivery and p50/p99 across sockets, per round, and the memory of the workerd
 // process that hosts the room, before and after the sockets connect. Localhost only; counts and time bounded.
+// Sockets speak protocol v2 (coalesced presence); BENCH_ROOM_PROTOCOL=1 measures v1's join-per-socket instead.
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { openRoomSocket, type RoomSocket } from './room-socket.ts';
@@ -8,6 +9,9 @@ import { demo } from './seed.ts';
 
 export interface RoomBenchResult {
   sockets: number;
+  protocol: 1 | 2;
+  /** Presence frames the sockets received while connecting (all of them together). */
+  presenceFrames: number;
   connectSeconds: number;
   rounds: Array<{ delivered: number; firstMs: number; p50Ms: number; p99Ms: number; lastMs: number }>;
   /** VmRSS of the workerd process(es) serving the port, in MiB: the room shares it with the rest of the Worker. */
@@ -20,10 +24,13 @@ const ROUND_TIMEOUT_MS = 10_000;
 /** Runs the room benchmark against the Worker at `baseUrl`. */
 export async function benchRooms(baseUrl: string, options: { sockets: number; rounds: number; signal: AbortSignal }): Promise<RoomBenchResult> {
   const port = new URL(baseUrl).port;
-  const room = `${baseUrl.replace(/^http/, 'ws')}/api/v1/orgs/${demo.org.id}/rooms/bench-${Date.now()}/ws`;
+  const protocol = process.env.BENCH_ROOM_PROTOCOL === '1' ? 1 : 2;
+  const room = `${baseUrl.replace(/^http/, 'ws')}/api/v1/orgs/${demo.org.id}/rooms/bench-${Date.now()}/ws${protocol === 2 ? '?v=2' : ''}`;
   const headers = { 'x-api-key': demo.apiKey.key };
   const arrivals = new Map<number, number[]>();
+  let presenceFrames = 0;
   const onFrame = (frame: { type: string } & Record<string, unknown>) => {
+    if (frame.type === 'presence') presenceFrames++;
     const round = (frame.data as { round?: number } | undefined)?.round;
     if (frame.type === 'broadcast' && typeof round === 'number') arrivals.get(round)?.push(performance.now());
   };
@@ -37,6 +44,7 @@ export async function benchRooms(baseUrl: string, options: { sockets: number; ro
       sockets.push(...(await Promise.all(Array.from({ length: batch }, () => openRoomSocket(room, { headers, onFrame, timeoutMs: 30_000 })))));
     }
     const connectSeconds = (performance.now() - started) / 1000;
+    const presenceWhileConnecting = presenceFrames;
     await new Promise((resolve) => setTimeout(resolve, 500));
     const connected = workerdRssMiB(port);
     const sender = await openRoomSocket(room, { headers });
@@ -54,7 +62,7 @@ export async function benchRooms(baseUrl: string, options: { sockets: number; ro
       rounds.push({ delivered: latencies.length, firstMs: ms(latencies[0]), p50Ms: ms(pick(latencies, 50)), p99Ms: ms(pick(latencies, 99)), lastMs: ms(latencies.at(-1)) });
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    return { sockets: options.sockets, connectSeconds: Math.round(connectSeconds * 10) / 10, rounds, memoryMiB: { before, connected, afterRounds: workerdRssMiB(port) } };
+    return { sockets: options.sockets, protocol, presenceFrames: presenceWhileConnecting, connectSeconds: Math.round(connectSeconds * 10) / 10, rounds, memoryMiB: { before, connected, afterRounds: workerdRssMiB(port) } };
   } finally {
     for (const socket of sockets) socket.ws.close(1000);
   }
@@ -62,7 +70,7 @@ export async function benchRooms(baseUrl: string, options: { sockets: number; ro
 
 /** Prints the result as a table and the target line. */
 export function reportRoomBench(result: RoomBenchResult): void {
-  console.log(`\nRooms: ${result.sockets} sockets in one room (connected in ${result.connectSeconds} s); a broadcast per round, send → delivery:`);
+  console.log(`\nRooms: ${result.sockets} sockets in one room, protocol v${result.protocol} (connected in ${result.connectSeconds} s, ${result.presenceFrames} presence frames received meanwhile); a broadcast per round, send → delivery:`);
   console.table(result.rounds.map((round, index) => ({ round: index + 1, delivered: round.delivered, 'first ms': round.firstMs, 'p50 ms': round.p50Ms, 'p99 ms': round.p99Ms, 'last ms': round.lastMs })));
   const worst = Math.max(...result.rounds.map((round) => round.lastMs));
   const all = result.rounds.every((round) => round.delivered === result.sockets);

@@ -118,6 +118,14 @@ export const ROOM_LIMITS = {
   historyMessages: 100,
   /** How long a connect ticket is valid, and it is valid once. */
   ticketTtlMs: 30_000,
+  /** Frames the whole room may deliver per second (a broadcast to N sockets costs N); past it a client frame gets `ROOM_BUSY`. */
+  roomDeliveriesPerSecond: 50_000,
+  /** Protocol v2: up to this many sockets, presence changes are sent at once; above, coalesced into one frame per flush. */
+  presenceImmediateMax: 50,
+  /** Protocol v2: how often coalesced presence changes are flushed (a storage alarm, which does not prevent hibernation). */
+  presenceFlushMs: 1_000,
+  /** Protocol v2: members per presence page (hello, `members` answers) and per list in a presence change. */
+  presencePage: 100,
 } as const;
 /** Files (src/routes/files): the largest single file and the bytes an org may store, by tier. */
 export const FILE_LIMITS: Readonly<Record<Tier, { maxUploadBytes: number; storageBytes: number }>> = {

@@ -52,7 +52,9 @@ export async function reportGrantsChanged<E extends AppEnv>(c: Context<E>, orgId
   await Promise.all(orgIds.map((orgId) => reportWrite(c, orgId, 'grants')));
 }
 
-/** As `reportGrantsChanged`, for a write that knows only the user (a reused refresh token): one more round trip. */
-export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<void> {
-  await reportGrantsChanged(c, await orgIdsOfUser(requestDatabase(c), userId));
+/** As `reportGrantsChanged`, for a write that knows only the user (a reused refresh token): one more round trip. Answers the orgs. */
+export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<string[]> {
+  const orgIds = await orgIdsOfUser(requestDatabase(c), userId);
+  await reportGrantsChanged(c, orgIds);
+  return orgIds;
 }

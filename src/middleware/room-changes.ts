@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { DisconnectTarget, ServerEvent } from '../../durable-objects/room/index.ts';
 import type { AppEnv } from '../env.ts';
+import { reportUserWrite } from './edge-changes.ts';
 import { disconnectFromRooms, EVENTS_ROOM, projectRoomsGone, publishToRoom, type DISCONNECTS } from '../services/rooms.ts';
 
 // What handlers tell realtime rooms (services/rooms.ts), in one line each: domain events after the response
@@ -31,4 +32,23 @@ export function projectGone<E extends AppEnv>(c: Context<E>, orgId: string, proj
 /** Closes `target`'s sockets in these orgs' rooms before the response leaves; never throws. */
 export function disconnectSockets<E extends AppEnv>(c: Context<E>, orgIds: readonly string[], target: DisconnectTarget, why: keyof typeof DISCONNECTS): Promise<void> {
   return disconnectFromRooms(c.env, orgIds, target, why);
+}
+
+/** A project role was set or removed: the user's sockets in the project's rooms close (4003), before the response. */
+export function projectAccessChanged<E extends AppEnv>(c: Context<E>, orgId: string, projectId: string, userId: string): Promise<void> {
+  return disconnectFromRooms(c.env, [orgId], { userId }, 'accessChanged', { kind: 'project', orgId, projectId, roomId: '' });
+}
+
+/** The org was deleted: every socket in every room of the org closes (4004), before the response. */
+export function orgDeleted<E extends AppEnv>(c: Context<E>, orgId: string): Promise<void> {
+  return disconnectFromRooms(c.env, [orgId], { everyone: true }, 'orgDeleted');
+}
+
+/**
+ * A refresh token was reused, so its session was revoked: the orgs' authorities hear of it (`reportUserWrite`)
+ * and the session's sockets close (4001), before the 401 leaves.
+ */
+export async function refreshTokenReused<E extends AppEnv>(c: Context<E>, userId: string, sessionId: string | null): Promise<void> {
+  const orgIds = await reportUserWrite(c, userId);
+  if (sessionId) await disconnectFromRooms(c.env, orgIds, { sessionId }, 'revoked');
 }

@@ -36,11 +36,12 @@ export async function redeemRoomTicket(env: Env, address: RoomAddress, ticket: s
  * Hands an admitted member's upgrade to the room. The org's directory learns of the room first, so a
  * revocation that starts after this call reaches the new socket too.
  */
-export async function connectToRoom(env: Env, address: RoomAddress, member: RoomMember, lastId: number | undefined): Promise<Response> {
+export async function connectToRoom(env: Env, address: RoomAddress, member: RoomMember, lastId: number | undefined, protocol: 1 | 2 = 1): Promise<Response> {
   const name = roomName(address);
   await roomDirectoryFor(env, address.orgId).track(name);
   const url = new URL('https://room/connect');
   if (lastId !== undefined) url.searchParams.set('lastId', String(lastId));
+  if (protocol === 2) url.searchParams.set('v', '2');
   return roomFor(env, name).fetch(url, { headers: { upgrade: 'websocket', [MEMBER_HEADER]: JSON.stringify(member) } });
 }
 
@@ -64,20 +65,22 @@ export const DISCONNECTS = {
   revoked: { code: CLOSE_CODES.revoked, reason: 'Credentials revoked' },
   accessChanged: { code: CLOSE_CODES.accessChanged, reason: 'Access changed' },
   gone: { code: CLOSE_CODES.gone, reason: 'Room gone' },
+  orgDeleted: { code: CLOSE_CODES.gone, reason: 'Organization deleted' },
 } as const;
 
 /**
- * Closes `target`'s sockets in every room of these orgs (their directories fan out), before the response
- * leaves: a revocation disconnects, it does not merely refuse the next connect. Never throws: a failure is logged.
+ * Closes `target`'s sockets in every room of these orgs (their directories fan out; only the rooms whose name
+ * starts with `within`, when given), before the response leaves: a revocation disconnects, it does not merely
+ * refuse the next connect. Never throws: a failure is logged.
  */
-export async function disconnectFromRooms(env: Env, orgIds: readonly string[], target: DisconnectTarget, why: keyof typeof DISCONNECTS): Promise<void> {
+export async function disconnectFromRooms(env: Env, orgIds: readonly string[], target: DisconnectTarget, why: keyof typeof DISCONNECTS, within?: RoomAddress): Promise<void> {
   const { code, reason } = DISCONNECTS[why];
   // Ids as sockets hold them (from the database): a path may spell them in upper case.
   const normalised = Object.fromEntries(Object.entries(target).map(([key, value]) => [key, typeof value === 'string' ? value.toLowerCase() : value])) as DisconnectTarget;
   await Promise.all(
     orgIds.map(async (orgId) => {
       try {
-        await roomDirectoryFor(env, orgId).disconnectRooms(normalised, code, reason);
+        await roomDirectoryFor(env, orgId).disconnectRooms(normalised, code, reason, within && roomName(within));
       } catch (error) {
         log('error', 'room sockets not closed after a revocation', { orgId, why, error: describeError(error) });
       }

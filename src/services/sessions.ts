@@ -69,7 +69,7 @@ interface RotateRow extends Record<string, unknown> {
  * already-rotated token after that revokes the whole session (the token has probably been stolen), and
  * `onRevoked` is told before the 401 leaves.
  */
-export async function rotateRefreshToken(db: Database, config: SessionConfig, presented: string, onRevoked: (userId: string) => Promise<void>): Promise<TokenPair> {
+export async function rotateRefreshToken(db: Database, config: SessionConfig, presented: string, onRevoked: (userId: string, sessionId: string | null) => Promise<void>): Promise<TokenPair> {
   const successor = await successorRefreshToken(config, presented);
   const [presentedHash, successorHash] = await Promise.all([sha256Hex(presented), sha256Hex(successor)]);
   const { rows } = await db.http.execute<RotateRow>(sql`
@@ -78,7 +78,7 @@ export async function rotateRefreshToken(db: Database, config: SessionConfig, pr
   `);
   const row = rows[0];
   if (row?.outcome === 'reused') {
-    if (row.user_id) await onRevoked(row.user_id);
+    if (row.user_id) await onRevoked(row.user_id, row.session_id);
     throw new ApiError('UNAUTHORIZED', 'This refresh token was already used, so the session has been revoked for safety. Sign in again.', {
       reason: 'refresh_token_reused',
     });

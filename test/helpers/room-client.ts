@@ -28,10 +28,11 @@ export function upgrade(url: string, options: { auth?: Credential; headers?: Rec
 }
 
 /** Connects with a fresh ticket (or with `auth` as headers when `byHeaders`), and waits for the hello. */
-export async function joinRoom(base: string, auth: Credential, options: { lastId?: number; byHeaders?: boolean } = {}): Promise<TestSocket & { hello: Frame }> {
-  const url = options.byHeaders ? `${base}/ws` : await roomTicket(base, auth);
-  const resume = options.lastId === undefined ? '' : `${url.includes('?') ? '&' : '?'}lastId=${options.lastId}`;
-  const response = await upgrade(url + resume, { auth: options.byHeaders ? auth : undefined });
+export async function joinRoom(base: string, auth: Credential, options: { lastId?: number; byHeaders?: boolean; v?: 2 } = {}): Promise<TestSocket & { hello: Frame }> {
+  const url = new URL(options.byHeaders ? `${base}/ws` : await roomTicket(base, auth), 'http://x');
+  if (options.lastId !== undefined) url.searchParams.set('lastId', String(options.lastId));
+  if (options.v !== undefined) url.searchParams.set('v', String(options.v));
+  const response = await upgrade(url.pathname + url.search, { auth: options.byHeaders ? auth : undefined });
   expect(response.status, await peek(response)).toBe(101);
   const socket = accept(response);
   return { ...socket, hello: await socket.next('hello') };

@@ -119,7 +119,7 @@ describe('bad frames and limits', () => {
     const { owner, org, base } = await tenant();
     const other = await joinRoom(base, await createMember(org, 'member'));
     const a = await joinRoom(base, owner);
-    for (const bad of ['not json', '{"v":2,"type":"broadcast","data":1}', '{"v":1,"type":"shout"}', '[]', 'null']) {
+    for (const bad of ['not json', '{"v":3,"type":"broadcast","data":1}', '{"v":1,"type":"members"}', '{"v":1,"type":"shout"}', '[]', 'null']) {
       a.send(bad);
       expect(await a.next('error')).toMatchObject({ code: 'BAD_FRAME' });
     }

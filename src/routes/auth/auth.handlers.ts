@@ -6,8 +6,8 @@ import { createAccount, logIn, signUpQuietly } from '../../services/accounts.ts'
 import { beginLogin } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
-import { reportGrantsChanged, reportUserWrite } from '../../middleware/edge-changes.ts';
-import { disconnectSockets } from '../../middleware/room-changes.ts';
+import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { disconnectSockets, refreshTokenReused } from '../../middleware/room-changes.ts';
 import { toProfile } from '../users/users.schemas.ts';
 import type { login, logout, refresh, signup } from './auth.routes.ts';
 
@@ -53,7 +53,7 @@ export const loginHandler: RouteHandler<typeof login> = async (c) => {
 
 /** One round trip (`refresh_rotate`). */
 export const refreshHandler: RouteHandler<typeof refresh> = async (c) => {
-  const tokens = await rotateRefreshToken(c.var.unscopedDb, c.var.config, c.req.valid('json').refreshToken, (userId) => reportUserWrite(c, userId));
+  const tokens = await rotateRefreshToken(c.var.unscopedDb, c.var.config, c.req.valid('json').refreshToken, (userId, sessionId) => refreshTokenReused(c, userId, sessionId));
   return c.json({ data: { tokens } }, 200);
 };
 

@@ -1,6 +1,7 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { isUniqueViolation } from '../../db/errors.ts';
 import { ApiError } from '../../errors.ts';
+import { orgDeleted } from '../../middleware/room-changes.ts';
 import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import {
   createOrganization,
@@ -58,5 +59,6 @@ export const deleteOrgHandler: RouteHandler<typeof deleteOrg> = async (c) => {
   const { orgId } = c.req.valid('param');
   const [deleted] = await c.var.tenant.batch((db) => [softDeleteOrg(db, orgId), revokePendingInvitations(db, orgId)]);
   if (deleted.length === 0) throw orgNotFound();
+  await orgDeleted(c, orgId);
   return c.body(null, 204);
 };

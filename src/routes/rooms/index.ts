@@ -13,7 +13,7 @@ export const roomRoutes = createRouter()
   })
   .openapi(orgRoom.connect, (c) => {
     const { orgId, roomId } = c.req.valid('param');
-    return connect(c, { kind: 'org', orgId: lower(orgId), roomId }, c.req.valid('query').lastId);
+    return connect(c, { kind: 'org', orgId: lower(orgId), roomId }, c.req.valid('query'));
   })
   .openapi(projectRoom.ticket, async (c) => {
     const { orgId, projectId, roomId } = c.req.valid('param');
@@ -22,7 +22,7 @@ export const roomRoutes = createRouter()
   })
   .openapi(projectRoom.connect, (c) => {
     const { orgId, projectId, roomId } = c.req.valid('param');
-    return connect(c, { kind: 'project', orgId: lower(orgId), projectId: lower(projectId), roomId }, c.req.valid('query').lastId);
+    return connect(c, { kind: 'project', orgId: lower(orgId), projectId: lower(projectId), roomId }, c.req.valid('query'));
   })
   .openapi(personalRoom.ticket, async (c) => {
     const { orgId, userId } = c.req.valid('param');
@@ -31,5 +31,5 @@ export const roomRoutes = createRouter()
   })
   .openapi(personalRoom.connect, (c) => {
     const { orgId, userId } = c.req.valid('param');
-    return connect(c, { kind: 'user', orgId: lower(orgId), userId: lower(userId) }, c.req.valid('query').lastId);
+    return connect(c, { kind: 'user', orgId: lower(orgId), userId: lower(userId) }, c.req.valid('query'));
   });

@@ -3,7 +3,8 @@ import type { RoomAddress, RoomMember } from '../../../durable-objects/room/inde
 import type { Actor, ScopedDatabase } from '../../db/tenant.ts';
 import type { AppEnv } from '../../env.ts';
 import { ApiError } from '../../errors.ts';
-import { ORG_ROLES, orgRoleAllows, type OrgRole } from '../../lib/permissions.ts';
+import { ORG_ROLES, PROJECT_ROLES, roleAdmits, type OrgRole, type ProjectRole } from '../../lib/permissions.ts';
+import { selectProjectMember } from '../../services/project-members.ts';
 import { connectToRoom, EVENTS_ROOM, issueRoomTicket } from '../../services/rooms.ts';
 
 type RoomContext = Context<AppEnv & { Variables: { actor: Actor; tenant: ScopedDatabase } }>;
@@ -22,17 +23,27 @@ export async function ticketFor(c: RoomContext, address: RoomAddress, connectPat
 }
 
 /**
- * Sending needs what writing a project needs at org level (owner, admin, member; a key with `projects:write`);
- * events rooms and personal rooms are the server's to write.
+ * Sending needs `projects:write`: in an org room by org role (owner, admin, member), in a project room by the
+ * project role where the member has one (it replaces the org role of a member or viewer, as in the gate); a key
+ * needs the scope. Events rooms and personal rooms are the server's to write. One round trip, and only for a
+ * member or viewer in a project room (their project role).
  */
-function mayWrite(actor: Actor, role: string | null, address: RoomAddress): boolean {
+async function mayWrite(c: RoomContext, address: RoomAddress): Promise<boolean> {
+  const { actor, tenant } = c.var;
   if (address.kind === 'user' || address.roomId === EVENTS_ROOM) return false;
   if (actor.type === 'api_key') return actor.scopes.includes('projects:write');
-  return (ORG_ROLES as readonly string[]).includes(role ?? '') && orgRoleAllows(role as OrgRole, 'projects:write');
+  const role = tenant.role ?? '';
+  if (!(ORG_ROLES as readonly string[]).includes(role)) return false;
+  let projectRole: ProjectRole | undefined;
+  if (address.kind === 'project' && role !== 'owner' && role !== 'admin') {
+    const [rows] = await tenant.batch((db) => [selectProjectMember(db, address.projectId, actor.id)]);
+    projectRole = PROJECT_ROLES.find((known) => known === rows[0]?.role);
+  }
+  return roleAdmits(role as OrgRole, projectRole, 'projects:write');
 }
 
 /** Hands an admitted caller's upgrade to the room (the gate has run: `streamRoute`). */
-export async function connect(c: RoomContext, address: RoomAddress, lastId: string | undefined): Promise<Response> {
+export async function connect(c: RoomContext, address: RoomAddress, query: { lastId?: string; v?: '1' | '2' }): Promise<Response> {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') throw new ApiError('UPGRADE_REQUIRED', 'Connect with a WebSocket client (Upgrade: websocket).');
   const actor = c.var.actor;
   assertMayEnter(actor, address);
@@ -41,9 +52,9 @@ export async function connect(c: RoomContext, address: RoomAddress, lastId: stri
     keyId: actor.type === 'api_key' ? actor.id : null,
     sessionId: actor.type === 'user' ? actor.sessionId : null,
     role: c.var.tenant.role ?? 'member',
-    canSend: mayWrite(actor, c.var.tenant.role, address),
+    canSend: await mayWrite(c, address),
   };
-  const upgraded = await connectToRoom(c.env, address, member, lastId === undefined ? undefined : Number(lastId));
+  const upgraded = await connectToRoom(c.env, address, member, query.lastId === undefined ? undefined : Number(query.lastId), query.v === '2' ? 2 : 1);
   if (upgraded.status !== 101 || !upgraded.webSocket) throw new Error(`room refused an admitted member (${upgraded.status})`);
   return new Response(null, { status: 101, webSocket: upgraded.webSocket });
 }

@@ -8,7 +8,7 @@ import { orgRoomParams, personalRoomParams, projectRoomParams, roomTicketSchema,
 const tags = ['Realtime rooms'];
 
 const switching = {
-  101: { description: 'Switching Protocols: the socket speaks the rooms protocol v1 (README, "Realtime rooms"); the first frame is `hello`.' },
+  101: { description: 'Switching Protocols: the socket speaks the rooms protocol v1, or v2 with `?v=2` (README, "Realtime rooms"); the first frame is `hello`.' },
   426: errorResponse('Not a WebSocket upgrade (`UPGRADE_REQUIRED`): connect with `Upgrade: websocket`.'),
 };
 
@@ -30,7 +30,7 @@ function roomRoutes<P extends z.ZodObject>(permission: Permission, base: string,
     summary: `Connect to ${what} (WebSocket)`,
     description:
       'Send `Upgrade: websocket` with `?ticket=` (or the usual credentials as headers). Membership and role are checked before the ' +
-      'upgrade; a revoked session, key or membership later closes the socket (4001/4003).',
+      'upgrade; a revoked session, key or membership later closes the socket (4001/4003), a deleted project or org too (4004).',
     request: { params, query: socketQuery },
     responses: switching,
   });

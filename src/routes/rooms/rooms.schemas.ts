@@ -20,6 +20,10 @@ export const socketQuery = z.strictObject({
     .regex(/^\d{1,15}$/)
     .optional()
     .openapi({ description: 'Resume: the hello replays only history after this id.', example: '42' }),
+  v: z
+    .enum(['1', '2'])
+    .optional()
+    .openapi({ description: 'The protocol version (default 1). v2 pages presence and coalesces its changes in large rooms (README, "Realtime rooms").' }),
 });
 
 export const roomTicketSchema = z

@@ -1,6 +1,7 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import { ApiError } from '../../../errors.ts';
+import { projectAccessChanged } from '../../../middleware/room-changes.ts';
 import { decodeCursor, takePage } from '../../../lib/pagination.ts';
 import { deleteProjectRole, selectProjectMember, selectProjectMemberPage, upsertProjectRole } from '../../../services/project-members.ts';
 import type { listProjectMembers, removeProjectRole, setProjectRole } from './project-members.routes.ts';
@@ -29,13 +30,15 @@ export const setProjectRoleHandler: RouteHandler<typeof setProjectRole> = async 
     selectProjectMember(db, projectId, userId),
   ]);
   if (!member) throw new ApiError('NOT_FOUND', 'User is not a member of this organization.');
+  await projectAccessChanged(c, orgId, projectId, userId);
   return c.json({ data: toProjectMember(member) }, 200);
 };
 
 /** One round trip: gate + delete. */
 export const removeProjectRoleHandler: RouteHandler<typeof removeProjectRole> = async (c) => {
-  const { projectId, userId } = c.req.valid('param');
+  const { orgId, projectId, userId } = c.req.valid('param');
   const [removed] = await c.var.tenant.batch((db) => [deleteProjectRole(db, projectId, userId)]);
   if (removed.length === 0) throw new ApiError('NOT_FOUND', 'This user has no role on the project.');
+  await projectAccessChanged(c, orgId, projectId, userId);
   return c.body(null, 204);
 };
