@@ -50,6 +50,16 @@ async function timed(rounds: number, bytes: number, once: (round: number) => Pro
   return (rounds * bytes) / MB / ((performance.now() - started) / 1000);
 }
 
+/** Runs one phase; a failure says which phase, and the network cause behind undici's bare "fetch failed". */
+async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const cause = error instanceof Error && error.cause ? ` (${String(error.cause)})` : '';
+    throw new Error(`files bench, ${name}: ${error instanceof Error ? error.message : String(error)}${cause}`, { cause: error });
+  }
+}
+
 async function ok(response: Response, what: string): Promise<Response> {
   if (!response.ok) throw new Error(`${what}: ${response.status} ${await response.text()}`);
   return response;
@@ -63,13 +73,13 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
     fetch(`${files}?name=bench.zip`, { method: 'POST', headers: { ...auth, 'content-type': 'application/zip' }, body: bytes }).then((r) => ok(r, 'upload'));
   console.log(`  files: ${ROUNDS} × ${SIZE / MB} MB each way, then one ${BIG / MB} MB upload…`);
   await ok(await fetch(`${baseUrl}/__bench/r2-put?key=warm`, { method: 'PUT', body }), 'raw put');
-  const rawPut = await timed(ROUNDS, SIZE, async (round) => {
+  const rawPut = await phase('raw puts', () => timed(ROUNDS, SIZE, async (round) => {
     await ok(await fetch(`${baseUrl}/__bench/r2-put?key=raw-${round}`, { method: 'PUT', body }), 'raw put');
-  });
+  }));
   const ids: string[] = [];
-  const apiPut = await timed(ROUNDS, SIZE, async () => {
+  const apiPut = await phase('API uploads', () => timed(ROUNDS, SIZE, async () => {
     ids.push(((await (await upload(body)).json()) as { data: { id: string } }).data.id);
-  });
+  }));
   const rawGet = await timed(ROUNDS, SIZE, async (round) => {
     await (await ok(await fetch(`${baseUrl}/__bench/r2-get?key=raw-${round}`), 'raw get')).arrayBuffer();
   });
@@ -93,8 +103,8 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
     const response = await work().finally(() => clearInterval(sampler));
     return { response, seconds: (performance.now() - started) / 1000, before, peak: Math.max(before, ...samples), after: rssMb(pids) };
   };
-  const rawBig = await sampled(async () => ok(await fetch(`${baseUrl}/__bench/r2-put?key=big`, { method: 'PUT', body: big }), 'raw big put'));
-  const apiBig = await sampled(() => upload(big));
+  const rawBig = await phase(`raw ${BIG / MB} MB put`, () => sampled(async () => ok(await fetch(`${baseUrl}/__bench/r2-put?key=big`, { method: 'PUT', body: big }), 'raw big put')));
+  const apiBig = await phase(`API ${BIG / MB} MB upload`, () => sampled(() => upload(big)));
   const { before, peak, after } = apiBig;
   const bigSeconds = apiBig.seconds;
   const stored = ((await apiBig.response.json()) as { data: { size: number } }).data.size;

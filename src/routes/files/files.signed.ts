@@ -79,7 +79,7 @@ export const uploadSignedHandler: RouteHandler<typeof uploadSigned> = async (c) 
   try {
     const header = c.req.header('content-type');
     if (!type || (header !== undefined && allowedType(header) !== type)) throw unsupportedType();
-    const length = declaredLength(c.req.raw, pending.size);
+    const length = declaredLength(c.req.raw, pending.size, c.var.config.MAX_REQUEST_BODY_BYTES);
     if (length !== pending.size) throw new ApiError('BAD_REQUEST', `This upload takes exactly ${pending.size} bytes.`, { reason: 'size_mismatch', declared: pending.size });
     stored = await storeBody(c.env.FILES, key, c.req.raw.body, length, type, pending.size);
   } catch (error) {
