@@ -94,6 +94,8 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
     await (await ok(await fetch(urls[round] ?? ''), 'download')).arrayBuffer();
   });
 
+  console.log(`  ${SIZE / MB} MB rounds: upload ${round(apiPut)} vs raw ${round(rawPut)} MB/s (${round(apiPut / rawPut)}×), download ${round(apiGet)} vs raw ${round(rawGet)} MB/s`);
+
   // 200 MB through bare R2, then through the API, while workerd's resident memory is sampled every 100 ms.
   const pids = ownWorkerdPids();
   const big = zipBytes(BIG);
