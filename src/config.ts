@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { APP_ENVS } from './lib/environments.ts';
+import { MULTIPART, REQUEST_BODY_MAX_BYTES } from './lib/limits.ts';
 
 const optional = <T extends z.ZodType>(schema: T) => schema.optional().or(z.literal('').transform(() => undefined));
 
@@ -68,6 +69,8 @@ const configSchema = z.object({
   FILE_URL_KEYS: optional(z.string().regex(/^[\w-]{1,16}:[^,\s]{32,}(,[\w-]{1,16}:[^,\s]{32,})*$/, 'must be id:secret pairs, comma-separated')),
   /** How long a webhook receiver has to answer (Svix: 15 s); tests shorten it. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
+  /** The largest body one upload request may carry: the Cloudflare plan's limit (Free/Pro 100 MB; Business 200 MB, Enterprise 500 MB). */
+  MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(MULTIPART.minPartBytes).max(5 * 2 ** 30).default(REQUEST_BODY_MAX_BYTES),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

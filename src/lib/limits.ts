@@ -11,9 +11,10 @@ export type Tier = (typeof TIERS)[number];
 /**
  * Every route declares one class (published as `x-rate-limit-class`): `read` and `write` for data,
  * `auth` for the anonymous sign-in flows (limited per client IP), `upload` for streamed bodies, `admin`
- * for org administration and the platform's own routes.
+ * for org administration and the platform's own routes, `download` for signed file downloads (anonymous:
+ * limited per client IP).
  */
-export const ROUTE_CLASSES = ['read', 'write', 'auth', 'upload', 'admin'] as const;
+export const ROUTE_CLASSES = ['read', 'write', 'auth', 'upload', 'admin', 'download'] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
 /** The classes of routes inside an org, limited per org by its tier (`auth` routes are anonymous: limited per IP). */
@@ -40,7 +41,7 @@ export const RATE_LIMITS: Readonly<Record<Tier, Readonly<Record<OrgRouteClass, n
  */
 export const CALLER_RATE_LIMITS: Readonly<Record<'user' | 'ip', Readonly<Partial<Record<RouteClass, number>>>>> = {
   user: { read: 1_000, write: 500, auth: 60, upload: 120, admin: 300 },
-  ip: { write: 120, auth: 30, upload: 30, admin: 60 },
+  ip: { write: 120, auth: 30, upload: 30, admin: 60, download: 600 },
 };
 
 const DAY_MS = 86_400_000;
@@ -144,3 +145,11 @@ export const FILE_RETENTION = { pendingSeconds: 86_400, deletedSeconds: 7 * 86_4
 export const SIGNED_URL_SECONDS = { default: 900, max: 7 * 86_400 } as const;
 /** Webhook endpoints one org may hold, whatever its tier (src/db/sql/webhooks.sql refuses more with QUOTA_EXCEEDED). */
 export const WEBHOOK_ENDPOINTS_PER_ORG = 20;
+/**
+ * The largest request body Cloudflare lets through to a Worker on the Free and Pro plans ("100 MB", read as the
+ * smaller decimal figure; Business 200 MB, Enterprise 500 MB): the default of MAX_REQUEST_BODY_BYTES. One upload
+ * request (a simple upload, a signed upload URL, a part) carries at most this; a larger file goes multipart.
+ */
+export const REQUEST_BODY_MAX_BYTES = 100_000_000;
+/** Text files are checked as UTF-8 byte by byte in JavaScript (binary types only by their first bytes), so they are capped lower, whatever the tier. */
+export const TEXT_FILE_MAX_BYTES = 32 * 2 ** 20;

@@ -24,6 +24,18 @@ export const WEBHOOK_EVENT_CATALOGUE = {
   'webhook_endpoint.created': { action: 'webhook_endpoint.created', description: 'A webhook endpoint was created (URL and secret redacted).' },
   'webhook_endpoint.updated': { action: 'webhook_endpoint.updated', description: 'A webhook endpoint changed, was rotated or was disabled.' },
   'webhook_endpoint.deleted': { action: 'webhook_endpoint.deleted', description: 'A webhook endpoint was deleted.' },
+  // A file row is created pending (multipart, signed upload URL) or ready (a simple upload), and becomes ready
+  // later, so these two are the entries whose `changes` say so (`match`, see WEBHOOK_EVENT_RULES).
+  'file.stored': {
+    action: 'file.created',
+    match: { status: 'ready' },
+    description: 'A file was stored: its bytes are in R2 and passed every check (`changes` hold its name, size, type and SHA-256).',
+  },
+  'file.deleted': {
+    action: 'file.deleted',
+    match: { deleted_at: { from: null } },
+    description: 'A stored file was deleted (its bytes are removed after the retention period); aborted uploads are not events.',
+  },
 } as const;
 
 export type WebhookEventType = keyof typeof WEBHOOK_EVENT_CATALOGUE;
@@ -32,10 +44,14 @@ export const WEBHOOK_EVENT_TYPES = Object.keys(WEBHOOK_EVENT_CATALOGUE) as [Webh
 /** Sent only by "send test event"; not derived from the audit log, and sent whatever the endpoint subscribes to. */
 export const TEST_EVENT_TYPE = 'webhook.test';
 
-/** audit action → event type, for the fan-out's SQL. */
-export const EVENT_TYPE_BY_ACTION: Readonly<Record<string, WebhookEventType>> = Object.fromEntries(
-  Object.entries(WEBHOOK_EVENT_CATALOGUE).map(([type, { action }]) => [action, type as WebhookEventType]),
-);
+/**
+ * The fan-out's rules: an audit entry of `action` whose `changes` contain `match` (jsonb `@>`; `{}` always) is an
+ * event of `event_type`. A file stored after it was created pending is its `file.updated` entry that made it ready.
+ */
+export const WEBHOOK_EVENT_RULES: ReadonlyArray<{ action: string; event_type: WebhookEventType; match: object }> = [
+  ...Object.entries(WEBHOOK_EVENT_CATALOGUE).map(([type, entry]) => ({ action: entry.action, event_type: type as WebhookEventType, match: 'match' in entry ? entry.match : {} })),
+  { action: 'file.updated', event_type: 'file.stored', match: { status: { to: 'ready' } } },
+];
 
 /**
  * Svix's retry schedule: the delay before each attempt after the first (which is immediate): 5 s, 5 min,

@@ -2,8 +2,8 @@ import { ApiError } from '../errors.ts';
 import { bytesFitType, FILE_TYPES, isTextType, SNIFF_BYTES, type FileType } from '../lib/file-types.ts';
 import { log } from '../lib/log.ts';
 
-// File bytes on R2: streamed through a check (type signature, size, UTF-8 for text) and a SHA-256 on their way,
-// never held whole in the isolate's memory.
+// File bytes on R2: streamed through a check (type signature, size, UTF-8 for text) and a native SHA-256 on
+// their way, in two reused buffers: never held whole in the isolate's memory, and no garbage per chunk.
 
 /** Why bytes were refused: not the declared type, larger than allowed, or text that is not UTF-8 without NUL. */
 export class FileRejected extends Error {
@@ -20,105 +20,111 @@ export const objectKey = (orgId: string, fileId: string) => `orgs/${orgId.toLowe
 
 const toHex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.byteLength + b.byteLength);
-  joined.set(a);
-  joined.set(b, a.byteLength);
-  return joined;
+/**
+ * Bytes read at a time into one of two reused buffers: one fills while the other is written, so the isolate's
+ * memory stays flat whatever the file's size, and JavaScript sees a chunk only every 512 KiB.
+ */
+const CHUNK_BYTES = 512 * 1024;
+
+/** A size and SHA-256 of bytes that passed the checks. */
+export interface Checked {
+  size: number;
+  sha256: string;
+}
+
+function textCheck(type: FileType) {
+  if (!isTextType(type)) return undefined;
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  return (chunk: Uint8Array | undefined) => {
+    try {
+      if (chunk) decoder.decode(chunk, { stream: true });
+      else decoder.decode();
+    } catch {
+      throw new FileRejected('encoding');
+    }
+    if (chunk?.includes(0)) throw new FileRejected('encoding');
+  };
 }
 
 /**
- * A pass-through that checks bytes as they flow: the first SNIFF_BYTES against `type`'s signature (held back
- * until seen), the running size against `maxBytes`, and text as strict UTF-8 without NUL; it hashes what passes.
- * On a refusal the stream errors and `rejection()` says why, so whatever consumes it (an R2 put) fails too.
+ * Reads `body` through the checks into `sink` (if any): the first SNIFF_BYTES against `type`'s signature before
+ * any byte is written, the running size against `maxBytes`, text as strict UTF-8 without NUL (only text types:
+ * it is the one check that reads every byte in JavaScript); every byte goes to a native SHA-256. Throws
+ * FileRejected on a refusal, and whatever the body or the sink throw.
  */
-export function inspectBytes(type: FileType, maxBytes: number) {
+export async function checkBytes(body: ReadableStream<Uint8Array>, type: FileType, maxBytes: number, sink?: (chunk: Uint8Array) => Promise<unknown>): Promise<Checked> {
   const digest = new crypto.DigestStream('SHA-256');
+  digest.digest.catch(() => undefined);
   const hasher = digest.getWriter();
-  const text = isTextType(type) ? new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }) : undefined;
-  let head: Uint8Array | undefined = new Uint8Array(0);
+  const text = textCheck(type);
+  const reader = body.getReader({ mode: 'byob' });
+  let spare = new ArrayBuffer(CHUNK_BYTES);
+  let writing: Promise<unknown> = Promise.resolve();
+  let writingBuffer = new ArrayBuffer(CHUNK_BYTES);
   let size = 0;
-  let rejection: FileRejected | undefined;
-  const fail = (reason: FileRejected['reason']) => (rejection = new FileRejected(reason));
-  const checkText = (chunk: Uint8Array | undefined) => {
-    if (!text) return;
-    try {
-      if (chunk) text.decode(chunk, { stream: true });
-      else text.decode();
-    } catch {
-      throw fail('encoding');
-    }
-    if (chunk?.includes(0)) throw fail('encoding');
-  };
-  // The digest copies what it is given before the chunk moves on; its writes queue in order and are awaited at the end.
-  let hashing: Promise<void> = Promise.resolve();
-  const pass = (chunk: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>) => {
-    const write = hasher.write(chunk);
-    write.catch(() => undefined);
-    hashing = write;
-    controller.enqueue(chunk);
-  };
-  const transform = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      size += chunk.byteLength;
-      if (size > maxBytes) throw fail('size');
-      checkText(chunk);
-      if (head === undefined) return pass(chunk, controller);
-      head = concat(head, chunk);
-      if (head.byteLength < SNIFF_BYTES) return;
-      if (!bytesFitType(head, type)) throw fail('type');
-      const held = head;
-      head = undefined;
-      pass(held, controller);
-    },
-    async flush(controller) {
-      if (head !== undefined) {
-        if (!bytesFitType(head, type)) throw fail('type');
-        if (head.byteLength > 0) pass(head, controller);
+  try {
+    for (;;) {
+      // The first read waits for the signature; later ones for a full buffer (or the end).
+      const { value, done } = await reader.readAtLeast(size === 0 ? SNIFF_BYTES : CHUNK_BYTES, new Uint8Array(spare));
+      await writing;
+      if (!value || value.byteLength === 0) {
+        if (done || !value) break;
+        spare = value.buffer as ArrayBuffer;
+        continue;
       }
-      checkText(undefined);
-      await hashing;
-      await hasher.close();
-    },
-  });
-  return {
-    stream: transform,
-    rejection: () => rejection,
-    size: () => size,
-    sha256: async () => toHex(await digest.digest),
-  };
+      if (size === 0 && !bytesFitType(value, type)) throw new FileRejected('type');
+      size += value.byteLength;
+      if (size > maxBytes) throw new FileRejected('size');
+      text?.(value);
+      writing = Promise.all([hasher.write(value), sink?.(value)]);
+      spare = writingBuffer;
+      writingBuffer = value.buffer as ArrayBuffer;
+      if (done) break;
+    }
+    await writing;
+    if (size === 0 && !bytesFitType(new Uint8Array(0), type)) throw new FileRejected('type');
+    text?.(undefined);
+    await hasher.close();
+    return { size, sha256: toHex(await digest.digest) };
+  } catch (error) {
+    writing.catch(() => undefined);
+    await reader.cancel(error).catch(() => undefined);
+    await hasher.abort(error).catch(() => undefined);
+    throw error;
+  }
 }
 
-export type Inspection = ReturnType<typeof inspectBytes>;
-
-/** Streams `body` (exactly `length` bytes) through `inspection` into R2 at `key`. */
-export async function putInspected(bucket: R2Bucket, key: string, body: ReadableStream<Uint8Array>, length: number, inspection: Inspection, contentType: string): Promise<void> {
-  const checked = body.pipeThrough(inspection.stream).pipeThrough(new FixedLengthStream(length));
-  await bucket.put(key, checked, { httpMetadata: { contentType } });
-}
-
-/** Reads a stored object back through `inspection` (a completed multipart upload is checked whole this way). */
-export async function inspectStored(bucket: R2Bucket, key: string, inspection: Inspection): Promise<boolean> {
+/** Checks a stored object by reading it back (a completed multipart upload is checked whole this way); undefined if it is gone. */
+export async function checkStored(bucket: R2Bucket, key: string, type: FileType, maxBytes: number): Promise<Checked | undefined> {
   const object = await bucket.get(key);
-  if (!object) return false;
-  await object.body.pipeThrough(inspection.stream).pipeTo(new WritableStream());
-  return true;
+  return object ? checkBytes(object.body, type, maxBytes) : undefined;
 }
 
-/** The byte count a streamed body announces (`Content-Length`, required), refused past `maxBytes` before any is read. */
-export function declaredLength(request: Request, maxBytes: number): number {
+/**
+ * The byte count a streamed body announces (`Content-Length`, required), refused before any is read past
+ * `maxBytes` (the largest file allowed) and past `bodyLimit` (what one request may carry: go multipart).
+ */
+export function declaredLength(request: Request, maxBytes: number, bodyLimit: number): number {
   const header = request.headers.get('content-length');
   if (header === null || !/^\d{1,15}$/.test(header)) {
     throw new ApiError('BAD_REQUEST', 'Content-Length is required: the size of the file in bytes.', { reason: 'length_required' });
   }
   const length = Number(header);
   if (length > maxBytes) throw tooLarge(maxBytes);
+  if (length > bodyLimit) throw bodyTooLarge(bodyLimit);
   return length;
 }
 
 const tooLarge = (maxBytes: number) => new ApiError('PAYLOAD_TOO_LARGE', `The file is larger than this plan allows (${maxBytes} bytes).`, { maxBytes });
 
-/** The 4xx for bytes `inspectBytes` refused. */
+/** The 413 of a file larger than one request may carry (the Cloudflare plan's body limit): it must go multipart. */
+export const bodyTooLarge = (bodyLimit: number) =>
+  new ApiError('PAYLOAD_TOO_LARGE', `One request carries at most ${bodyLimit} bytes: upload a larger file in parts (POST /api/v1/orgs/{orgId}/files/multipart).`, {
+    reason: 'use_multipart',
+    maxBytes: bodyLimit,
+  });
+
+/** The 4xx for bytes `checkBytes` refused. */
 export function rejectionError(rejection: FileRejected, type: string, maxBytes: number): ApiError {
   if (rejection.reason === 'size') return tooLarge(maxBytes);
   if (rejection.reason === 'encoding') return new ApiError('UNSUPPORTED_MEDIA_TYPE', 'A text file must be UTF-8 without NUL bytes.', { reason: 'not_text', contentType: type });
@@ -138,23 +144,41 @@ export async function discardObject(bucket: R2Bucket, key: string): Promise<void
   }
 }
 
+const lengthMismatch = () => new ApiError('BAD_REQUEST', 'The body did not have Content-Length bytes.', { reason: 'length_mismatch' });
+
 /**
- * Streams a request body of `length` bytes into R2 at `key`, checked as `type` and hashed on the way. Any failure
- * leaves no object: a refusal is its 4xx, a body shorter than announced a 400, R2 failing a 503.
+ * Streams a request body of `length` bytes into R2 at `key`, checked as `type` and hashed on the way (R2 reads
+ * through a native FixedLengthStream, so it knows the length). Any failure leaves no object: a refusal is its
+ * 4xx, a body shorter or longer than announced a 400, R2 failing a 503.
  */
-export async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uint8Array> | null, length: number, type: FileType, maxBytes: number) {
-  const inspection = inspectBytes(type, maxBytes);
+export async function storeBody(bucket: R2Bucket, key: string, body: ReadableStream<Uint8Array> | null, length: number, type: FileType, maxBytes: number): Promise<Checked> {
+  const fixed = new FixedLengthStream(length);
+  const put = bucket.put(key, fixed.readable, { httpMetadata: { contentType: type } });
+  put.catch(() => undefined);
+  const writer = fixed.writable.getWriter();
+  let received = 0;
+  const sink = (chunk: Uint8Array) => {
+    received += chunk.byteLength;
+    if (received > length) throw lengthMismatch();
+    return writer.write(chunk);
+  };
   try {
-    await putInspected(bucket, key, body ?? new ReadableStream({ start: (controller) => controller.close() }), length, inspection, type);
+    const checked = await checkBytes(body ?? new Response(new Uint8Array(0)).body ?? new ReadableStream(), type, maxBytes, sink);
+    if (checked.size !== length) throw lengthMismatch();
+    await writer.close();
+    await put;
+    return checked;
   } catch (error) {
+    await writer.abort(error).catch(() => undefined);
+    // The put settles before the delete, so an object it might still write cannot outlive the delete.
+    await put.catch(() => undefined);
     await discardObject(bucket, key);
-    const rejection = inspection.rejection();
-    if (rejection) throw rejectionError(rejection, type, maxBytes);
-    if (inspection.size() !== length) throw new ApiError('BAD_REQUEST', 'The body did not have Content-Length bytes.', { reason: 'length_mismatch' });
+    if (error instanceof FileRejected) throw rejectionError(error, type, maxBytes);
+    if (error instanceof ApiError) throw error;
+    if (received !== length) throw lengthMismatch();
     log('error', 'storing a file failed', { key, error: String(error) });
     throw new ApiError('SERVICE_UNAVAILABLE', 'File storage is briefly unavailable.', undefined, { 'Retry-After': '5' });
   }
-  return { size: inspection.size(), sha256: await inspection.sha256() };
 }
 
 /** Runs `work` (the metadata write) and deletes the stored object if it fails, so a failed upload leaves nothing. */

@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
 import { orgHasWebhooks } from '../cache/webhook-orgs.ts';
 import { describeError, log } from '../lib/log.ts';
-import { EVENT_TYPE_BY_ACTION } from '../lib/webhook-events.ts';
+import { WEBHOOK_EVENT_RULES } from '../lib/webhook-events.ts';
 import { enqueueJob, type JobPayload } from './jobs.ts';
 
 // Events are derived from the audit log, which every tenant change writes in its own transaction: each
@@ -12,7 +12,7 @@ import { enqueueJob, type JobPayload } from './jobs.ts';
 // entry that commits later. No event is lost (the cursor only moves in the statement that inserts), and none
 // invented (every message names its audit entry).
 
-const actionMap = JSON.stringify(EVENT_TYPE_BY_ACTION);
+const eventRules = JSON.stringify(WEBHOOK_EVENT_RULES);
 
 /** Entries fanned out per endpoint and run; a longer backlog continues in another fan-out job. */
 export const FANOUT_BATCH = 500;
@@ -30,7 +30,7 @@ const eventPayload = (eventType: SQL) => sql`jsonb_build_object('type', ${eventT
   'data', jsonb_build_object('id', a.target_id, 'orgId', a.org_id, 'actor', jsonb_build_object('type', a.actor_type, 'id', a.actor_id),
     'changes', a.changes, 'auditSeq', a.seq, 'requestId', a.request_id))`;
 
-const eventTypes = sql`jsonb_each_text(${actionMap}::jsonb) m(action, event_type)`;
+const eventTypes = sql`jsonb_to_recordset(${eventRules}::jsonb) m(action text, event_type text, match jsonb)`;
 
 export interface QueuedMessage {
   id: string;
@@ -54,7 +54,7 @@ export function fanOutStatement(orgId: string, now: Date): SQL {
       select ${newMessageId}, a.org_id, t.endpoint_id, a.seq, m.event_type, ${eventPayload(sql`m.event_type`)}, ${now.toISOString()}::timestamptz
       from targets t
       join audit_logs a on a.org_id = ${orgId}::uuid and a.seq > t.cursor_seq and a.seq <= t.upto
-      join ${eventTypes} on m.action = a.action
+      join ${eventTypes} on m.action = a.action and a.changes @> m.match
       where t.enabled and (t.event_types is null or m.event_type = any(t.event_types))
       on conflict (endpoint_id, audit_seq) do nothing
       returning id
@@ -80,7 +80,7 @@ export function replayStatement(orgId: string, endpointId: string, since: Date, 
     events as (
       select a.*, m.event_type from target t
       join audit_logs a on a.org_id = ${orgId}::uuid and a.seq <= t.cursor_seq and a.created_at >= ${since.toISOString()}::timestamptz
-      join ${eventTypes} on m.action = a.action
+      join ${eventTypes} on m.action = a.action and a.changes @> m.match
       where t.event_types is null or m.event_type = any(t.event_types)
       order by a.seq limit ${limit + 1}
     ),

@@ -5,7 +5,7 @@ import { allowedType } from '../../lib/file-types.ts';
 import { signGrant, urlKeys } from '../../lib/file-signing.ts';
 import { SIGNED_URL_SECONDS } from '../../lib/limits.ts';
 import { decodeCursor, takePage } from '../../lib/pagination.ts';
-import { declaredLength, keepIf, objectKey, storeBody, unsupportedType } from '../../services/file-store.ts';
+import { bodyTooLarge, declaredLength, keepIf, objectKey, storeBody, unsupportedType } from '../../services/file-store.ts';
 import { deletePendingFile, insertPendingFile, insertReadyFile, selectFile, selectFilePage, softDeleteFile, storageCheck } from '../../services/files.ts';
 import type { createDownloadUrl, createUploadUrl, deleteFile, getFile, listFiles, uploadFile } from './files.routes.ts';
 import { toFile } from './files.schemas.ts';
@@ -17,7 +17,7 @@ export const uploadFileHandler: RouteHandler<typeof uploadFile> = async (c) => {
   const { name, projectId } = c.req.valid('query');
   const type = allowedType(c.req.header('content-type'));
   if (!type) throw unsupportedType();
-  const room = await admitFile(c.var.tenant, orgId, projectId, (max) => declaredLength(c.req.raw, max));
+  const room = await admitFile(c.var.tenant, orgId, projectId, type, (max) => declaredLength(c.req.raw, max, c.var.config.MAX_REQUEST_BODY_BYTES));
   const fileId = crypto.randomUUID();
   const key = objectKey(orgId, fileId);
   const stored = await storeBody(c.env.FILES, key, c.req.raw.body, room.size, type, room.maxUploadBytes);
@@ -73,7 +73,12 @@ export const createDownloadUrlHandler: RouteHandler<typeof createDownloadUrl> = 
 export const createUploadUrlHandler: RouteHandler<typeof createUploadUrl> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { name, contentType, size, projectId, expiresIn } = c.req.valid('json');
-  await admitFile(c.var.tenant, orgId, projectId, () => size);
+  // The PUT is one request: a file larger than one may carry goes multipart instead (after the tier's own 413).
+  const bodyLimit = c.var.config.MAX_REQUEST_BODY_BYTES;
+  await admitFile(c.var.tenant, orgId, projectId, contentType, (max) => {
+    if (size <= max && size > bodyLimit) throw bodyTooLarge(bodyLimit);
+    return size;
+  });
   const expires = expiry(expiresIn);
   const file = { id: crypto.randomUUID(), orgId, projectId: projectId ?? null, name, size, contentType };
   const [, [row]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, size), insertPendingFile(db, c.var.actor, file, expires - Math.floor(Date.now() / 1000))]);

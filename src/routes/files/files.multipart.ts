@@ -3,7 +3,7 @@ import type { ScopedDatabase } from '../../db/tenant.ts';
 import { ApiError } from '../../errors.ts';
 import { FILE_TYPES, type FileType } from '../../lib/file-types.ts';
 import { MULTIPART } from '../../lib/limits.ts';
-import { declaredLength, discardObject, inspectBytes, inspectStored, objectKey, rejectionError } from '../../services/file-store.ts';
+import { checkStored, declaredLength, discardObject, FileRejected, objectKey, rejectionError, type Checked } from '../../services/file-store.ts';
 import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow, SIGNED_CLAIM_PREFIX, COMPLETING_PREFIX, claimCompletion } from '../../services/files.ts';
 import type { completeMultipart, listParts, startMultipart, uploadPart } from './files.routes.ts';
 import { toFile, toParts } from './files.schemas.ts';
@@ -14,7 +14,8 @@ import { admitFile, fileEvent } from './files.shared.ts';
 
 const uploadNotFound = () => new ApiError('NOT_FOUND', 'No such upload in progress.');
 const storageUnavailable = () => new ApiError('SERVICE_UNAVAILABLE', 'File storage is briefly unavailable.', undefined, { 'Retry-After': '5' });
-const partLimits = { minPartBytes: MULTIPART.minPartBytes, maxPartBytes: MULTIPART.maxPartBytes };
+/** What one part may hold: R2's bounds, and no more than one request may carry. */
+const partLimits = (bodyLimit: number) => ({ minPartBytes: MULTIPART.minPartBytes, maxPartBytes: Math.min(MULTIPART.maxPartBytes, bodyLimit) });
 
 const completing = () => new ApiError('CONFLICT', 'Another request is completing this upload.');
 
@@ -30,7 +31,7 @@ async function pendingUpload(tenant: ScopedDatabase, fileId: string, whileComple
 export const startMultipartHandler: RouteHandler<typeof startMultipart> = async (c) => {
   const { orgId } = c.req.valid('param');
   const { name, contentType, size, projectId } = c.req.valid('json');
-  await admitFile(c.var.tenant, orgId, projectId, () => size);
+  await admitFile(c.var.tenant, orgId, projectId, contentType, () => size);
   const fileId = crypto.randomUUID();
   const upload = await c.env.FILES.createMultipartUpload(objectKey(orgId, fileId), { httpMetadata: { contentType } }).catch(() => {
     throw storageUnavailable();
@@ -39,7 +40,7 @@ export const startMultipartHandler: RouteHandler<typeof startMultipart> = async 
   try {
     const [, [row]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, size), insertPendingFile(db, c.var.actor, file)]);
     if (!row) throw new Error('insert returned no row');
-    return c.json({ data: { file: toFile(row), parts: [], ...partLimits } }, 201);
+    return c.json({ data: { file: toFile(row), parts: [], ...partLimits(c.var.config.MAX_REQUEST_BODY_BYTES) } }, 201);
   } catch (error) {
     await upload.abort().catch(() => undefined);
     throw error;
@@ -54,8 +55,9 @@ export const uploadPartHandler: RouteHandler<typeof uploadPart> = async (c) => {
   const maxParts = Math.max(1, Math.ceil(row.size / MULTIPART.minPartBytes));
   if (partNumber > maxParts) throw new ApiError('BAD_REQUEST', `A file of ${row.size} bytes has at most ${maxParts} parts.`, { reason: 'too_many_parts', maxParts });
   const others = toParts(row).filter((part) => part.partNumber !== partNumber);
-  const room = Math.min(MULTIPART.maxPartBytes, row.size - others.reduce((sum, part) => sum + part.size, 0));
-  const length = declaredLength(c.req.raw, Math.max(room, 0));
+  const bodyLimit = c.var.config.MAX_REQUEST_BODY_BYTES;
+  const room = Math.min(partLimits(bodyLimit).maxPartBytes, row.size - others.reduce((sum, part) => sum + part.size, 0));
+  const length = declaredLength(c.req.raw, Math.max(room, 0), bodyLimit);
   if (length === 0) throw new ApiError('BAD_REQUEST', 'A part cannot be empty.', { reason: 'empty_part' });
   let received = 0;
   const counted = (c.req.raw.body ?? new ReadableStream()).pipeThrough(
@@ -77,7 +79,7 @@ export const uploadPartHandler: RouteHandler<typeof uploadPart> = async (c) => {
 
 export const listPartsHandler: RouteHandler<typeof listParts> = async (c) => {
   const row = await pendingUpload(c.var.tenant, c.req.valid('param').fileId);
-  return c.json({ data: { file: toFile(row), parts: toParts(row), ...partLimits } }, 200);
+  return c.json({ data: { file: toFile(row), parts: toParts(row), ...partLimits(c.var.config.MAX_REQUEST_BODY_BYTES) } }, 200);
 };
 
 /** Why a set of parts cannot make the declared file, or undefined. */
@@ -107,22 +109,22 @@ export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = 
   if (!claimed) throw completing();
   const key = objectKey(orgId, fileId);
   const type = (FILE_TYPES as readonly string[]).includes(row.contentType) ? (row.contentType as FileType) : 'application/zip';
-  const inspection = inspectBytes(type, row.size);
   const discard = async () => {
     await discardObject(c.env.FILES, key);
     await c.var.tenant.batch((db) => [deletePendingFile(db, fileId)]).catch(() => undefined);
   };
+  let checked: Checked | undefined;
   try {
     await c.env.FILES.resumeMultipartUpload(key, row.uploadId).complete(parts.map(({ partNumber, etag }) => ({ partNumber, etag })));
-    if (!(await inspectStored(c.env.FILES, key, inspection))) throw storageUnavailable();
+    checked = await checkStored(c.env.FILES, key, type, row.size);
+    if (!checked) throw storageUnavailable();
   } catch (error) {
     await discard();
-    const rejection = inspection.rejection();
-    if (rejection) throw rejectionError(rejection, type, row.size);
+    if (error instanceof FileRejected) throw rejectionError(error, type, row.size);
     throw error instanceof ApiError ? error : storageUnavailable();
   }
-  const sha256 = await inspection.sha256();
-  const [, [ready]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, inspection.size(), fileId), markReady(db, fileId, inspection.size(), sha256)]).catch(async (error: unknown) => {
+  const { size, sha256 } = checked;
+  const [, [ready]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, size, fileId), markReady(db, fileId, size, sha256)]).catch(async (error: unknown) => {
     await discard();
     throw error;
   });

@@ -37,7 +37,11 @@ const bytesBody = (description: string) => ({
 const bytesErrors = {
   ...quotaErrorResponses,
   400: errorResponse('Malformed request: no `Content-Length`, fewer bytes than it announced, or (a part) a part number past what the declared size allows (`details.reason`).'),
-  413: errorResponse("Larger than the tier's largest file (`PAYLOAD_TOO_LARGE`, `details.maxBytes`); nothing was stored."),
+  413: errorResponse(
+    "Larger than the tier's largest file (text types: at most 32 MiB whatever the tier), or than one request may carry " +
+      '(`MAX_REQUEST_BODY_BYTES`, the Cloudflare plan\'s body limit, 100 MB by default: `details.reason` `use_multipart`); ' +
+      '`PAYLOAD_TOO_LARGE` with `details.maxBytes`, nothing was stored.',
+  ),
   415: errorResponse('A content type outside the allowlist, or bytes that are not of the declared type (`details.reason`); nothing was stored.'),
 };
 
@@ -48,7 +52,8 @@ export const uploadFile = streamRoute('upload', 'files:write', {
   summary: 'Upload a file (streamed)',
   description:
     'The body is the file; `Content-Type` one of the allowed types, checked against the bytes; `Content-Length` required, ' +
-    "at most the tier's largest file. Stored only when every check passes and the org's storage quota has room.",
+    "at most the tier's largest file and at most what one request may carry (100 MB by default: larger files go multipart). " +
+    "Stored only when every check passes and the org's storage quota has room.",
   request: { params: orgParams, query: uploadQuery, body: bytesBody('The file.') },
   responses: { 201: jsonContent(file, 'The stored file.'), ...bytesErrors },
 });
@@ -100,7 +105,15 @@ export const createUploadUrl = orgRoute('files:write', {
   summary: 'Sign an upload URL',
   description: 'Reserves the declared size against the storage quota; a client then PUTs exactly those bytes to the URL, with no credentials, once.',
   request: { params: orgParams, body: jsonBody(uploadUrlBody, 'The file to come.') },
-  responses: { 201: jsonContent(dataEnvelope(uploadUrlSchema), 'The pending file and its upload URL.'), ...bodyErrorResponses, ...quotaErrorResponses },
+  responses: {
+    201: jsonContent(dataEnvelope(uploadUrlSchema), 'The pending file and its upload URL.'),
+    ...bodyErrorResponses,
+    ...quotaErrorResponses,
+    413: errorResponse(
+      "The JSON body is larger than the configured limit, or the declared size is larger than the tier's largest file (text: 32 MiB) " +
+        'or than one request may carry (`details.reason` `use_multipart`: the PUT is one request, so such a file goes multipart).',
+    ),
+  },
 });
 
 export const startMultipart = orgRoute('files:write', {
@@ -110,7 +123,12 @@ export const startMultipart = orgRoute('files:write', {
   summary: 'Start a multipart upload',
   description: 'Reserves the declared size; parts then go to `PUT …/parts/{partNumber}`, and `POST …/complete` stores the file.',
   request: { params: orgParams, body: jsonBody(startUploadBody, 'The file to come.') },
-  responses: { 201: jsonContent(dataEnvelope(multipartSchema), 'The pending upload.'), ...bodyErrorResponses, ...quotaErrorResponses },
+  responses: {
+    201: jsonContent(dataEnvelope(multipartSchema), 'The pending upload.'),
+    ...bodyErrorResponses,
+    ...quotaErrorResponses,
+    413: errorResponse("The JSON body is larger than the configured limit, or the declared size is larger than the tier's largest file (text: 32 MiB)."),
+  },
 });
 
 export const uploadPart = streamRoute('upload', 'files:write', {
@@ -149,7 +167,8 @@ export const downloadSigned = publicRoute({
   method: 'get',
   path: '/files/{fileId}/content',
   tags,
-  rateLimitClass: 'read',
+  // Anyone holding a URL may call it: limited per client IP (600 a minute), unlike anonymous reads of no data.
+  rateLimitClass: 'download',
   summary: 'Download a file through a signed URL',
   description: 'Honours `Range` (one range), `If-None-Match`, `If-Modified-Since` and `If-Range`. No credentials: the signature is the grant.',
   request: { params: signedParams, query: signedDownloadQuery },

@@ -64,7 +64,7 @@ export const multipartSchema = z
     file: fileSchema,
     parts: z.array(partSchema).openapi({ description: 'Parts received so far, by part number: a client resumes by sending the others.' }),
     minPartBytes: z.int().openapi({ example: MULTIPART.minPartBytes, description: 'Every part but the last must be at least this large.' }),
-    maxPartBytes: z.int().openapi({ example: MULTIPART.maxPartBytes }),
+    maxPartBytes: z.int().openapi({ example: MULTIPART.maxPartBytes, description: 'R2 takes 5 GiB; here at most 100 MiB, and no more than one request may carry (`MAX_REQUEST_BODY_BYTES`).' }),
   })
   .openapi('MultipartUpload');
 export { partSchema };

@@ -2,6 +2,8 @@ import type { Context } from 'hono';
 import type { ScopedDatabase } from '../../db/tenant.ts';
 import type { AppEnv } from '../../env.ts';
 import { ApiError, quotaExceeded } from '../../errors.ts';
+import { isTextType, type FileType } from '../../lib/file-types.ts';
+import { TEXT_FILE_MAX_BYTES } from '../../lib/limits.ts';
 import { projectEvent } from '../../middleware/room-changes.ts';
 import { selectStorageState, storageRoom, type FileRow } from '../../services/files.ts';
 import { toFile } from './files.schemas.ts';
@@ -13,17 +15,19 @@ const storageFull = (limit: number, used: number) => quotaExceeded({ resource: '
 
 /**
  * One round trip before any byte moves: the org's tier and storage, and the project. `sizeFor` gives the size
- * to admit, given the tier's largest file (and throws 413 past it); refused past the quota or for a dead project.
+ * to admit, given the largest file of the tier (and of the type: text is capped lower) and throws 413 past it;
+ * refused past the quota or for a dead project.
  */
-export async function admitFile(tenant: ScopedDatabase, orgId: string, projectId: string | undefined, sizeFor: (maxBytes: number) => number) {
+export async function admitFile(tenant: ScopedDatabase, orgId: string, projectId: string | undefined, type: FileType, sizeFor: (maxBytes: number) => number) {
   const [[state]] = await tenant.batch((db) => [selectStorageState(db, orgId, projectId)]);
   if (!state) throw new ApiError('NOT_FOUND', 'Not found.');
   if (!state.projectLive) throw new ApiError('NOT_FOUND', 'Project not found.');
   const room = storageRoom(state);
-  const size = sizeFor(room.maxUploadBytes);
-  if (size > room.maxUploadBytes) throw new ApiError('PAYLOAD_TOO_LARGE', `The file is larger than this plan allows (${room.maxUploadBytes} bytes).`, { maxBytes: room.maxUploadBytes });
+  const maxUploadBytes = isTextType(type) ? Math.min(room.maxUploadBytes, TEXT_FILE_MAX_BYTES) : room.maxUploadBytes;
+  const size = sizeFor(maxUploadBytes);
+  if (size > maxUploadBytes) throw new ApiError('PAYLOAD_TOO_LARGE', `The file is larger than this plan allows for its type (${maxUploadBytes} bytes).`, { maxBytes: maxUploadBytes });
   if (room.used + size > room.storageBytes) throw storageFull(room.storageBytes, room.used);
-  return { ...room, size };
+  return { ...room, maxUploadBytes, size };
 }
 
 /** A project's file stored or deleted: its `events` room hears `file.stored` / `file.deleted` (after the response). */

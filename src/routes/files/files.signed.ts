@@ -7,6 +7,7 @@ import { contentDisposition, decideRange, notModified } from '../../lib/http-con
 import { requestMeta } from '../../middleware/request-meta.ts';
 import { declaredLength, discardObject, keepIf, objectKey, storeBody, unsupportedType } from '../../services/file-store.ts';
 import { SIGNED_CLAIM_PREFIX, selectSignedFile, signedUploadClaimSql, signedUploadDiscardSql, signedUploadFinishSql } from '../../services/files.ts';
+import { promptFanOut } from '../../services/webhook-fanout.ts';
 import type { downloadSigned, uploadSigned } from './files.routes.ts';
 import { toFile } from './files.schemas.ts';
 import { fileEvent, fileNotFound } from './files.shared.ts';
@@ -79,7 +80,7 @@ export const uploadSignedHandler: RouteHandler<typeof uploadSigned> = async (c) 
   try {
     const header = c.req.header('content-type');
     if (!type || (header !== undefined && allowedType(header) !== type)) throw unsupportedType();
-    const length = declaredLength(c.req.raw, pending.size);
+    const length = declaredLength(c.req.raw, pending.size, c.var.config.MAX_REQUEST_BODY_BYTES);
     if (length !== pending.size) throw new ApiError('BAD_REQUEST', `This upload takes exactly ${pending.size} bytes.`, { reason: 'size_mismatch', declared: pending.size });
     stored = await storeBody(c.env.FILES, key, c.req.raw.body, length, type, pending.size);
   } catch (error) {
@@ -96,5 +97,7 @@ export const uploadSignedHandler: RouteHandler<typeof uploadSigned> = async (c) 
   }
   const ready = { ...pending, status: 'ready' as const, size: stored.size, sha256: stored.sha256, expiresAt: null, updatedAt: new Date() };
   fileEvent(c, 'file.stored', ready);
+  // A public route reports no write to the org's authority, so it prompts the webhook fan-out (file.stored) itself.
+  c.executionCtx.waitUntil(promptFanOut(c.env, org));
   return c.json({ data: toFile(ready) }, 200);
 };
