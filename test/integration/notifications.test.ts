@@ -152,6 +152,21 @@ describe('at-least-once delivery, effects once', () => {
     room.ws.close(1000);
   });
 
+  it('a disabled webhook endpoint notifies the owners and admins in the app only (the webhook path sends the email)', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const admin = await createMember(org, 'admin');
+    await ownerDb.http.insert(notificationPreferences).values({ userId: admin.id, category: 'webhooks', channel: 'both' });
+    const endpointId = crypto.randomUUID();
+    const event: NotificationEvent = { type: 'webhook.disabled', eventId: crypto.randomUUID(), orgId: org.id, endpointId, description: 'CI hook', userIds: [owner.id, admin.id] };
+    await deliver(event, 2);
+    for (const user of [owner, admin]) {
+      expect(await stored(user.id)).toEqual([
+        expect.objectContaining({ category: 'webhooks', title: `A webhook endpoint of ${org.name} was disabled`, inApp: true, emailWanted: false, data: { endpointId } }),
+      ]);
+    }
+  });
+
   it('an event for a user who is gone, or about a deleted org, is acked and stores nothing', async () => {
     const result = await deliver({ type: 'security.password_changed', eventId: crypto.randomUUID(), userId: crypto.randomUUID() });
     expect(result.retried).toEqual([]);
