@@ -1,5 +1,5 @@
 import { createExecutionContext, createScheduledController } from 'cloudflare:test';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { apiKeys, files, notificationPreferences, notifications } from '../../src/db/schema/index.ts';
 import { FILE_LIMITS } from '../../src/lib/limits.ts';
@@ -273,6 +273,29 @@ describe('the list and its actions', () => {
     const key = await createApiKey(org, { scopes: ['org:read'] });
     expect((await api(base, { auth: { apiKey: key.key } })).status).toBe(403);
     expect((await api(base)).status).toBe(401);
+  });
+});
+
+describe('row-level security (the second wall)', () => {
+  it('the runtime role sees and writes only the notifications and preferences of app.user_id', async () => {
+    const owner = await createUser();
+    const other = await createUser();
+    const [row] = await seed(owner, 1);
+    const db = testDb();
+    const as = (userId: string) => sql`select set_config('app.user_id', ${userId}, true), set_config('app.org_id', '', true)`;
+    const [, visible, own] = await db.http.batch([
+      db.http.execute(as(other.id)),
+      db.http.select().from(notifications).where(eq(notifications.userId, owner.id)),
+      db.http.update(notifications).set({ title: 'changed' }).where(eq(notifications.userId, owner.id)).returning(),
+    ]);
+    expect([visible, own]).toEqual([[], []]);
+    await expect(
+      db.http.batch([db.http.execute(as(other.id)), db.http.insert(notificationPreferences).values({ userId: owner.id, category: 'storage', channel: 'none' })]),
+    ).rejects.toThrow();
+    // Without a user at all (no gate ran), nothing is visible.
+    expect(await db.http.select().from(notifications).where(eq(notifications.id, row?.id ?? ''))).toEqual([]);
+    const [, mine] = await db.http.batch([db.http.execute(as(owner.id)), db.http.select().from(notifications).where(eq(notifications.userId, owner.id))]);
+    expect(mine.map((item) => item.id)).toEqual([row?.id]);
   });
 });
 
