@@ -32,3 +32,5 @@ export const STORAGE_WARNING_RATIO = 0.8;
 export const KEY_EXPIRY_WARNING_DAYS = 7;
 /** A sign-in from a user agent and IP seen in the user's sessions of this many days is not new. */
 export const SIGN_IN_MEMORY_DAYS = 90;
+/** Notifications older than this are deleted by the daily cron, read or not. */
+export const NOTIFICATION_RETENTION_DAYS = 180;

@@ -6,7 +6,7 @@ import { FILE_LIMITS } from '../../src/lib/limits.ts';
 import type { NotificationEvent } from '../../src/services/notification-events.ts';
 import { createQueueHandler } from '../../workers/queue.ts';
 import { createScheduledHandler, schedule } from '../../workers/scheduled.ts';
-import { notifyExpiringApiKeys, notifyStorageNearQuota } from '../../workers/tasks/notifications.ts';
+import { notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications } from '../../workers/tasks/notifications.ts';
 import { addMember, api, createApiKey, createMember, createOrg, createUser, json, ownerDb, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { JOBS_QUEUE, job, message, runBatch } from '../helpers/queue.ts';
 import { joinRoom, type Frame } from '../helpers/room-client.ts';
@@ -361,9 +361,18 @@ describe('daily cron tasks', () => {
     ).toEqual([]);
   });
 
-  it('both tasks run on the daily cron', async () => {
-    const handler = createScheduledHandler({ '17 3 * * *': [notifyExpiringApiKeys, notifyStorageNearQuota] });
+  it('retention: notifications older than 180 days (of the cron time) are deleted, newer ones kept', async () => {
+    const user = await createUser();
+    const [old] = await seed(user, 1, { createdAt: new Date(at - 181 * day) });
+    const [recent] = await seed(user, 1, { createdAt: new Date(at - 179 * day) });
+    await pruneNotifications({ env, db: testDb(), scheduledTime: at });
+    expect((await stored(user.id)).map((row) => row.id)).toEqual([recent?.id]);
+    expect(old).toBeDefined();
+  });
+
+  it('the three tasks run on the daily cron', async () => {
+    const handler = createScheduledHandler({ '17 3 * * *': [notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications] });
     await expect(handler(createScheduledController({ cron: '17 3 * * *', scheduledTime: at }), env, createExecutionContext())).resolves.toBeUndefined();
-    expect(schedule['17 3 * * *']).toEqual(expect.arrayContaining([notifyExpiringApiKeys, notifyStorageNearQuota]));
+    expect(schedule['17 3 * * *']).toEqual(expect.arrayContaining([notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications]));
   });
 });

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { FILE_LIMITS } from '../../src/lib/limits.ts';
 import { log } from '../../src/lib/log.ts';
-import { KEY_EXPIRY_WARNING_DAYS, STORAGE_WARNING_RATIO } from '../../src/lib/notification-categories.ts';
+import { KEY_EXPIRY_WARNING_DAYS, NOTIFICATION_RETENTION_DAYS, STORAGE_WARNING_RATIO } from '../../src/lib/notification-categories.ts';
 import { enqueueJob } from '../../src/services/jobs.ts';
 import type { TaskContext } from './types.ts';
 
@@ -49,4 +49,14 @@ export async function notifyStorageNearQuota({ env, db, scheduledTime }: TaskCon
     ),
   );
   log('info', 'storage warnings notified', { orgs: rows.length });
+}
+
+/** Rows deleted per run; a backlog drains over the next days. */
+const PRUNE_BATCH = 10_000;
+
+/** Daily: deletes notifications past NOTIFICATION_RETENTION_DAYS (of the cron's time). Idempotent. */
+export async function pruneNotifications({ db, scheduledTime }: TaskContext): Promise<void> {
+  const before = new Date(scheduledTime - NOTIFICATION_RETENTION_DAYS * 86_400_000).toISOString();
+  const { rows } = await db.http.execute<{ removed: number }>(sql`select app_prune_notifications(${before}::timestamptz, ${PRUNE_BATCH}) as removed`);
+  log('info', 'pruned notifications', { removed: rows[0]?.removed ?? 0 });
 }
