@@ -21,6 +21,7 @@ import { orgRoutes } from './routes/orgs/index.ts';
 import { projectRoutes } from './routes/projects/index.ts';
 import { roomRoutes } from './routes/rooms/index.ts';
 import { userRoutes } from './routes/users/index.ts';
+import { notificationRoutes } from './routes/notifications/index.ts';
 import { webhookRoutes } from './routes/webhooks/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
 import { whoamiRoutes } from './routes/whoami/index.ts';
@@ -40,7 +41,7 @@ export function createApp() {
   app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
-  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes, webhookRoutes, fileRoutes, whoamiRoutes]) {
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes, webhookRoutes, fileRoutes, whoamiRoutes, notificationRoutes]) {
     app.route('/api/v1', routes);
   }
   mountDocs(app);

@@ -21,6 +21,8 @@ export const errorStatus = {
   RANGE_NOT_SATISFIABLE: 416,
   /** An `Idempotency-Key` sent again with another method, path or body. */
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** A notification category that cannot be turned off (security) set to `none`. */
+  NOTIFICATION_REQUIRED: 422,
   /** A WebSocket route called without `Upgrade: websocket`. */
   UPGRADE_REQUIRED: 426,
   RATE_LIMITED: 429,

@@ -6,6 +6,7 @@ import { cleanupFiles } from './tasks/files-cleanup.ts';
 import { resyncFlags } from './tasks/flags-resync.ts';
 import { enqueueHeartbeat } from './tasks/heartbeat.ts';
 import { pruneExpiredIdempotencyKeys } from './tasks/idempotency-keys.ts';
+import { notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications } from './tasks/notifications.ts';
 import { pruneCredentials, pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';
 import type { MaintenanceTask } from './tasks/types.ts';
 import { sweepWebhooks } from './tasks/webhooks.ts';
@@ -13,7 +14,7 @@ import { sweepWebhooks } from './tasks/webhooks.ts';
 /** Cron expression (exactly as in wrangler.toml `triggers.crons`) → the tasks it runs. */
 export const schedule: Record<string, MaintenanceTask[]> = {
   '*/5 * * * *': [enqueueHeartbeat, resyncFlags, cleanupFiles, sweepWebhooks],
-  '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials, pruneExpiredIdempotencyKeys],
+  '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials, pruneExpiredIdempotencyKeys, notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications],
 };
 
 /**

@@ -71,6 +71,8 @@ export const emailTokenExpiry = (purpose: EmailTokenPurpose) => sql`now() + ${EM
 export interface SignedIn {
   profile: ProfileRow;
   tokens: TokenPair;
+  /** The new session (a sign-in notification compares its device with the user's earlier ones). */
+  sessionId: string;
 }
 
 /**
@@ -95,7 +97,7 @@ export async function createAccount(
     const user = created[0];
     if (!user) throw new Error('user insert returned no row');
     const tokens = await tokenPair(config, { userId, sessionId: session.id, issuedAt: new Date(), refreshToken: session.refreshToken });
-    return { profile: { ...user, emailVerifiedAt: null }, tokens, verificationToken: verification.token };
+    return { profile: { ...user, emailVerifiedAt: null }, tokens, sessionId: session.id, verificationToken: verification.token };
   } catch (error) {
     if (sqlState(error) === '23505') throw new ApiError('CONFLICT', 'An account with this email already exists.');
     throw error;
@@ -154,7 +156,7 @@ export async function logIn(db: Database, config: AccountConfig, input: { email:
     ...(rehash ? [db.http.update(credentials).set({ passwordHash: rehash }).where(eq(credentials.userId, account.id))] : []),
   ]);
   const tokens = await tokenPair(config, { userId: account.id, sessionId: session.id, issuedAt: new Date(), refreshToken: session.refreshToken });
-  return { profile, tokens };
+  return { profile, tokens, sessionId: session.id };
 }
 
 /** How the caller stands to another user: themself, sharing an organization with them, or a stranger. */

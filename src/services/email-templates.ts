@@ -18,6 +18,8 @@ export const templateData = {
   }),
   /** To an org's owners and admins when a webhook endpoint failed for 5 days and was disabled. */
   'webhook-disabled': z.object({ orgName: z.string(), orgId: z.uuid(), endpointId: z.uuid(), description: z.string() }),
+  /** An in-app notification the recipient also wants by email (services/notification-delivery.ts). */
+  notification: z.object({ notificationId: z.uuid(), title: z.string().min(1).max(200), body: z.string().max(2000) }),
 } as const;
 
 export type TemplateName = keyof typeof templateData;
@@ -121,6 +123,13 @@ const renderers: { [T in TemplateName]: (config: LinkConfig, data: TemplateData<
       'Open the endpoint',
       new URL(`/orgs/${data.orgId}/webhooks/${data.endpointId}`, config.APP_URL).toString(),
       `A webhook endpoint of ${data.orgName} was disabled`,
+    ),
+  notification: (config, data) =>
+    render(
+      [data.body, 'You can choose which notifications reach you by email in your notification settings.'],
+      'Open your notifications',
+      new URL('/notifications', config.APP_URL).toString(),
+      data.title,
     ),
 };
 

@@ -15,6 +15,7 @@ export const emailMessageSchema = z.discriminatedUnion('template', [
   z.object({ to: recipient, template: z.literal('invitation'), data: templateData.invitation }),
   z.object({ to: recipient, template: z.literal('signup-attempt'), data: templateData['signup-attempt'] }),
   z.object({ to: recipient, template: z.literal('webhook-disabled'), data: templateData['webhook-disabled'] }),
+  z.object({ to: recipient, template: z.literal('notification'), data: templateData.notification }),
 ]);
 
 export type EmailMessage = z.infer<typeof emailMessageSchema>;
@@ -62,6 +63,8 @@ function renderMessage(config: EmailConfig, message: EmailMessage): RenderedEmai
     case 'signup-attempt':
       return renderEmail(config, message.template, message.data);
     case 'webhook-disabled':
+      return renderEmail(config, message.template, message.data);
+    case 'notification':
       return renderEmail(config, message.template, message.data);
   }
 }

@@ -8,6 +8,7 @@ import { WEBHOOK_DISABLE_AFTER_MS, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RESPONSE_KEPT_B
 import { openWebhookSecret, signWebhook } from '../lib/webhook-signing.ts';
 import { recordJobFailure } from './job-failures.ts';
 import { enqueueJob, type ParsedJobPayload } from './jobs.ts';
+import { queueNotification } from './notification-queue.ts';
 import { enqueueDeliveries, systemContext } from './webhook-fanout.ts';
 
 /** What a delivery needs besides its job: injectable so tests can move time and watch the queue. */
@@ -165,7 +166,7 @@ async function disableEndpoint(context: DeliveryContext, orgId: string, endpoint
       .where(and(eq(webhookEndpoints.id, endpoint.id), eq(webhookEndpoints.enabled, true)))
       .returning({ id: webhookEndpoints.id }),
     db.http
-      .select({ email: users.email })
+      .select({ id: users.id, email: users.email })
       .from(memberships)
       .innerJoin(users, eq(users.id, memberships.userId))
       .where(and(eq(memberships.orgId, orgId), inArray(memberships.role, ['owner', 'admin']))),
@@ -175,4 +176,5 @@ async function disableEndpoint(context: DeliveryContext, orgId: string, endpoint
   log('warn', 'webhook endpoint disabled', { orgId, endpointId: endpoint.id });
   const data = { orgName: orgs[0]?.name ?? '', orgId, endpointId: endpoint.id, description: endpoint.description };
   await Promise.all(admins.map(({ email }) => enqueueJob(context.queue, 'email.send', { to: email, template: 'webhook-disabled', data })));
+  await queueNotification(context.queue, { type: 'webhook.disabled', orgId, endpointId: endpoint.id, description: endpoint.description.slice(0, 1000), userIds: admins.map(({ id }) => id) });
 }

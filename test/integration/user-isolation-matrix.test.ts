@@ -1,7 +1,7 @@
 import { eq, inArray } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getConfig } from '../../src/config.ts';
-import { credentials, emailTokens, invitations, memberships, sessions, users } from '../../src/db/schema/index.ts';
+import { credentials, emailTokens, invitations, memberships, notificationPreferences, notifications, sessions, users } from '../../src/db/schema/index.ts';
 import { PERMISSIONS } from '../../src/lib/permissions.ts';
 import { signAccessToken } from '../../src/services/tokens.ts';
 import { addMember, api, createApiKey, createOrg, createUser, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
@@ -26,12 +26,14 @@ const userOperations = operationsOfKind('user');
 const VICTIM_PARAMS = {
   id: { value: (v: TestUser) => v.id, coMember: (method: string) => (method === 'get' ? undefined : 403) },
   sessionId: { value: (v: TestUser) => v.sessionId, coMember: () => 404 },
+  notificationId: { value: () => victimNotificationId, coMember: () => 404 },
 } satisfies Record<string, { value: (victim: TestUser) => string; coMember: (method: string) => number | undefined }>;
 const isVictimParam = (name: string): name is keyof typeof VICTIM_PARAMS => name in VICTIM_PARAMS;
 
 type Caller = (op: DocumentedOperation) => { headers: Record<string, string>; expected: number } | undefined;
 
 let victim: TestUser;
+let victimNotificationId: string;
 let sharedOrg: TestOrg;
 let everyone: TestUser[];
 let key: { id: string; key: string };
@@ -51,6 +53,11 @@ beforeAll(async () => {
   const deactivated = await createUser();
   everyone = [victim, coMember, stranger, loggedOut, deactivated];
   key = await createApiKey(sharedOrg, { scopes: PERMISSIONS });
+  const [notification] = await ownerDb.http
+    .insert(notifications)
+    .values({ userId: victim.id, category: 'security', type: 'security.password_changed', title: 'Your password was changed', body: victim.name, dedupeKey: 'matrix' })
+    .returning({ id: notifications.id });
+  victimNotificationId = notification?.id ?? '';
   const { accessToken: expiredToken } = await signAccessToken(getConfig(env), { userId: victim.id, sessionId: victim.sessionId, issuedAt: new Date(Date.now() - 7_200_000) });
 
   // Each broken credential worked a moment ago, so the matrix proves what broke it, not a typo.
@@ -94,6 +101,8 @@ async function accountState() {
     ownerDb.http.select().from(memberships).where(inArray(memberships.userId, ids)).orderBy(memberships.orgId, memberships.userId),
     ownerDb.http.select({ hash: emailTokens.tokenHash, usedAt: emailTokens.usedAt }).from(emailTokens).where(inArray(emailTokens.userId, ids)).orderBy(emailTokens.tokenHash),
     ownerDb.http.select({ id: invitations.id, acceptedAt: invitations.acceptedAt }).from(invitations).where(eq(invitations.orgId, sharedOrg.id)).orderBy(invitations.id),
+    ownerDb.http.select().from(notifications).where(inArray(notifications.userId, ids)).orderBy(notifications.id),
+    ownerDb.http.select().from(notificationPreferences).where(inArray(notificationPreferences.userId, ids)).orderBy(notificationPreferences.userId, notificationPreferences.category),
   ]);
 }
 

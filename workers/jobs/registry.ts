@@ -1,5 +1,6 @@
 import { jobContracts, type JobType, type ParsedJobPayload } from '../../src/services/jobs.ts';
 import { heartbeat } from './heartbeat.ts';
+import { notificationsDeliver } from './notifications.ts';
 import { sendEmail } from './send-email.ts';
 import { webhookDeliver, webhookFanOut } from './webhooks.ts';
 import type { JobContext, JobDefinition } from './types.ts';
@@ -14,6 +15,7 @@ export const jobs = {
   'email.send': runs('email.send', sendEmail),
   'webhooks.fanout': runs('webhooks.fanout', webhookFanOut),
   'webhooks.deliver': runs('webhooks.deliver', webhookDeliver),
+  'notifications.deliver': runs('notifications.deliver', notificationsDeliver),
 } satisfies Record<JobType, JobDefinition>;
 
 export type JobRegistry = Record<string, JobDefinition>;

@@ -8,6 +8,7 @@ import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
 import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 import { disconnectSockets, refreshTokenReused } from '../../middleware/room-changes.ts';
+import { notify } from '../../middleware/notify.ts';
 import { toProfile } from '../users/users.schemas.ts';
 import type { login, logout, refresh, signup } from './auth.routes.ts';
 
@@ -41,8 +42,9 @@ export const loginHandler: RouteHandler<typeof login> = async (c) => {
   const meta = requestMeta(c);
   const attempt = await beginLogin(c.env, c.var.config, input.email, meta.ip);
   try {
-    const { profile, tokens } = await logIn(c.var.unscopedDb, c.var.config, input, meta);
+    const { profile, tokens, sessionId } = await logIn(c.var.unscopedDb, c.var.config, input, meta);
     await attempt.succeeded();
+    notify(c, { type: 'security.sign_in', userId: profile.id, sessionId });
     return c.json({ data: { user: toProfile(profile), tokens } }, 200);
   } catch (error) {
     // A wrong password stays counted; anything else checked no password, so it does not count.

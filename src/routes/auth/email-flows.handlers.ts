@@ -5,6 +5,7 @@ import { enqueueJob } from '../../services/jobs.ts';
 import type { forgotPasswordRoute, resendVerificationRoute, resetPasswordRoute, verifyEmailRoute } from './email-flows.routes.ts';
 import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 import { disconnectSockets } from '../../middleware/room-changes.ts';
+import { notify } from '../../middleware/notify.ts';
 import { issuePasswordReset, issueVerification, resetPassword, verifyEmail } from '../../services/email-tokens.ts';
 
 /** One statement: the token is checked, spent and the email marked verified together. */
@@ -47,5 +48,6 @@ export const resetPasswordHandler: RouteHandler<typeof resetPasswordRoute> = asy
   const { orgIds, userId } = await resetPassword(c.var.unscopedDb, token, password);
   await reportGrantsChanged(c, orgIds);
   await disconnectSockets(c, orgIds, { userId }, 'revoked');
+  notify(c, { type: 'security.password_changed', userId });
   return c.body(null, 204);
 };

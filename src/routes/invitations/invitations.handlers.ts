@@ -17,6 +17,7 @@ import type { acceptInvitation, createInvitation, listInvitations, revokeInvitat
 import { invitationCursor, toInvitation } from './invitations.schemas.ts';
 import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 import { orgEvent } from '../../middleware/room-changes.ts';
+import { notify } from '../../middleware/notify.ts';
 
 /**
  * One round trip for the invitation (see services/invitations.ts), then the email is queued. If it
@@ -35,6 +36,7 @@ export const createInvitationHandler: RouteHandler<typeof createInvitation> = as
     await discardInvitation(c.var.tenant, invitation.id);
     throw new ApiError('SERVICE_UNAVAILABLE', 'The invitation email could not be sent, so no invitation was created. Try again.');
   }
+  notify(c, { type: 'invitation.created', orgId, invitationId: invitation.id });
   return c.json({ data: toInvitation(invitation, 'pending') }, 201);
 };
 
@@ -71,5 +73,6 @@ export const acceptInvitationHandler: RouteHandler<typeof acceptInvitation> = as
   // The new member may have been refused by the org's edge authority a moment ago: it must forget that.
   await reportGrantsChanged(c, [accepted.orgId]);
   orgEvent(c, accepted.orgId, { event: 'member.joined', data: { userId: c.var.actor.id } });
+  notify(c, { type: 'invitation.accepted', orgId: accepted.orgId, userId: c.var.actor.id });
   return c.json({ data: accepted }, 200);
 };

@@ -4,6 +4,7 @@ import { decodeCursor, takePage } from '../../lib/pagination.ts';
 import { memberNotFound, memberState, membershipChanged, ownershipRefusal, removeMembership, selectMemberPage, updateMemberRole } from '../../services/members.ts';
 import { lockOrganization } from '../../services/organizations.ts';
 import { disconnectSockets, notifyMember, orgEvent } from '../../middleware/room-changes.ts';
+import { notify } from '../../middleware/notify.ts';
 import type { leaveOrg, listMembers, removeMember, updateMember } from './members.routes.ts';
 import { memberCursor, toMember } from './members.schemas.ts';
 
@@ -34,6 +35,7 @@ export const updateMemberHandler: RouteHandler<typeof updateMember> = async (c) 
   if (updated.length === 0) throw ownershipRefusal(state, role, actor.type === 'user' && actor.id === userId) ?? membershipChanged();
   orgEvent(c, orgId, { event: 'member.updated', data: { userId, role } });
   notifyMember(c, orgId, userId, { event: 'membership.role_changed', data: { role } });
+  notify(c, { type: 'member.role_changed', orgId, userId, role });
   await disconnectSockets(c, [orgId], { userId }, 'accessChanged');
   return c.json({ data: toMember(state) }, 200);
 };
@@ -43,6 +45,7 @@ export const removeMemberHandler: RouteHandler<typeof removeMember> = async (c) 
   const { orgId, userId } = c.req.valid('param');
   await removeMembership(c.var.tenant, orgId, userId);
   orgEvent(c, orgId, { event: 'member.removed', data: { userId } });
+  notify(c, { type: 'member.removed', orgId, userId });
   await disconnectSockets(c, [orgId], { userId }, 'accessChanged');
   return c.body(null, 204);
 };
