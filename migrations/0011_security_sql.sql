@@ -801,20 +801,33 @@ BEGIN
   DELETE FROM files f WHERE f.id = p_file AND f.org_id = p_org AND f.status = 'pending' AND f.upload_id = p_claim;
 END $$;
 
--- For the cleanup task (workers/tasks/files-cleanup.ts): abandoned uploads (pending past expires_at) and files
--- deleted before p_deleted_before, across orgs, oldest first.
+-- For the cleanup task (workers/tasks/files-cleanup.ts): abandoned uploads (pending past expires_at), files
+-- deleted before p_deleted_before, and every file of an org deleted before p_deleted_before (an org's deletion
+-- keeps its files as long as a file's own deletion does), across orgs.
 CREATE OR REPLACE FUNCTION app_files_due(p_now timestamptz, p_deleted_before timestamptz, p_limit int)
 RETURNS TABLE (id uuid, org_id uuid, upload_id text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  SELECT f.id, f.org_id, f.upload_id FROM files f
-  WHERE (f.status = 'pending' AND f.expires_at <= p_now) OR f.deleted_at <= p_deleted_before
-  ORDER BY coalesce(f.deleted_at, f.expires_at) LIMIT p_limit
+  (SELECT f.id, f.org_id, f.upload_id FROM files f
+   WHERE (f.status = 'pending' AND f.expires_at <= p_now) OR f.deleted_at <= p_deleted_before
+   ORDER BY coalesce(f.deleted_at, f.expires_at) LIMIT p_limit)
+  UNION
+  (SELECT f.id, f.org_id, f.upload_id FROM organizations o JOIN files f ON f.org_id = o.id
+   WHERE o.deleted_at <= p_deleted_before LIMIT p_limit)
+  LIMIT p_limit
 $$;
 
 -- Removes one due row (its object already deleted); a row that stopped being due meanwhile stays.
 CREATE OR REPLACE FUNCTION app_file_purge(p_file uuid, p_now timestamptz, p_deleted_before timestamptz) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  DELETE FROM files f WHERE f.id = p_file AND ((f.status = 'pending' AND f.expires_at <= p_now) OR f.deleted_at <= p_deleted_before)
+  DELETE FROM files f WHERE f.id = p_file AND ((f.status = 'pending' AND f.expires_at <= p_now) OR f.deleted_at <= p_deleted_before
+    OR EXISTS (SELECT 1 FROM organizations o WHERE o.id = f.org_id AND o.deleted_at <= p_deleted_before))
+$$;
+
+-- For the cleanup task's orphan sweep: which of these ids have no file row at all (an object whose row was
+-- never written: the Worker stopped between the R2 put and the insert).
+CREATE OR REPLACE FUNCTION app_files_unknown(p_ids uuid[]) RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT i.id FROM unnest(p_ids) AS i(id) WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.id = i.id)
 $$;
 
 ALTER FUNCTION app_signed_file(uuid, uuid) OWNER TO app_internal;
@@ -824,10 +837,11 @@ ALTER FUNCTION app_signed_upload_finish(uuid, uuid, text, bigint, text, jsonb, j
 ALTER FUNCTION app_signed_upload_discard(uuid, uuid, text, jsonb) OWNER TO app_internal;
 ALTER FUNCTION app_files_due(timestamptz, timestamptz, int) OWNER TO app_internal;
 ALTER FUNCTION app_file_purge(uuid, timestamptz, timestamptz) OWNER TO app_internal;
+ALTER FUNCTION app_files_unknown(uuid[]) OWNER TO app_internal;
 REVOKE EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_actor(uuid, jsonb), app_signed_upload_claim(uuid, uuid, text), app_signed_upload_finish(uuid, uuid, text, bigint, text, jsonb, jsonb),
-  app_signed_upload_discard(uuid, uuid, text, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) FROM PUBLIC;
+  app_signed_upload_discard(uuid, uuid, text, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz), app_files_unknown(uuid[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_signed_file(uuid, uuid), app_signed_upload_claim(uuid, uuid, text), app_signed_upload_finish(uuid, uuid, text, bigint, text, jsonb, jsonb),
-  app_signed_upload_discard(uuid, uuid, text, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz) TO app_runtime;
+  app_signed_upload_discard(uuid, uuid, text, jsonb), app_files_due(timestamptz, timestamptz, int), app_file_purge(uuid, timestamptz, timestamptz), app_files_unknown(uuid[]) TO app_runtime;
 --> statement-breakpoint
 -- src/db/sql/webhooks.sql
 -- Outbound webhooks (README, "Webhooks"): the endpoint limit, and the two cross-org questions the cron
@@ -942,3 +956,21 @@ $$;
 ALTER FUNCTION app_orgs_near_storage_quota(jsonb, numeric, text, int) OWNER TO app_internal;
 REVOKE EXECUTE ON FUNCTION app_orgs_near_storage_quota(jsonb, numeric, text, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_orgs_near_storage_quota(jsonb, numeric, text, int) TO app_runtime;
+
+-- Retention (daily cron, workers/tasks/notifications.ts): notifications older than p_before go, at most p_limit
+-- per run. Far past any queue retry, so a late duplicate delivery cannot bring one back.
+GRANT DELETE ON notifications TO app_internal;
+DROP POLICY IF EXISTS internal_prune ON notifications;
+CREATE POLICY internal_prune ON notifications FOR DELETE TO app_internal USING (true);
+
+CREATE OR REPLACE FUNCTION app_prune_notifications(p_before timestamptz, p_limit int) RETURNS int
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  WITH gone AS (
+    DELETE FROM notifications n WHERE n.id IN (SELECT o.id FROM notifications o WHERE o.created_at < p_before LIMIT p_limit) RETURNING 1
+  )
+  SELECT count(*)::int FROM gone
+$$;
+
+ALTER FUNCTION app_prune_notifications(timestamptz, int) OWNER TO app_internal;
+REVOKE EXECUTE ON FUNCTION app_prune_notifications(timestamptz, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_prune_notifications(timestamptz, int) TO app_runtime;
