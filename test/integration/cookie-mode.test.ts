@@ -36,6 +36,9 @@ async function signedIn(user: TestUser): Promise<{ cookie: string; accessToken: 
   return { cookie, accessToken: data.tokens.accessToken };
 }
 
+/** The Worker's bindings with no grace window: any second use of a refresh token counts as reuse. */
+const noGrace = { ...env, REFRESH_GRACE_SECONDS: '0' };
+
 const sessionOf = async (token: string) => (await ownerDb.http.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, await sha256Hex(token))))[0]?.sessionId;
 
 describe('cookie mode: the refresh token in an httpOnly cookie', () => {
@@ -89,7 +92,7 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
     const reused = await request(
       '/api/v1/auth/refresh',
       { method: 'POST', headers: { 'content-type': 'application/json', ...browser, cookie: `${COOKIE}=${first.cookie}` }, body: JSON.stringify({ tokenDelivery: 'cookie' }) },
-      { bindings: { ...env, REFRESH_GRACE_SECONDS: '0' } },
+      { bindings: noGrace },
     );
     expect(reused.status).toBe(401);
     expect((await json<ErrorBody>(reused)).error.details?.reason).toBe('refresh_token_reused');
