@@ -65,50 +65,65 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     await page.close();
   });
 
-  it('cookie mode in a real browser: an app on localhost:5173 signs in, refreshes from the httpOnly cookie it cannot read, and signs out', async () => {
-    const app = 'http://localhost:5173';
-    const api = `http://localhost:${dev.ports.http}/api/v1`;
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    // The frontend's page, served by the test (no dev server of its own needed).
-    await page.route(`${app}/**`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>app</title>' }));
-    await page.goto(`${app}/`);
-    const user = demo.users[1];
-    const steps = await page.evaluate(
-      async ({ api, email, password }) => {
-        const call = (path: string, init: RequestInit = {}) =>
-          fetch(`${api}${path}`, { ...init, method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-csrf': '1', ...init.headers } });
-        const login = await call('/auth/login', { body: JSON.stringify({ email, password, tokenDelivery: 'cookie' }) });
-        const loggedIn = (await login.json()) as { data: { tokens: { accessToken: string; refreshToken?: string } } };
-        const refreshed = await call('/auth/refresh', { body: JSON.stringify({ tokenDelivery: 'cookie' }) });
-        const { accessToken } = ((await refreshed.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
-        const me = await fetch(`${api}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
-        const logout = await call('/auth/logout', { headers: { authorization: `Bearer ${accessToken}` } });
-        const after = await call('/auth/refresh', { body: JSON.stringify({ tokenDelivery: 'cookie' }) });
-        return { login: login.status, bodyHasRefreshToken: 'refreshToken' in loggedIn.data.tokens, documentCookie: document.cookie, refresh: refreshed.status, me: me.status, logout: logout.status, after: after.status };
-      },
-      { api, email: user?.email ?? '', password: DEMO_PASSWORD },
-    );
-    expect(steps).toEqual({ login: 200, bodyHasRefreshToken: false, documentCookie: '', refresh: 200, me: 200, logout: 204, after: 401 });
-    expect(await context.cookies(api)).toEqual([]);
-    await context.close();
-  });
+  describe('cookie mode', () => {
+    // The app's page is supplied by the test (route.fulfill), so Chromium cannot know it came from loopback: it
+    // would treat it as a public page asking for a loopback address (Local Network Access) and block the call.
+    // A real frontend dev server on localhost is loopback, so it is never asked; this browser skips that check.
+    let appBrowser: Browser;
 
-  it('cookie mode from a foreign origin: the browser itself refuses (CORS), and nothing is set', async () => {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.route('http://evil.example/**', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>evil</title>' }));
-    await page.goto('http://evil.example/');
-    const outcome = await page.evaluate(async (api) => {
-      try {
-        const response = await fetch(`${api}/auth/refresh`, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body: '{"tokenDelivery":"cookie"}' });
-        return `answered ${response.status}`;
-      } catch {
-        return 'refused';
-      }
-    }, `http://localhost:${dev.ports.http}/api/v1`);
-    expect(outcome).toBe('refused');
-    await context.close();
+    beforeAll(async () => {
+      appBrowser = await chromium.launch({ executablePath: findChromium(), args: ['--no-sandbox', '--disable-features=LocalNetworkAccessChecks'] });
+    });
+
+    afterAll(async () => {
+      await appBrowser?.close();
+    });
+
+    it('cookie mode in a real browser: an app on localhost:5173 signs in, refreshes from the httpOnly cookie it cannot read, and signs out', async () => {
+      const app = 'http://localhost:5173';
+      const api = `http://localhost:${dev.ports.http}/api/v1`;
+      const context = await appBrowser.newContext();
+      const page = await context.newPage();
+      // The frontend's page, served by the test (no dev server of its own needed).
+      await page.route(`${app}/**`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>app</title>' }));
+      await page.goto(`${app}/`);
+      const user = demo.users[1];
+      const steps = await page.evaluate(
+        async ({ api, email, password }) => {
+          const call = (path: string, init: RequestInit = {}) =>
+            fetch(`${api}${path}`, { ...init, method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-csrf': '1', ...init.headers } });
+          const login = await call('/auth/login', { body: JSON.stringify({ email, password, tokenDelivery: 'cookie' }) });
+          const loggedIn = (await login.json()) as { data: { tokens: { accessToken: string; refreshToken?: string } } };
+          const refreshed = await call('/auth/refresh', { body: JSON.stringify({ tokenDelivery: 'cookie' }) });
+          const { accessToken } = ((await refreshed.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
+          const me = await fetch(`${api}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+          const logout = await call('/auth/logout', { headers: { authorization: `Bearer ${accessToken}` } });
+          const after = await call('/auth/refresh', { body: JSON.stringify({ tokenDelivery: 'cookie' }) });
+          return { login: login.status, bodyHasRefreshToken: 'refreshToken' in loggedIn.data.tokens, documentCookie: document.cookie, refresh: refreshed.status, me: me.status, logout: logout.status, after: after.status };
+        },
+        { api, email: user?.email ?? '', password: DEMO_PASSWORD },
+      );
+      expect(steps).toEqual({ login: 200, bodyHasRefreshToken: false, documentCookie: '', refresh: 200, me: 200, logout: 204, after: 401 });
+      expect(await context.cookies(api)).toEqual([]);
+      await context.close();
+    });
+
+    it('cookie mode from a foreign origin: the browser itself refuses (CORS), and nothing is set', async () => {
+      const context = await appBrowser.newContext();
+      const page = await context.newPage();
+      await page.route('http://evil.example/**', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>evil</title>' }));
+      await page.goto('http://evil.example/');
+      const outcome = await page.evaluate(async (api) => {
+        try {
+          const response = await fetch(`${api}/auth/refresh`, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body: '{"tokenDelivery":"cookie"}' });
+          return `answered ${response.status}`;
+        } catch {
+          return 'refused';
+        }
+      }, `http://localhost:${dev.ports.http}/api/v1`);
+      expect(outcome).toBe('refused');
+      await context.close();
+    });
   });
 
   it('the dev mail viewer renders in a browser without breaking its CSP', async () => {
