@@ -99,7 +99,7 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
           const me = await fetch(`${api}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
           const logout = await call('/auth/logout', { headers: { authorization: `Bearer ${accessToken}` } });
           const after = await call('/auth/refresh', { body: JSON.stringify({ tokenDelivery: 'cookie' }) });
-          return { login: login.status, bodyHasRefreshToken: 'refreshToken' in loggedIn.data.tokens, documentCookie: document.cookie, refresh: refreshed.status, me: me.status, logout: logout.status, after: after.status };
+          return { login: login.status, bodyHasRefreshToken: 'refreshToken' in loggedIn.data.tokens, documentCookie: (globalThis as unknown as { document: { cookie: string } }).document.cookie, refresh: refreshed.status, me: me.status, logout: logout.status, after: after.status };
         },
         { api, email: user?.email ?? '', password: DEMO_PASSWORD },
       );
