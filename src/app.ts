@@ -35,7 +35,7 @@ export function createApp() {
   app.use(secureHeaders());
   app.use(responsePolicy());
   app.use(appContext());
-  app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed'], maxAge: 600 }));
+  app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed'], maxAge: 600, credentials: true }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
 
   app.route('/api/health', createHealthRoutes());

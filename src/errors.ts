@@ -9,6 +9,8 @@ export const errorStatus = {
   FORBIDDEN: 403,
   /** The org holds as many of a resource as its tier (or override) allows; nothing was created. */
   QUOTA_EXCEEDED: 403,
+  /** A cookie-mode auth request without `X-CSRF: 1` or from an origin outside `CORS_ORIGINS` (routes/auth/token-delivery.ts). */
+  CSRF_REJECTED: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,

@@ -17,11 +17,23 @@ export function maskEmail(value: string): string {
  * email addresses are masked. Never mutates its input.
  */
 export function redact(value: unknown, key = ''): unknown {
+  return redactWith(value, key, maskEmail);
+}
+
+/**
+ * Like `redact`, but every string is scrubbed as free text (`scrubText`): for an error report, whose strings
+ * are messages, stacks and causes.
+ */
+export function scrubDeep(value: unknown): unknown {
+  return redactWith(value, '', (text) => scrubText(text));
+}
+
+function redactWith(value: unknown, key: string, strings: (text: string) => string): unknown {
   if (SECRET_KEY.test(key)) return '[redacted]';
-  if (typeof value === 'string') return maskEmail(value);
-  if (Array.isArray(value)) return value.map((item) => redact(item));
+  if (typeof value === 'string') return strings(value);
+  if (Array.isArray(value)) return value.map((item) => redactWith(item, '', strings));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactWith(v, k, strings)]));
   }
   return value;
 }

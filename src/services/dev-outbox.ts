@@ -31,3 +31,17 @@ export function selectOutbox(db: HttpDatabase, to?: string) {
     .orderBy(desc(devOutbox.id))
     .limit(OUTBOX_LIMIT);
 }
+
+/** The mail viewer's list (routes/dev/mail-viewer.ts): what each email is, newest first, without its bodies. */
+export function selectOutboxIndex(db: HttpDatabase) {
+  return db
+    .select({ id: devOutbox.id, to: devOutbox.to, subject: devOutbox.subject, data: devOutbox.data, createdAt: devOutbox.createdAt })
+    .from(devOutbox)
+    .orderBy(desc(devOutbox.id))
+    .limit(OUTBOX_LIMIT);
+}
+
+/** One email's HTML, for the mail viewer. */
+export function selectOutboxHtml(db: HttpDatabase, id: number) {
+  return db.select({ html: devOutbox.html }).from(devOutbox).where(eq(devOutbox.id, id));
+}

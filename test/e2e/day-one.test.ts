@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateClientTypes } from '../../scripts/lib/client-types.ts';
 import { checkDatabaseUrl, runtimeRoleWarning } from '../../scripts/lib/database-check.ts';
 import { freePort } from '../../scripts/lib/ports.ts';
-import { demo } from '../../scripts/lib/seed.ts';
+import { demo, DEMO_PASSWORD } from '../../scripts/lib/seed.ts';
 import { browserAvailable, findChromium, isLocalUrl } from './helpers/browser.ts';
 import { DevServer, startDevServer, type RunningDevServer } from './helpers/dev-server.ts';
 
@@ -61,6 +61,86 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     }
     await page.getByText('Edge SaaS API').first().waitFor();
     expect(blocked).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  describe('cookie mode', () => {
+    // The app's page is supplied by the test (route.fulfill), so Chromium cannot know it came from loopback: it
+    // would treat it as a public page asking for a loopback address (Local Network Access) and block the call.
+    // A real frontend dev server on localhost is loopback, so it is never asked; this browser skips that check.
+    let appBrowser: Browser;
+
+    beforeAll(async () => {
+      appBrowser = await chromium.launch({ executablePath: findChromium(), args: ['--no-sandbox', '--disable-features=LocalNetworkAccessChecks'] });
+    });
+
+    afterAll(async () => {
+      await appBrowser?.close();
+    });
+
+    it('cookie mode in a real browser: an app on localhost:5173 signs in, refreshes from the httpOnly cookie it cannot read, and signs out', async () => {
+      const app = 'http://localhost:5173';
+      const api = `http://localhost:${dev.ports.http}/api/v1`;
+      const context = await appBrowser.newContext();
+      const page = await context.newPage();
+      // The frontend's page, served by the test (no dev server of its own needed).
+      await page.route(`${app}/**`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>app</title>' }));
+      await page.goto(`${app}/`);
+      const user = demo.users[1];
+      const steps = await page.evaluate(
+        async ({ api, email, password }) => {
+          const call = (path: string, init: RequestInit = {}) =>
+            fetch(`${api}${path}`, { ...init, method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-csrf': '1', ...init.headers } });
+          const login = await call('/auth/login', { body: JSON.stringify({ email, password, tokenDelivery: 'cookie' }) });
+          const loggedIn = (await login.json()) as { data: { tokens: { accessToken: string; refreshToken?: string } } };
+          const refreshed = await call('/auth/refresh', { body: JSON.stringify({ tokenDelivery: 'cookie' }) });
+          const { accessToken } = ((await refreshed.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
+          const me = await fetch(`${api}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+          const logout = await call('/auth/logout', { headers: { authorization: `Bearer ${accessToken}` } });
+          const after = await call('/auth/refresh', { body: JSON.stringify({ tokenDelivery: 'cookie' }) });
+          return { login: login.status, bodyHasRefreshToken: 'refreshToken' in loggedIn.data.tokens, documentCookie: (globalThis as unknown as { document: { cookie: string } }).document.cookie, refresh: refreshed.status, me: me.status, logout: logout.status, after: after.status };
+        },
+        { api, email: user?.email ?? '', password: DEMO_PASSWORD },
+      );
+      expect(steps).toEqual({ login: 200, bodyHasRefreshToken: false, documentCookie: '', refresh: 200, me: 200, logout: 204, after: 401 });
+      expect(await context.cookies(api)).toEqual([]);
+      await context.close();
+    });
+
+    it('cookie mode from a foreign origin: the browser itself refuses (CORS), and nothing is set', async () => {
+      const context = await appBrowser.newContext();
+      const page = await context.newPage();
+      await page.route('http://evil.example/**', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>evil</title>' }));
+      await page.goto('http://evil.example/');
+      const outcome = await page.evaluate(async (api) => {
+        try {
+          const response = await fetch(`${api}/auth/refresh`, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json', 'x-csrf': '1' }, body: '{"tokenDelivery":"cookie"}' });
+          return `answered ${response.status}`;
+        } catch {
+          return 'refused';
+        }
+      }, `http://localhost:${dev.ports.http}/api/v1`);
+      expect(outcome).toBe('refused');
+      await context.close();
+    });
+  });
+
+  it('the dev mail viewer renders in a browser without breaking its CSP', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    const list = await page.goto(`${dev.url}/api/dev/mail`);
+    expect(list?.status()).toBe(200);
+    await page.getByText('Dev mail').first().waitFor();
+    const first = page.locator('a[href^="mail/"]').first();
+    if ((await first.count()) > 0) {
+      await first.click();
+      await page.waitForLoadState();
+      expect(page.url()).toMatch(/\/api\/dev\/mail\/\d+$/);
+    }
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -43,4 +43,17 @@ describe('npm run dev output', () => {
     await new Promise((resolve) => source.on('end', resolve));
     expect(text).toBe('{"level":"info","message":"request"}\n');
   });
+
+  it("prints wrangler's bindings table once, and again only when it changes", async () => {
+    const table = (kv: string) =>
+      'Your Worker has access to the following bindings:\n' +
+      'Binding                          Resource         Mode\n' +
+      `\u001b[2menv.CACHE (${kv})\u001b[0m          KV Namespace     local\n` +
+      'env.JOBS (edge-saas-jobs)        Queue            local\n';
+    const { other } = await forward(
+      `${table('1')}⎔ Starting local server...\n⎔ Connection status updated\n${table('1')}[wrangler:info] Ready on http://127.0.0.1:8787\n${table('2')}`,
+    );
+    expect(other.match(/following bindings/g)).toHaveLength(2);
+    expect(other).toBe(`${table('1')}⎔ Starting local server...\n⎔ Connection status updated\n[wrangler:info] Ready on http://127.0.0.1:8787\n${table('2')}`);
+  });
 });

@@ -10,7 +10,9 @@ import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
 import { disconnectSockets, refreshTokenReused } from '../../middleware/room-changes.ts';
 import { notify } from '../../middleware/notify.ts';
 import { toProfile } from '../users/users.schemas.ts';
+import { refreshTokenPattern } from './auth.schemas.ts';
 import type { login, logout, refresh, signup } from './auth.routes.ts';
+import { checkCsrf, clearRefreshCookie, deliverTokens, presentedRefreshCookie } from './token-delivery.ts';
 
 /**
  * One round trip for the account (user, credentials, session, refresh token, verification token), then the
@@ -21,7 +23,8 @@ import type { login, logout, refresh, signup } from './auth.routes.ts';
  * address was taken changes neither the answer nor its timing.
  */
 export const signupHandler: RouteHandler<typeof signup> = async (c) => {
-  const input = c.req.valid('json');
+  const { tokenDelivery, ...input } = c.req.valid('json');
+  checkCsrf(c, tokenDelivery);
   if (c.var.config.SIGNUP_RESPONSE === 'uniform') {
     c.executionCtx.waitUntil(signUpQuietly(c.env, c.var.unscopedDb, c.var.config, input, requestMeta(c)));
     return c.json({ data: { status: 'accepted' as const } }, 202);
@@ -30,7 +33,7 @@ export const signupHandler: RouteHandler<typeof signup> = async (c) => {
   await enqueueJob(c.env.JOBS, 'email.send', { to: profile.email, template: 'verify-email', data: { token: verificationToken, name: profile.name } }).catch(
     (error: unknown) => log('error', 'could not queue the verification email', { userId: profile.id, error: describeError(error) }),
   );
-  return c.json({ data: { user: toProfile(profile), tokens } }, 201);
+  return c.json({ data: { user: toProfile(profile), tokens: deliverTokens(c, tokens, tokenDelivery) } }, 201);
 };
 
 /**
@@ -38,14 +41,15 @@ export const signupHandler: RouteHandler<typeof signup> = async (c) => {
  * services/auth-throttle.ts), then two round trips: the account lookup, then the new session (see `logIn`).
  */
 export const loginHandler: RouteHandler<typeof login> = async (c) => {
-  const input = c.req.valid('json');
+  const { tokenDelivery, ...input } = c.req.valid('json');
+  checkCsrf(c, tokenDelivery);
   const meta = requestMeta(c);
   const attempt = await beginLogin(c.env, c.var.config, input.email, meta.ip);
   try {
     const { profile, tokens, sessionId } = await logIn(c.var.unscopedDb, c.var.config, input, meta);
     await attempt.succeeded();
     notify(c, { type: 'security.sign_in', userId: profile.id, sessionId });
-    return c.json({ data: { user: toProfile(profile), tokens } }, 200);
+    return c.json({ data: { user: toProfile(profile), tokens: deliverTokens(c, tokens, tokenDelivery) } }, 200);
   } catch (error) {
     // A wrong password stays counted; anything else checked no password, so it does not count.
     if (!(error instanceof ApiError && error.code === 'UNAUTHORIZED')) await attempt.abandoned();
@@ -53,10 +57,26 @@ export const loginHandler: RouteHandler<typeof login> = async (c) => {
   }
 };
 
-/** One round trip (`refresh_rotate`). */
+/**
+ * One round trip (`refresh_rotate`). The token comes from the body or, in cookie mode, from the cookie (after the
+ * CSRF check); a cookie that names no live session is removed with the 401.
+ */
 export const refreshHandler: RouteHandler<typeof refresh> = async (c) => {
-  const tokens = await rotateRefreshToken(c.var.unscopedDb, c.var.config, c.req.valid('json').refreshToken, (userId, sessionId) => refreshTokenReused(c, userId, sessionId));
-  return c.json({ data: { tokens } }, 200);
+  const { refreshToken, tokenDelivery } = c.req.valid('json');
+  checkCsrf(c, tokenDelivery);
+  const cookie = presentedRefreshCookie(c);
+  if (refreshToken !== undefined && cookie !== undefined) throw new ApiError('BAD_REQUEST', 'Send one refresh token: the cookie (tokenDelivery "cookie") or the body, not both.');
+  const presented = refreshToken ?? cookie;
+  try {
+    if (presented === undefined || !refreshTokenPattern.test(presented)) {
+      throw new ApiError('UNAUTHORIZED', 'No refresh cookie, or not a refresh token. Sign in again.', { reason: 'refresh_token_invalid' });
+    }
+    const tokens = await rotateRefreshToken(c.var.unscopedDb, c.var.config, presented, (userId, sessionId) => refreshTokenReused(c, userId, sessionId));
+    return c.json({ data: { tokens: deliverTokens(c, tokens, tokenDelivery) } }, 200);
+  } catch (error) {
+    if (cookie !== undefined && error instanceof ApiError && error.code === 'UNAUTHORIZED') throw new ApiError(error.code, error.message, error.details, clearRefreshCookie);
+    throw error;
+  }
 };
 
 /** One round trip: the gate (a logged-out session answers 401) and the revocation. */
@@ -64,5 +84,5 @@ export const logoutHandler: RouteHandler<typeof logout> = async (c) => {
   const { orgIds } = await revokeSession(c.var.account, c.var.actor.sessionId, 'logout');
   await reportGrantsChanged(c, orgIds);
   await disconnectSockets(c, orgIds, { sessionId: c.var.actor.sessionId }, 'revoked');
-  return c.body(null, 204);
+  return c.body(null, 204, presentedRefreshCookie(c) === undefined ? {} : clearRefreshCookie);
 };

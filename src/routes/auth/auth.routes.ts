@@ -4,6 +4,7 @@ import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { jsonBody } from '../../lib/request-body.ts';
 import { publicRoute, userRoute } from '../route-kinds.ts';
 import { authResultSchema, loginBody, refreshBody, signupBody, tokensSchema } from './auth.schemas.ts';
+import { clearsRefreshCookie, csrfParameter, csrfRejectedResponse, refreshCookieParameter, setsRefreshCookie } from './token-delivery.ts';
 
 const retryAfter = { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', minimum: 1 } } } as const;
 
@@ -17,10 +18,12 @@ export const signup = publicRoute({
     'The answer depends on the deployment\'s `SIGNUP_RESPONSE`: `tokens` (the default) answers 201 with the account and its tokens, ' +
     'and 409 when the address is taken; `uniform` always answers the same 202 (no tokens: verify the email, then log in), ' +
     'and the owner of a taken address is emailed instead, so the answer never tells whether an account exists.',
+  parameters: [csrfParameter],
   request: { body: jsonBody(signupBody, 'The new account.') },
   responses: {
     ...bodyErrorResponses,
-    201: jsonContent(dataEnvelope(authResultSchema), 'The new account and its first tokens (`SIGNUP_RESPONSE=tokens`).'),
+    ...csrfRejectedResponse,
+    201: { ...jsonContent(dataEnvelope(authResultSchema), 'The new account and its first tokens (`SIGNUP_RESPONSE=tokens`).'), headers: setsRefreshCookie },
     202: jsonContent(dataEnvelope(z.object({ status: z.literal('accepted') })), 'Accepted (`SIGNUP_RESPONSE=uniform`): the same answer whether or not the address is taken.'),
     409: errorResponse('An account with this email already exists (`SIGNUP_RESPONSE=tokens` only).'),
   },
@@ -35,10 +38,12 @@ export const login = publicRoute({
     'Throttled per account and per client IP: after 5 consecutive failures for an account (20 from one IP), each next attempt must wait ' +
     '1 s, then 2 s, 4 s … up to 15 minutes after the last failure; a successful sign-in starts the account\'s count again. ' +
     'Unknown accounts are counted and answered exactly like known ones.',
+  parameters: [csrfParameter],
   request: { body: jsonBody(loginBody, 'The credentials.') },
   responses: {
     ...bodyErrorResponses,
-    200: jsonContent(dataEnvelope(authResultSchema), 'The account and a new session.'),
+    ...csrfRejectedResponse,
+    200: { ...jsonContent(dataEnvelope(authResultSchema), 'The account and a new session.'), headers: setsRefreshCookie },
     401: errorResponse('Invalid email or password (the same answer whether or not the account exists).'),
     429: {
       ...errorResponse('Too many failed attempts (`RATE_LIMITED`); `details`: `{ policy: "login-account" | "login-ip", retryAfterSeconds }`.'),
@@ -54,12 +59,19 @@ export const refresh = publicRoute({
   summary: 'Exchange a refresh token for a new token pair',
   description:
     'Refresh tokens are single use. Concurrent refreshes of the same token within a short grace window all receive the same new pair; ' +
-    'presenting a used token after that revokes the whole session.',
-  request: { body: jsonBody(refreshBody, 'The refresh token to exchange.') },
+    'presenting a used token after that revokes the whole session. ' +
+    'Cookie mode (`{"tokenDelivery": "cookie"}`, `X-CSRF: 1`, an allowed `Origin`) takes the token from the refresh cookie and sets its successor there; ' +
+    'a refresh token in the body while the request carries the cookie is a 400.',
+  parameters: [csrfParameter, refreshCookieParameter],
+  request: { body: jsonBody(refreshBody, 'The refresh token to exchange (body mode), or `{"tokenDelivery": "cookie"}`.') },
   responses: {
     ...bodyErrorResponses,
-    200: jsonContent(dataEnvelope(z.object({ tokens: tokensSchema })), 'The new token pair.'),
-    401: errorResponse('The token is invalid, expired, revoked — or was reused, which revoked its session (`details.reason`).'),
+    ...csrfRejectedResponse,
+    200: { ...jsonContent(dataEnvelope(z.object({ tokens: tokensSchema })), 'The new token pair (in cookie mode, the refresh token is the cookie).'), headers: setsRefreshCookie },
+    401: {
+      ...errorResponse('The token is invalid, expired, revoked — or was reused, which revoked its session (`details.reason`); a refresh cookie is then removed.'),
+      headers: clearsRefreshCookie,
+    },
   },
 });
 
@@ -68,6 +80,7 @@ export const logout = userRoute({
   path: '/auth/logout',
   tags: ['Auth'],
   summary: 'Sign out: revoke the current session',
-  description: 'Its refresh token and every access token of the session stop working at once.',
-  responses: { 204: { description: 'Signed out.' } },
+  description: 'Its refresh token and every access token of the session stop working at once. A refresh cookie (cookie mode) is removed.',
+  parameters: [refreshCookieParameter],
+  responses: { 204: { description: 'Signed out.', headers: clearsRefreshCookie } },
 });

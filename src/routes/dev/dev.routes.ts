@@ -12,7 +12,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1', 'localhost', '
  * These routes exist only when `DEV_OUTBOX=on` (set by `npm run dev` and the tests, never by
  * wrangler.toml) and only for loopback callers: anything else gets the 404 of an unknown route.
  */
-function devOnly(): MiddlewareHandler<AppEnv> {
+export function devOnly(): MiddlewareHandler<AppEnv> {
   return async function devOnly(c, next) {
     const client = c.req.header('cf-connecting-ip');
     const local = LOOPBACK.has(new URL(c.req.url).hostname) && (client === undefined || LOOPBACK.has(client));

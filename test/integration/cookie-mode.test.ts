@@ -1,0 +1,210 @@
+import { eq, sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { refreshTokens, sessions } from '../../src/db/schema/index.ts';
+import { sha256Hex } from '../../src/lib/crypto.ts';
+import { api, createUser, json, ownerDb, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
+import { env, request } from '../helpers/worker.ts';
+
+// Cookie mode for browser apps (src/routes/auth/token-delivery.ts): the refresh token in an httpOnly cookie,
+// CSRF-checked by `X-CSRF: 1` and the Origin against CORS_ORIGINS (wrangler.toml's dev list holds this one).
+const APP = 'http://localhost:5173';
+const COOKIE = '__Secure-refresh_token';
+const browser = { origin: APP, 'x-csrf': '1' };
+
+type Tokens = { accessToken: string; refreshToken?: string; tokenType: string; expiresIn: number };
+type ErrorBody = { error: { code: string; details?: { reason?: string } } };
+
+/** The refresh cookie a response sets: its value and attributes. */
+function setCookie(response: Response): { value: string; attributes: string } | undefined {
+  const header = response.headers.getSetCookie().find((line) => line.startsWith(`${COOKIE}=`));
+  if (!header) return undefined;
+  const [pair = '', ...attributes] = header.split('; ');
+  return { value: pair.slice(COOKIE.length + 1), attributes: attributes.join('; ') };
+}
+
+const login = (user: TestUser, headers: Record<string, string> = browser) =>
+  api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD, tokenDelivery: 'cookie' }, headers });
+
+const refreshWithCookie = (cookie: string, headers: Record<string, string> = browser, body: unknown = { tokenDelivery: 'cookie' }) =>
+  api('/api/v1/auth/refresh', { body, headers: { ...headers, cookie: `${COOKIE}=${cookie}` } });
+
+async function signedIn(user: TestUser): Promise<{ cookie: string; accessToken: string }> {
+  const response = await login(user);
+  expect(response.status).toBe(200);
+  const cookie = setCookie(response)?.value ?? '';
+  const { data } = await json<{ data: { tokens: Tokens } }>(response);
+  return { cookie, accessToken: data.tokens.accessToken };
+}
+
+/** The Worker's bindings with no grace window: any second use of a refresh token counts as reuse. */
+const noGrace = { ...env, REFRESH_GRACE_SECONDS: '0' };
+
+const sessionOf = async (token: string) => (await ownerDb.http.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, await sha256Hex(token))))[0]?.sessionId;
+
+describe('cookie mode: the refresh token in an httpOnly cookie', () => {
+  it('log in sets the cookie (httpOnly, Secure, SameSite=Strict, scoped to the auth routes) and leaves the refresh token out of the body', async () => {
+    const user = await createUser();
+    const response = await login(user);
+    expect(response.status).toBe(200);
+    const cookie = setCookie(response);
+    expect(cookie?.value).toMatch(/^rt_[\w-]{43}$/);
+    expect(cookie?.attributes).toBe(`Max-Age=${30 * 86_400}; Path=/api/v1/auth; HttpOnly; Secure; SameSite=Strict`);
+    const { data } = await json<{ data: { tokens: Tokens } }>(response);
+    expect(data.tokens).toEqual({ accessToken: expect.any(String), tokenType: 'Bearer', expiresIn: 900 });
+    expect((await api('/api/v1/me', { auth: { token: data.tokens.accessToken } })).status).toBe(200);
+    expect(await sessionOf(cookie?.value ?? '')).toEqual(expect.any(String));
+  });
+
+  it('signup in cookie mode sets the cookie too', async () => {
+    const response = await api('/api/v1/auth/signup', { body: { email: `cookie-${crypto.randomUUID()}@example.com`, password: TEST_PASSWORD, name: 'C', tokenDelivery: 'cookie' }, headers: browser });
+    expect(response.status).toBe(201);
+    expect(setCookie(response)?.value).toMatch(/^rt_/);
+    expect((await json<{ data: { tokens: Tokens } }>(response)).data.tokens.refreshToken).toBeUndefined();
+  });
+
+  it('body mode is unchanged: the refresh token in the body, no cookie, no credentials needed beyond the body', async () => {
+    const user = await createUser();
+    const response = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
+    expect(response.status).toBe(200);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    const { data } = await json<{ data: { tokens: Tokens } }>(response);
+    expect(Object.keys(data.tokens)).toEqual(['accessToken', 'refreshToken', 'tokenType', 'expiresIn']);
+    const refreshed = await api('/api/v1/auth/refresh', { body: { refreshToken: data.tokens.refreshToken } });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.headers.getSetCookie()).toEqual([]);
+    expect((await json<{ data: { tokens: Tokens } }>(refreshed)).data.tokens.refreshToken).toMatch(/^rt_/);
+  });
+
+  it('refresh rotates the cookie; the successor works; the old one after the grace is reuse: the session is revoked and the cookie removed', async () => {
+    const user = await createUser();
+    const first = await signedIn(user);
+    const response = await refreshWithCookie(first.cookie);
+    expect(response.status).toBe(200);
+    const next = setCookie(response);
+    expect(next?.value).toMatch(/^rt_[\w-]{43}$/);
+    expect(next?.value).not.toBe(first.cookie);
+    const { data } = await json<{ data: { tokens: Tokens } }>(response);
+    expect(data.tokens.refreshToken).toBeUndefined();
+    expect((await api('/api/v1/me', { auth: { token: data.tokens.accessToken } })).status).toBe(200);
+    expect((await refreshWithCookie(next?.value ?? '')).status).toBe(200);
+
+    // The first cookie again, with no grace window: reuse, as with body tokens.
+    const reused = await request(
+      '/api/v1/auth/refresh',
+      { method: 'POST', headers: { 'content-type': 'application/json', ...browser, cookie: `${COOKIE}=${first.cookie}` }, body: JSON.stringify({ tokenDelivery: 'cookie' }) },
+      { bindings: noGrace },
+    );
+    expect(reused.status).toBe(401);
+    expect((await json<ErrorBody>(reused)).error.details?.reason).toBe('refresh_token_reused');
+    expect(setCookie(reused)).toEqual({ value: '', attributes: 'Max-Age=0; Path=/api/v1/auth; HttpOnly; Secure; SameSite=Strict' });
+    const [session] = await ownerDb.http.select().from(sessions).where(eq(sessions.id, (await sessionOf(first.cookie)) ?? ''));
+    expect(session?.revokedAt).not.toBeNull();
+  });
+
+  it('concurrent refreshes of one cookie (two tabs) get the same successor cookie', async () => {
+    const { cookie } = await signedIn(await createUser());
+    const [a, b] = await Promise.all([refreshWithCookie(cookie), refreshWithCookie(cookie)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(setCookie(a)?.value).toBe(setCookie(b)?.value);
+  });
+
+  it('log out (Bearer) revokes the session and removes the cookie; the cookie then refreshes nothing', async () => {
+    const { cookie, accessToken } = await signedIn(await createUser());
+    const response = await api('/api/v1/auth/logout', { method: 'POST', auth: { token: accessToken }, headers: { cookie: `${COOKIE}=${cookie}` } });
+    expect(response.status).toBe(204);
+    expect(setCookie(response)?.attributes).toContain('Max-Age=0');
+    const after = await refreshWithCookie(cookie);
+    expect(after.status).toBe(401);
+    expect(setCookie(after)?.value).toBe('');
+    // Without the cookie, log out sets none (body mode is unchanged).
+    const other = await signedIn(await createUser());
+    expect((await api('/api/v1/auth/logout', { method: 'POST', auth: { token: other.accessToken } })).headers.getSetCookie()).toEqual([]);
+  });
+
+  it('an expired session: 401 and the cookie is removed', async () => {
+    const { cookie } = await signedIn(await createUser());
+    await ownerDb.http.update(sessions).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(sessions.id, (await sessionOf(cookie)) ?? ''));
+    const response = await refreshWithCookie(cookie);
+    expect(response.status).toBe(401);
+    expect((await json<ErrorBody>(response)).error.details?.reason).toBe('refresh_token_invalid');
+    expect(setCookie(response)?.attributes).toContain('Max-Age=0');
+  });
+
+  it('cookie mode without the cookie, or with a cookie that is not a refresh token: 401', async () => {
+    const missing = await api('/api/v1/auth/refresh', { body: { tokenDelivery: 'cookie' }, headers: browser });
+    expect(missing.status).toBe(401);
+    expect(missing.headers.getSetCookie()).toEqual([]);
+    const garbage = await refreshWithCookie('not-a-token');
+    expect(garbage.status).toBe(401);
+    expect(setCookie(garbage)?.value).toBe('');
+  });
+
+  it('a cookie and a body token together: 400 (body mode), VALIDATION_FAILED (cookie mode); nothing rotates', async () => {
+    const user = await createUser();
+    const { cookie } = await signedIn(user);
+    const bodyLogin = await json<{ data: { tokens: Tokens } }>(await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } }));
+    const both = await refreshWithCookie(cookie, browser, { refreshToken: bodyLogin.data.tokens.refreshToken });
+    expect(both.status).toBe(400);
+    expect((await json<ErrorBody>(both)).error.code).toBe('BAD_REQUEST');
+    const inCookieMode = await refreshWithCookie(cookie, browser, { refreshToken: bodyLogin.data.tokens.refreshToken, tokenDelivery: 'cookie' });
+    expect(inCookieMode.status).toBe(400);
+    expect((await json<ErrorBody>(inCookieMode)).error.code).toBe('VALIDATION_FAILED');
+    // Both tokens are still unused.
+    expect((await refreshWithCookie(cookie)).status).toBe(200);
+    expect((await api('/api/v1/auth/refresh', { body: { refreshToken: bodyLogin.data.tokens.refreshToken } })).status).toBe(200);
+  });
+
+  describe('CSRF: 403 CSRF_REJECTED, and nothing happens', () => {
+    const cases: Array<[string, Record<string, string>]> = [
+      ['no X-CSRF header', { origin: APP }],
+      ['a forged X-CSRF value', { origin: APP, 'x-csrf': 'token-from-somewhere' }],
+      ['an Origin outside CORS_ORIGINS', { origin: 'https://evil.example', 'x-csrf': '1' }],
+      ['a look-alike Origin', { origin: 'http://localhost:5173.evil.example', 'x-csrf': '1' }],
+      ['no Origin', { 'x-csrf': '1' }],
+      ['Origin "null" (a sandboxed frame)', { origin: 'null', 'x-csrf': '1' }],
+    ];
+    it.each(cases)('refresh with %s', async (_, headers) => {
+      const { cookie } = await signedIn(await createUser());
+      const response = await refreshWithCookie(cookie, headers);
+      expect(response.status).toBe(403);
+      expect((await json<ErrorBody>(response)).error.code).toBe('CSRF_REJECTED');
+      expect(response.headers.getSetCookie()).toEqual([]);
+      expect((await refreshWithCookie(cookie)).status).toBe(200);
+    });
+
+    it.each(cases)('log in with %s', async (_, headers) => {
+      const response = await login(await createUser(), headers);
+      expect(response.status).toBe(403);
+      expect((await json<ErrorBody>(response)).error.code).toBe('CSRF_REJECTED');
+      expect(response.headers.getSetCookie()).toEqual([]);
+    });
+
+    it("the API's own origin passes", async () => {
+      const { cookie } = await signedIn(await createUser());
+      expect((await refreshWithCookie(cookie, { origin: 'http://localhost', 'x-csrf': '1' })).status).toBe(200);
+    });
+  });
+
+  it('CORS lets an allowed origin send X-CSRF with credentials, and no other origin', async () => {
+    const preflight = (origin: string) =>
+      api('/api/v1/auth/refresh', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-csrf' } });
+    const allowed = await preflight(APP);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('x-csrf');
+    expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('the OpenAPI document declares the cookie, the CSRF header, Set-Cookie and the 403', async () => {
+    const doc = await json<{ paths: Record<string, { post: { parameters?: Array<{ name: string; in: string }>; responses: Record<string, { headers?: Record<string, unknown> }> } }> }>(
+      await api('/api/openapi.json'),
+    );
+    const refresh = doc.paths['/api/v1/auth/refresh']?.post;
+    expect(refresh?.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: COOKIE, in: 'cookie' }), expect.objectContaining({ name: 'X-CSRF', in: 'header' })]));
+    expect(Object.keys(refresh?.responses[200]?.headers ?? {})).toContain('Set-Cookie');
+    expect(Object.keys(refresh?.responses[401]?.headers ?? {})).toContain('Set-Cookie');
+    expect(refresh?.responses[403]).toBeDefined();
+    expect(doc.paths['/api/v1/auth/login']?.post.responses[403]).toBeDefined();
+    expect(doc.paths['/api/v1/auth/logout']?.post.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: COOKIE, in: 'cookie' })]));
+  });
+});
