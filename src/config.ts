@@ -68,6 +68,10 @@ const configSchema = z.object({
   FILE_URL_KEYS: optional(z.string().regex(/^[\w-]{1,16}:[^,\s]{32,}(,[\w-]{1,16}:[^,\s]{32,})*$/, 'must be id:secret pairs, comma-separated')),
   /** How long a webhook receiver has to answer (Svix: 15 s); tests shorten it. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
+  /** `off` stops recording API usage of org routes (README, "Usage analytics"); product events are still taken. */
+  USAGE_RECORDING: z.enum(['on', 'off']).default('on'),
+  /** Raw usage events are kept for the current month and this many full months before it; rollups are kept. */
+  USAGE_RETENTION_MONTHS: z.coerce.number().int().min(1).max(120).default(13),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

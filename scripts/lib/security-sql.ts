@@ -18,6 +18,7 @@ export const SECURITY_SQL_FILES = [
   'idempotency.sql',
   'files.sql',
   'webhooks.sql',
+  'usage.sql',
 ] as const;
 
 /** First line of every migration generated from src/db/sql/; how tests find the newest one. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { emailMessageSchema } from './email.ts';
 import { WEBHOOK_MAX_ATTEMPTS } from '../lib/webhook-events.ts';
+import { usageBatchSchema } from './usage.ts';
 
 /**
  * The job contracts: every job type the app may enqueue, with the schema its payload must match. The
@@ -18,6 +19,8 @@ export const jobContracts = {
   'webhooks.fanout': z.object({ orgId: z.uuid() }),
   /** One delivery attempt of a webhook message; `attempt` is how many were made before, so a duplicate job is a no-op. */
   'webhooks.deliver': z.object({ orgId: z.uuid(), messageId: z.string().regex(/^msg_[0-9a-f]{32}$/), attempt: z.int().min(0).max(WEBHOOK_MAX_ATTEMPTS) }),
+  /** A batch of usage events (API requests, product events) inserted in one round trip (services/usage.ts). */
+  'usage.record': usageBatchSchema,
 };
 
 export type JobType = keyof typeof jobContracts;

@@ -2,6 +2,7 @@ import { jobContracts, type JobType, type ParsedJobPayload } from '../../src/ser
 import { heartbeat } from './heartbeat.ts';
 import { sendEmail } from './send-email.ts';
 import { webhookDeliver, webhookFanOut } from './webhooks.ts';
+import { recordUsage } from './usage.ts';
 import type { JobContext, JobDefinition } from './types.ts';
 
 /** A job type's contract (src/services/jobs.ts) with the function that runs it. */
@@ -14,6 +15,7 @@ export const jobs = {
   'email.send': runs('email.send', sendEmail),
   'webhooks.fanout': runs('webhooks.fanout', webhookFanOut),
   'webhooks.deliver': runs('webhooks.deliver', webhookDeliver),
+  'usage.record': runs('usage.record', recordUsage),
 } satisfies Record<JobType, JobDefinition>;
 
 export type JobRegistry = Record<string, JobDefinition>;

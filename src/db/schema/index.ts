@@ -6,3 +6,4 @@ export * from './platform.ts';
 export * from './idempotency.ts';
 export * from './files.ts';
 export * from './webhooks.ts';
+export * from './usage.ts';
