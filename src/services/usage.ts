@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { Database, HttpDatabase } from '../db/client.ts';
 import { usageDaily } from '../db/schema/index.ts';
 import { ORG_ROUTE_CLASSES, USAGE_LIMITS } from '../lib/limits.ts';
-import type { JobMessage } from './jobs.ts';
 
 // Usage analytics (README, "Usage analytics"): one event shape for both sources, carried by the queue in batches
 // and inserted by the `usage.record` job in one round trip (app_usage_record, src/db/sql/usage.sql).
@@ -32,15 +31,18 @@ export type UsageEvent = z.infer<typeof usageEventSchema>;
 /** The `usage.record` job's payload: the events of one queue message. */
 export const usageBatchSchema = z.object({ events: z.array(usageEventSchema).min(1).max(5_000) });
 
+/** A `usage.record` job message as it goes on the queue (the shape of services/jobs.ts's `JobMessage`). */
+export type UsageJobMessage = { id: string; type: 'usage.record'; payload: { events: UsageEvent[] } };
+
 const encoder = new TextEncoder();
 
 /**
  * Packs events into job messages of at most `messageBytes` each, and those into `sendBatch` calls of at most
  * `batchBytes` and 100 messages (the Queues limits, with room for the envelope).
  */
-export function packUsageMessages(events: readonly UsageEvent[]): JobMessage[][] {
-  const batches: JobMessage[][] = [];
-  let batch: JobMessage[] = [];
+export function packUsageMessages(events: readonly UsageEvent[]): UsageJobMessage[][] {
+  const batches: UsageJobMessage[][] = [];
+  let batch: UsageJobMessage[] = [];
   let batchBytes = 0;
   let chunk: UsageEvent[] = [];
   let chunkBytes = 0;

@@ -158,6 +158,9 @@ describe('GET /orgs/{orgId}/usage with a series', () => {
       { day: '2031-05-02', requests: 2, clientErrors: 0, serverErrors: 1, requestsByClass: { read: { '2xx': 1 }, write: { '5xx': 1 } }, p50Ms: 20, p95Ms: 29, activeUsers: 1, productEvents: 1, storageBytes: 0 },
       { day: '2031-05-03', requests: 0, clientErrors: 0, serverErrors: 0, requestsByClass: {}, p50Ms: null, p95Ms: null, activeUsers: 0, productEvents: 0, storageBytes: null },
     ]);
+    // The default start (29 days before `to`) stops at year 1.
+    const early = await json<Usage>(await api(`/api/v1/orgs/${org.id}/usage?to=0001-01-02`, { auth: owner }));
+    expect(early.data.series).toMatchObject({ from: '0001-01-01', to: '0001-01-02' });
     const plain = await json<Usage>(await api(`/api/v1/orgs/${org.id}/usage`, { auth: owner }));
     expect(plain.data).not.toHaveProperty('series');
   });

@@ -2,12 +2,13 @@ import { z } from '@hono/zod-openapi';
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { dayField } from '../../lib/fields.ts';
 import { TIERS, USAGE_LIMITS } from '../../lib/limits.ts';
+import { paginationQuery } from '../../lib/pagination.ts';
 import { platformRoute } from '../route-kinds.ts';
 
 export const adminUsageQuery = z.strictObject({
   from: dayField.optional().openapi({ description: 'First day (UTC); default: 29 days before `to`.' }),
   to: dayField.optional().openapi({ description: 'Last day (UTC); default: today.' }),
-  limit: z.coerce.number().int().min(1).max(100).default(50).openapi({ type: 'integer', description: 'How many orgs (the busiest first).' }),
+  limit: paginationQuery.shape.limit.openapi({ description: 'How many orgs (the busiest first), 1–100 (decimal digits).' }),
 });
 
 const adminOrgUsageSchema = z

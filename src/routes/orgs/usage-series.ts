@@ -42,7 +42,8 @@ export const usageSeriesSchema = z
 export function seriesRange(query: z.infer<typeof orgUsageQuery>, now: number): { from: string; to: string; days: number } | undefined {
   if (query.from === undefined && query.to === undefined && query.granularity === undefined) return undefined;
   const to = query.to ?? utcDay(now);
-  const from = query.from ?? utcDay(Date.parse(to), -29);
+  // The default start never falls before year 1 (Postgres has no year 0).
+  const from = query.from ?? (to < '0001-01-30' ? '0001-01-01' : utcDay(Date.parse(to), -29));
   const days = Math.round((Date.parse(to) - Date.parse(from)) / DAY_MS) + 1;
   if (days < 1 || days > USAGE_LIMITS.seriesDays) {
     const message = days < 1 ? '`from` must not be after `to`' : `at most ${USAGE_LIMITS.seriesDays} days`;
