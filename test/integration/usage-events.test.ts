@@ -122,6 +122,18 @@ describe('product events (POST /orgs/{orgId}/events)', () => {
   });
 });
 
+describe('the OpenAPI document of POST /orgs/{orgId}/events', () => {
+  it('states the limits the server enforces: events per request, name pattern, property names, count and values', async () => {
+    type Doc = { components: { schemas: Record<string, { properties: Record<string, Record<string, unknown>> }> } };
+    const doc = await json<Doc>(await api('/api/openapi.json'));
+    const batch = doc.components.schemas.ProductEventBatch?.properties.events;
+    expect(batch).toMatchObject({ minItems: 1, maxItems: USAGE_LIMITS.eventsPerRequest });
+    const event = doc.components.schemas.ProductEvent?.properties;
+    expect(event?.name).toMatchObject({ type: 'string', pattern: '^[A-Za-z][\\w.:-]{0,63}$' });
+    expect(event?.properties).toMatchObject({ type: 'object', maxProperties: USAGE_LIMITS.propertiesPerEvent, propertyNames: { pattern: '^[A-Za-z_][\\w.-]{0,39}$' } });
+  });
+});
+
 describe('API usage recording (org routes)', () => {
   it('records each admitted request: route, class, status, latency, and the user or the API key', async () => {
     const owner = await createUser();

@@ -7,13 +7,19 @@ const PROPERTY_KEY = /^[A-Za-z_][\w.-]{0,39}$/;
 
 const propertyValue = z.union([textField(USAGE_LIMITS.propertyValueChars), z.number(), z.boolean(), z.null()]);
 
+// zod-to-openapi has no `propertyNames`; it copies metadata into the schema as written, so it is published that way.
+const propertiesDoc = {
+  propertyNames: { type: 'string', pattern: PROPERTY_KEY.source },
+  maxProperties: USAGE_LIMITS.propertiesPerEvent,
+  description:
+    `A map: up to ${USAGE_LIMITS.propertiesPerEvent} properties, names as \`${PROPERTY_KEY.source}\`, values strings (at most ` +
+    `${USAGE_LIMITS.propertyValueChars} characters, no control characters but tab and line breaks), numbers, booleans or null.`,
+};
+
 const properties = z
   .record(z.string().regex(PROPERTY_KEY), propertyValue)
   .refine((value) => Object.keys(value).length <= USAGE_LIMITS.propertiesPerEvent, `at most ${USAGE_LIMITS.propertiesPerEvent} properties`)
-  .openapi({
-    maxProperties: USAGE_LIMITS.propertiesPerEvent,
-    description: `Up to ${USAGE_LIMITS.propertiesPerEvent} properties: names as \`${PROPERTY_KEY.source}\`, values strings (at most ${USAGE_LIMITS.propertyValueChars} characters, no control characters but tab and line breaks), numbers, booleans or null.`,
-  });
+  .openapi(propertiesDoc);
 
 const productEvent = z
   .strictObject({
