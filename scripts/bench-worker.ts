@@ -28,8 +28,23 @@ const bench = new Hono<{ Bindings: Env }>()
     return object ? new Response(object.body, { headers: { 'content-length': String(object.size) } }) : c.text('missing', 404);
   });
 
+// GET /__bench/usage-off/<path>: the real Worker with USAGE_RECORDING=off (scripts/lib/bench-usage.ts compares it
+// with <path> served as usual). One env object for it, so the configuration is parsed once, as for the real one.
+const USAGE_OFF = '/__bench/usage-off';
+let usageOff: { env: Env; off: Env } | undefined;
+function withoutUsage(request: Request, env: Env, ctx: ExecutionContext) {
+  if (usageOff?.env !== env) usageOff = { env, off: { ...env, USAGE_RECORDING: 'off' } as Env };
+  const url = new URL(request.url);
+  url.pathname = url.pathname.slice(USAGE_OFF.length);
+  return worker.fetch(new Request(url, request), usageOff.off, ctx);
+}
+
 export default {
-  fetch: (request, env, ctx) => (new URL(request.url).pathname.startsWith('/__bench/') ? bench.fetch(request, env, ctx) : worker.fetch(request, env, ctx)),
+  fetch: (request, env, ctx) => {
+    const path = new URL(request.url).pathname;
+    if (path.startsWith(`${USAGE_OFF}/`)) return withoutUsage(request, env, ctx);
+    return path.startsWith('/__bench/') ? bench.fetch(request, env, ctx) : worker.fetch(request, env, ctx);
+  },
   queue: worker.queue,
   scheduled: worker.scheduled,
 } satisfies ExportedHandler<Env>;

@@ -13,6 +13,7 @@ import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { DEMO_PASSWORD, demo } from './lib/seed.ts';
 import { benchWebhooks } from './lib/bench-webhooks.ts';
+import { benchUsage, reportUsageBench } from './lib/bench-usage.ts';
 
 /** One kind of request to measure. Add login, refresh, authenticated reads and writes here as they land. */
 interface Scenario {
@@ -162,6 +163,12 @@ try {
   // Realtime rooms: one room, BENCH_ROOM_SOCKETS sockets (default 1,000), a broadcast per round (scripts/lib/bench-rooms.ts).
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('rooms')) {
     reportRoomBench(await benchRooms(platform.url, { sockets: positive('BENCH_ROOM_SOCKETS', 1_000), rounds: 5, signal: controller.signal }));
+  }
+  // Usage analytics (scripts/lib/bench-usage.ts): recording on vs off on the warm read, and product events ingestion.
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('usage')) {
+    const usage = await benchUsage(platform.url, platform.databaseUrl, (await bearer(platform.url)).headers);
+    reportUsageBench(usage);
+    writeFileSync(join(ROOT, 'bench-usage-results.json'), `${JSON.stringify({ date: new Date().toISOString(), usage }, null, 2)}\n`);
   }
 } catch (error) {
   if (!controller.signal.aborted) {

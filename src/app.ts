@@ -14,6 +14,7 @@ import { apiKeyRoutes } from './routes/api-keys/index.ts';
 import { auditLogRoutes } from './routes/audit-logs/index.ts';
 import { authRoutes } from './routes/auth/index.ts';
 import { devRoutes } from './routes/dev/index.ts';
+import { eventRoutes } from './routes/events/index.ts';
 import { fileRoutes } from './routes/files/index.ts';
 import { flagRoutes } from './routes/flags/index.ts';
 import { invitationRoutes } from './routes/invitations/index.ts';
@@ -41,7 +42,7 @@ export function createApp() {
   app.route('/api/health', createHealthRoutes());
   app.route('/.well-known', wellKnownRoutes);
   app.route('/api/dev', devRoutes);
-  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes, webhookRoutes, fileRoutes, whoamiRoutes, notificationRoutes]) {
+  for (const routes of [authRoutes, userRoutes, orgRoutes, invitationRoutes, projectRoutes, apiKeyRoutes, auditLogRoutes, adminRoutes, flagRoutes, roomRoutes, webhookRoutes, fileRoutes, whoamiRoutes, notificationRoutes, eventRoutes]) {
     app.route('/api/v1', routes);
   }
   mountDocs(app);

@@ -71,6 +71,10 @@ const configSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(15_000).default(15_000),
   /** The largest body one upload request may carry: the Cloudflare plan's limit (Free/Pro 100 MB; Business 200 MB, Enterprise 500 MB). */
   MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(MULTIPART.minPartBytes).max(5 * 2 ** 30).default(REQUEST_BODY_MAX_BYTES),
+  /** `off` stops recording API usage of org routes (README, "Usage analytics"); product events are still taken. */
+  USAGE_RECORDING: z.enum(['on', 'off']).default('on'),
+  /** Raw usage events are kept for the current month and this many full months before it; rollups are kept. */
+  USAGE_RETENTION_MONTHS: z.coerce.number().int().min(1).max(120).default(13),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

@@ -10,11 +10,23 @@ import { notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications } fro
 import { pruneCredentials, pruneHeartbeats, pruneJobFailures } from './tasks/prune.ts';
 import type { MaintenanceTask } from './tasks/types.ts';
 import { sweepWebhooks } from './tasks/webhooks.ts';
+import { createUsagePartitions, dropExpiredUsagePartitions, finalizeUsageRollups, refreshUsageRollups } from './tasks/usage.ts';
 
 /** Cron expression (exactly as in wrangler.toml `triggers.crons`) → the tasks it runs. */
 export const schedule: Record<string, MaintenanceTask[]> = {
-  '*/5 * * * *': [enqueueHeartbeat, resyncFlags, cleanupFiles, sweepWebhooks],
-  '17 3 * * *': [pruneJobFailures, pruneHeartbeats, pruneCredentials, pruneExpiredIdempotencyKeys, notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications],
+  '*/5 * * * *': [enqueueHeartbeat, resyncFlags, cleanupFiles, sweepWebhooks, refreshUsageRollups],
+  '17 3 * * *': [
+    pruneJobFailures,
+    pruneHeartbeats,
+    pruneCredentials,
+    pruneExpiredIdempotencyKeys,
+    notifyExpiringApiKeys,
+    notifyStorageNearQuota,
+    pruneNotifications,
+    createUsagePartitions,
+    dropExpiredUsagePartitions,
+    finalizeUsageRollups,
+  ],
 };
 
 /**

@@ -19,6 +19,7 @@ export const SECURITY_SQL_FILES = [
   'files.sql',
   'webhooks.sql',
   'notifications.sql',
+  'usage.sql',
 ] as const;
 
 /** First line of every migration generated from src/db/sql/; how tests find the newest one. */

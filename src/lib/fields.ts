@@ -73,6 +73,9 @@ export const dateTimeField = bounded(z.iso.datetime({ offset: true }));
 /** A filter bound: an ISO date (`2025-01-31`, midnight UTC) or a date-time with `Z` or an offset. */
 export const instantField = z.union([dateTimeField, bounded(z.iso.date())]);
 
+/** A calendar day (`2025-01-31`, UTC), years 0001–9999. */
+export const dayField = bounded(z.iso.date());
+
 /** A timestamp inside a cursor: exact UTC text with microseconds, as `exactTimestamp` selects it. */
 export const cursorTimestamp = bounded(z.iso.datetime({ precision: 6 }));
 

@@ -153,3 +153,21 @@ export const WEBHOOK_ENDPOINTS_PER_ORG = 20;
 export const REQUEST_BODY_MAX_BYTES = 100_000_000;
 /** Text files are checked as UTF-8 byte by byte in JavaScript (binary types only by their first bytes), so they are capped lower, whatever the tier. */
 export const TEXT_FILE_MAX_BYTES = 32 * 2 ** 20;
+
+/**
+ * Usage analytics (README, "Usage analytics"). API usage is buffered per isolate and sent to the queue after
+ * `flushMs` or at `bufferEvents` events, whichever comes first: the most an isolate that dies can lose. A product
+ * events request takes 1–`eventsPerRequest` events, each a `name` and up to `propertiesPerEvent` properties.
+ */
+export const USAGE_LIMITS = {
+  flushMs: 1_000,
+  bufferEvents: 500,
+  eventsPerRequest: 100,
+  propertiesPerEvent: 20,
+  propertyValueChars: 256,
+  /** A series (`GET /orgs/{orgId}/usage?from=&to=`) covers at most this many days. */
+  seriesDays: 366,
+  /** Bytes of events per queue message, and per `sendBatch` (Queues: 128 KB a message, 256 KB a batch). */
+  messageBytes: 100_000,
+  batchBytes: 200_000,
+} as const;

@@ -37,6 +37,7 @@ export const permissionMatrix = {
   'files:delete': { org: managers },
   'webhooks:read': { org: managers },
   'webhooks:write': { org: managers },
+  'events:write': { org: everyone },
 } as const satisfies Record<string, { org: readonly OrgRole[]; project?: readonly ProjectRole[] }>;
 
 export type Permission = keyof typeof permissionMatrix;

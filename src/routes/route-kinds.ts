@@ -20,6 +20,7 @@ import { platformScope, type PlatformScopeVariables } from '../middleware/platfo
 import { callerRateLimit } from '../middleware/rate-limit.ts';
 import { authenticateSocket } from '../middleware/socket-auth.ts';
 import { unscoped } from '../middleware/unscoped.ts';
+import { recordUsage } from '../middleware/usage.ts';
 import { userScope, type UserScopeVariables } from '../middleware/user-scope.ts';
 
 // Route kinds decide what a handler may touch: each composes the middleware that sets exactly its
@@ -128,9 +129,14 @@ const jsonBodies = () => [limitBody(), requireJsonBody()] as const;
  * An org-scoped route (`/orgs/{orgId}/…`): authenticated, then authorized for `permission` by the one
  * mechanism (middleware/authorize.ts); the handler gets `actor` and the gated `tenant`. The permission is
  * published in the OpenAPI document as `x-permission`, which the isolation matrix reads to cover every such route.
+ * `changesNothing`: a write that changes no org data and no grant (it only enqueues, e.g. product events), so the
+ * org's edge authority is not told of it. Every org route's admitted request is recorded as usage (middleware/usage.ts).
  */
-export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache?: true }>(permission: Permission, { edgeCache: cached, ...config }: R) {
-  const [routeClass, route] = classify<OrgRouteClass, Omit<R, 'edgeCache'>>(config, 'write');
+export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache?: true; changesNothing?: true }>(
+  permission: Permission,
+  { edgeCache: cached, changesNothing, ...config }: R,
+) {
+  const [routeClass, route] = classify<OrgRouteClass, Omit<R, 'edgeCache' | 'changesNothing'>>(config, 'write');
   const writes = writePolicy<KindEnv<TenantVariables>>(config, (c) => c.var.tenant);
   return createRoute({
     ...route,
@@ -140,7 +146,16 @@ export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache
     'x-rate-limit-class': routeClass,
     'x-edge-cache': cached === true,
     security,
-    middleware: [...jsonBodies(), authenticate(), flagPolicy(config), authorize(permission, routeClass), queryPolicy(config), ...readPolicy(config, cached === true), writes.middleware] as const,
+    middleware: [
+      recordUsage(routeClass),
+      ...jsonBodies(),
+      authenticate(),
+      flagPolicy(config),
+      authorize(permission, routeClass, { changesNothing: changesNothing === true }),
+      queryPolicy(config),
+      ...readPolicy(config, cached === true),
+      writes.middleware,
+    ] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses, ...(config.method === 'get' ? notModified : {}) }, writes.own(config.responses)),
   });
 }
@@ -161,6 +176,7 @@ export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'so
     'x-rate-limit-class': routeClass,
     security,
     middleware: [
+      recordUsage(routeClass),
       kind === 'socket' && config.method === 'get' ? authenticateSocket() : authenticate(),
       flagPolicy(config),
       authorize(permission, routeClass, { gateFirst: true, changesNothing: kind === 'socket' }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { emailMessageSchema } from './email.ts';
 import { WEBHOOK_MAX_ATTEMPTS } from '../lib/webhook-events.ts';
 import { notificationEventSchema } from './notification-events.ts';
+import { usageBatchSchema } from './usage.ts';
 
 /**
  * The job contracts: every job type the app may enqueue, with the schema its payload must match. The
@@ -21,6 +22,8 @@ export const jobContracts = {
   'webhooks.deliver': z.object({ orgId: z.uuid(), messageId: z.string().regex(/^msg_[0-9a-f]{32}$/), attempt: z.int().min(0).max(WEBHOOK_MAX_ATTEMPTS) }),
   /** One event → its recipients' notifications: stored once, pushed to their rooms, emailed per preference (services/notification-delivery.ts). */
   'notifications.deliver': notificationEventSchema,
+  /** A batch of usage events (API requests, product events) inserted in one round trip (services/usage.ts). */
+  'usage.record': usageBatchSchema,
 };
 
 export type JobType = keyof typeof jobContracts;

@@ -91,7 +91,9 @@ describe('the OpenAPI document states the policy', () => {
     const open: string[] = [];
     const visit = (schema: JsonSchema, where: string) => {
       const resolved = resolve(schema);
-      if (resolved.type === 'object' && resolved.additionalProperties !== false) open.push(where);
+      // A map (product event properties) is closed too when the document names the rule every key must match.
+      const map = typeof resolved.additionalProperties === 'object' && typeof (resolved as { propertyNames?: { pattern?: string } }).propertyNames?.pattern === 'string';
+      if (resolved.type === 'object' && resolved.additionalProperties !== false && !map) open.push(where);
       for (const [key, property] of Object.entries(resolved.properties ?? {})) visit(property, `${where}.${key}`);
       if (resolved.items) visit(resolved.items, `${where}[]`);
       for (const variant of resolved.anyOf ?? []) visit(variant, where);

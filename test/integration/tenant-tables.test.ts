@@ -12,10 +12,16 @@ const NO_AUDIT_TRIGGER: Record<string, string> = {
   audit_chain_heads: "the audit log's chain bookkeeping, written by the audit trigger",
   webhook_endpoint_states: 'delivery bookkeeping moved by every fan-out: audited, each delivery would be an event',
   webhook_messages: 'one row per event and endpoint, derived from the audit log: auditing them would loop',
+  usage_daily: 'a rollup, rewritten by every refresh (usage analytics): it records activity, auditing it would double it',
+  user_activity_daily: 'a rollup, rewritten by every refresh (usage analytics)',
+  user_activity_summary: 'a rollup, rewritten by every refresh (usage analytics)',
 };
 const READ_ONLY_FOR_RUNTIME: Record<string, string> = {
   audit_logs: 'append-only: the app reads it; only the audit trigger (as app_internal) writes it',
   audit_chain_heads: 'the app reads its head to verify the chain; only the audit trigger moves it',
+  usage_daily: 'written only by the rollup refresh (app_usage_refresh_day, as app_internal)',
+  user_activity_daily: 'written only by the rollup refresh (app_usage_refresh_day, as app_internal)',
+  user_activity_summary: 'written only by the rollup refresh (app_usage_refresh_day, as app_internal)',
 };
 /** Tables whose UPDATE the runtime role holds on some columns only, and those columns. */
 const UPDATE_ON_COLUMNS: Record<string, { columns: string[]; why: string }> = {

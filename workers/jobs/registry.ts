@@ -3,6 +3,7 @@ import { heartbeat } from './heartbeat.ts';
 import { notificationsDeliver } from './notifications.ts';
 import { sendEmail } from './send-email.ts';
 import { webhookDeliver, webhookFanOut } from './webhooks.ts';
+import { recordUsage } from './usage.ts';
 import type { JobContext, JobDefinition } from './types.ts';
 
 /** A job type's contract (src/services/jobs.ts) with the function that runs it. */
@@ -16,6 +17,7 @@ export const jobs = {
   'webhooks.fanout': runs('webhooks.fanout', webhookFanOut),
   'webhooks.deliver': runs('webhooks.deliver', webhookDeliver),
   'notifications.deliver': runs('notifications.deliver', notificationsDeliver),
+  'usage.record': runs('usage.record', recordUsage),
 } satisfies Record<JobType, JobDefinition>;
 
 export type JobRegistry = Record<string, JobDefinition>;

@@ -7,3 +7,4 @@ export * from './idempotency.ts';
 export * from './files.ts';
 export * from './webhooks.ts';
 export * from './notifications.ts';
+export * from './usage.ts';

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { usageSeriesSchema } from './usage-series.ts';
 import { effectiveLimits, FILE_LIMITS, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ORG_ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
 
 const rateLimitSchema = z.object({
@@ -24,6 +25,7 @@ export const orgUsageSchema = z
         maxUploadBytes: z.int().openapi({ description: 'The largest single file.' }),
       })
       .openapi({ description: "Files (by tier): what the org stores and may store." }),
+    series: usageSeriesSchema.optional().openapi({ description: 'Only when `from`, `to` or `granularity` is given: the daily usage from the rollups.' }),
   })
   .openapi('OrganizationUsage');
 
