@@ -8,7 +8,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-const BUDGET_KIB = 320;
+// 321 KiB at the notifications + usage merge. The next cut is zod's locales: every locale rides along with `z`
+// (`export * as locales` in zod's classic and core entry points), 38.6 KiB gzip of today's bundle, measured by
+// building without those two lines. Dropping them needs a zod entry point of our own; until then, 330.
+const BUDGET_KIB = 330;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT_DIR = join(ROOT, 'dist');
