@@ -165,7 +165,8 @@ async function invitationAccepted(db: Database, event: Extract<NotificationEvent
 
 /**
  * A sign-in from a device (user agent and IP) the user has not used in SIGN_IN_MEMORY_DAYS. A user's very first
- * session (signing up) has nothing to compare with and notifies nothing.
+ * session (signing up) has nothing to compare with and notifies nothing; an account idle for longer than the window
+ * (its old sessions may be pruned) is told, as that is when a stolen password is most likely used.
  */
 async function newSignIn(db: Database, event: Extract<NotificationEvent, { type: 'security.sign_in' }>): Promise<Delivery[]> {
   const [session] = await db.http
@@ -176,11 +177,11 @@ async function newSignIn(db: Database, event: Extract<NotificationEvent, { type:
   const since = new Date(session.createdAt.getTime() - SIGN_IN_MEMORY_DAYS * 86_400_000);
   const [earlier] = await db.http
     .select({
-      any: sql<boolean>`count(*) > 0`,
-      seen: sql<boolean>`coalesce(bool_or(${sessions.userAgent} is not distinct from ${session.userAgent} and ${sessions.ip} is not distinct from ${session.ip}), false)`,
+      any: sql<boolean>`count(*) > 0 or coalesce((select u.created_at < ${since.toISOString()}::timestamptz from users u where u.id = ${event.userId}), false)`,
+      seen: sql<boolean>`coalesce(bool_or(${sessions.createdAt} >= ${since.toISOString()}::timestamptz and ${sessions.userAgent} is not distinct from ${session.userAgent} and ${sessions.ip} is not distinct from ${session.ip}), false)`,
     })
     .from(sessions)
-    .where(and(eq(sessions.userId, event.userId), ne(sessions.id, event.sessionId), sql`${sessions.createdAt} between ${since.toISOString()}::timestamptz and ${session.createdAt.toISOString()}::timestamptz`));
+    .where(and(eq(sessions.userId, event.userId), ne(sessions.id, event.sessionId), sql`${sessions.createdAt} <= ${session.createdAt.toISOString()}::timestamptz`));
   if (!earlier?.any || earlier.seen) return [];
   const device = clip(session.userAgent ?? 'an unknown browser', 120);
   return [

@@ -25,7 +25,9 @@ export const usageEventSchema = z.object({
   userId: z.uuid().optional(),
   apiKeyId: z.uuid().optional(),
   properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
-});
+})
+  // The daily rollup groups API requests by route class and status: an API event without both could never be rolled up.
+  .refine((event) => event.source !== 'api' || (event.routeClass !== undefined && event.status !== undefined), 'An API event has a route class and a status.');
 export type UsageEvent = z.infer<typeof usageEventSchema>;
 
 /** The `usage.record` job's payload: the events of one queue message. */

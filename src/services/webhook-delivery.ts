@@ -175,6 +175,9 @@ async function disableEndpoint(context: DeliveryContext, orgId: string, endpoint
   if (disabled.length === 0) return;
   log('warn', 'webhook endpoint disabled', { orgId, endpointId: endpoint.id });
   const data = { orgName: orgs[0]?.name ?? '', orgId, endpointId: endpoint.id, description: endpoint.description };
-  await Promise.all(admins.map(({ email }) => enqueueJob(context.queue, 'email.send', { to: email, template: 'webhook-disabled', data })));
+  // The endpoint is disabled now, and a retry of this job would not come back here: every effect is tried once,
+  // each failure logged, none able to stop the others.
   await queueNotification(context.queue, { type: 'webhook.disabled', orgId, endpointId: endpoint.id, description: endpoint.description.slice(0, 1000), userIds: admins.map(({ id }) => id) });
+  const emails = await Promise.allSettled(admins.map(({ email }) => enqueueJob(context.queue, 'email.send', { to: email, template: 'webhook-disabled', data })));
+  for (const email of emails) if (email.status === 'rejected') log('error', 'webhook-disabled email not queued', { orgId, endpointId: endpoint.id, error: describeError(email.reason) });
 }

@@ -20,30 +20,47 @@ export function measuredRequestId(): string | undefined {
   return measuring.getStore()?.marker;
 }
 
+const running = new Set<Measurement>();
+
+/** The measurements a call made now belongs to: its own async context's, or that of the request it runs for. */
+function measuredBy(): Measurement[] {
+  const own = measuring.getStore();
+  const request = currentRequest()?.clientRequestId;
+  return [...running].filter((measurement) => measurement === own || measurement.marker === request);
+}
+
+// Installed once for the isolate and left in place, so measurements that overlap cannot undo each other's.
+let installed = false;
+function install(): void {
+  if (installed) return;
+  installed = true;
+  const { fetch, WebSocket } = globalThis;
+  globalThis.fetch = (input, init) => {
+    if (String(input instanceof Request ? input.url : input).endsWith('/sql')) for (const measurement of measuredBy()) measurement.calls.push(String(init?.body));
+    return fetch(input, init);
+  };
+  globalThis.WebSocket = class extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      for (const measurement of measuredBy()) measurement.calls.push('websocket');
+    }
+  };
+}
+
 /**
  * The Postgres round trips `work` itself makes (including its requests' `waitUntil` work): calls to the Neon
  * HTTP endpoint (the local proxy's /sql) and the WebSockets interactive transactions open. Work running
  * meanwhile on behalf of something else is not counted, so test files may run in parallel.
  */
 export async function postgresCalls(work: () => Promise<unknown>): Promise<RoundTrip[]> {
+  install();
   const measurement: Measurement = { calls: [], marker: `round-trips-${crypto.randomUUID()}` };
-  const { fetch, WebSocket } = globalThis;
-  const measured = () => measuring.getStore() === measurement || currentRequest()?.clientRequestId === measurement.marker;
-  globalThis.fetch = (input, init) => {
-    if (measured() && String(input instanceof Request ? input.url : input).endsWith('/sql')) measurement.calls.push(String(init?.body));
-    return fetch(input, init);
-  };
-  globalThis.WebSocket = class extends WebSocket {
-    constructor(...args: ConstructorParameters<typeof WebSocket>) {
-      super(...args);
-      if (measured()) measurement.calls.push('websocket');
-    }
-  };
+  running.add(measurement);
   try {
     await measuring.run(measurement, work);
     return measurement.calls;
   } finally {
-    Object.assign(globalThis, { fetch, WebSocket });
+    running.delete(measurement);
   }
 }
 

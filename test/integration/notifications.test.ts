@@ -1,8 +1,9 @@
 import { createExecutionContext, createScheduledController } from 'cloudflare:test';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { apiKeys, files, notificationPreferences, notifications } from '../../src/db/schema/index.ts';
+import { apiKeys, files, notificationPreferences, notifications, sessions, users } from '../../src/db/schema/index.ts';
 import { FILE_LIMITS } from '../../src/lib/limits.ts';
+import { SIGN_IN_MEMORY_DAYS } from '../../src/lib/notification-categories.ts';
 import type { NotificationEvent } from '../../src/services/notification-events.ts';
 import { createQueueHandler } from '../../workers/queue.ts';
 import { createScheduledHandler, schedule } from '../../workers/scheduled.ts';
@@ -313,6 +314,18 @@ describe('security notifications', () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect((await stored(user.id)).filter((stored) => stored.type === 'security.sign_in')).toHaveLength(1);
     await exactlyEmails(user.email, 'New sign-in to your account', 1);
+  });
+});
+
+describe('security notifications, after a long silence', () => {
+  it('a sign-in to an account idle for longer than the memory window notifies, even with no session left to compare', async () => {
+    const user = await createUser();
+    const old = new Date(Date.now() - (SIGN_IN_MEMORY_DAYS + 10) * 86_400_000);
+    await ownerDb.http.update(users).set({ createdAt: old }).where(eq(users.id, user.id));
+    await ownerDb.http.delete(sessions).where(eq(sessions.userId, user.id));
+    const login = await api('/api/v1/auth/login', { method: 'POST', body: { email: user.email, password: TEST_PASSWORD }, headers: { 'user-agent': 'vitest', 'cf-connecting-ip': '127.0.0.1' } });
+    expect(login.status).toBe(200);
+    expect(await storedOf(user, 'security.sign_in')).toHaveLength(1);
   });
 });
 

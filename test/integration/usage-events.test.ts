@@ -6,7 +6,7 @@ import { createQueueHandler } from '../../workers/queue.ts';
 import { job, JOBS_QUEUE, message, runBatch } from '../helpers/queue.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
 import { tenantTableFacts } from '../helpers/tenant-tables.ts';
-import { recordUsageEvents } from '../../src/services/usage.ts';
+import { recordUsageEvents, usageBatchSchema } from '../../src/services/usage.ts';
 import { usageEventsOf, waitForUsageEvents } from '../helpers/usage.ts';
 import { env, request, testDb } from '../helpers/worker.ts';
 
@@ -230,5 +230,15 @@ describe('usage_events (the partitioned raw table) as a tenant table', () => {
     expect(await refusal(runtime.http.execute(sql`insert into usage_events (id, org_id, created_at, source, name) values (gen_random_uuid(), ${org.id}::uuid, now(), 'product', 'forged')`))).toMatch(/permission denied/);
     const partition = `usage_events_${new Date().toISOString().slice(0, 7).replace('-', '_')}`;
     expect(await refusal(runtime.http.execute(sql.raw(`select count(*) from ${partition}`)))).toMatch(/permission denied/);
+  });
+});
+
+describe('the usage.record job contract', () => {
+  it('refuses an API event without its route class or status (the rollup could not group it); product events need neither', () => {
+    const base = { id: crypto.randomUUID(), orgId: crypto.randomUUID(), at: new Date().toISOString(), name: 'GET /api/v1/orgs/{orgId}' };
+    expect(usageBatchSchema.safeParse({ events: [{ ...base, source: 'api', routeClass: 'read', status: 200 }] }).success).toBe(true);
+    expect(usageBatchSchema.safeParse({ events: [{ ...base, source: 'api', status: 200 }] }).success).toBe(false);
+    expect(usageBatchSchema.safeParse({ events: [{ ...base, source: 'api', routeClass: 'read' }] }).success).toBe(false);
+    expect(usageBatchSchema.safeParse({ events: [{ ...base, source: 'product', name: 'clicked' }] }).success).toBe(true);
   });
 });

@@ -23,7 +23,7 @@ export const postEventsHandler: RouteHandler<typeof postEvents> = async (c) => {
     await c.env.JOBS.sendBatch(batch.map((body) => ({ body, contentType: 'json' as const })));
   } catch (error) {
     log('warn', 'product events not queued', { orgId, error: describeError(error) });
-    throw new ApiError('SERVICE_UNAVAILABLE', 'The events could not be queued; nothing was recorded. Retry shortly.', undefined, { 'Retry-After': '1' });
+    throw new ApiError('SERVICE_UNAVAILABLE', 'The events may or may not have been queued (a retry may record them twice). Retry shortly.', { outcome: 'unknown' }, { 'Retry-After': '1' });
   }
   return c.json({ data: { accepted: rows.length } }, 202);
 };
