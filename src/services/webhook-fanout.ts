@@ -30,6 +30,7 @@ const eventPayload = (eventType: SQL) => sql`jsonb_build_object('type', ${eventT
   'data', jsonb_build_object('id', a.target_id, 'orgId', a.org_id, 'actor', jsonb_build_object('type', a.actor_type, 'id', a.actor_id),
     'changes', a.changes, 'auditSeq', a.seq, 'requestId', a.request_id))`;
 
+// A rule whose `match` is `{}` takes every entry of its action, whatever its `changes` (SQL or JSON null included).
 const eventTypes = sql`jsonb_to_recordset(${eventRules}::jsonb) m(action text, event_type text, match jsonb)`;
 
 export interface QueuedMessage {
@@ -54,7 +55,7 @@ export function fanOutStatement(orgId: string, now: Date): SQL {
       select ${newMessageId}, a.org_id, t.endpoint_id, a.seq, m.event_type, ${eventPayload(sql`m.event_type`)}, ${now.toISOString()}::timestamptz
       from targets t
       join audit_logs a on a.org_id = ${orgId}::uuid and a.seq > t.cursor_seq and a.seq <= t.upto
-      join ${eventTypes} on m.action = a.action and a.changes @> m.match
+      join ${eventTypes} on m.action = a.action and (m.match = '{}'::jsonb or a.changes @> m.match)
       where t.enabled and (t.event_types is null or m.event_type = any(t.event_types))
       on conflict (endpoint_id, audit_seq) do nothing
       returning id
@@ -80,7 +81,7 @@ export function replayStatement(orgId: string, endpointId: string, since: Date, 
     events as (
       select a.*, m.event_type from target t
       join audit_logs a on a.org_id = ${orgId}::uuid and a.seq <= t.cursor_seq and a.created_at >= ${since.toISOString()}::timestamptz
-      join ${eventTypes} on m.action = a.action and a.changes @> m.match
+      join ${eventTypes} on m.action = a.action and (m.match = '{}'::jsonb or a.changes @> m.match)
       where t.event_types is null or m.event_type = any(t.event_types)
       order by a.seq limit ${limit + 1}
     ),
