@@ -31,9 +31,8 @@ const workers = () =>
   }));
 
 // Files that run maintenance tasks on a clock moved ahead: a task sees every org's rows in the one test database, so
-// it would clean up, retry or roll up what tests running beside it are still using. They run after the others, one
-// at a time: `npm test` starts them as a second vitest run (each run has its own database). As a second group of one
-// run (`sequence.groupOrder`), the group's first file never started here, twice, with @cloudflare/vitest-plugin 1.4.10.
+// it would clean up, retry or roll up what tests running beside it are still using. `npm test` (scripts/test.ts)
+// runs them as a vitest run of their own, on a database of its own.
 const CLOCK_FILES = ['files', 'files-limits', 'files-multipart', 'scheduled', 'usage-tasks', 'webhook-delivery'].map((name) => `test/integration/${name}.test.ts`);
 
 export default defineConfig({
@@ -42,9 +41,9 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     // The app logs a JSON line per request; show logs only for tests that fail.
     silent: 'passed-only',
-    // Three files at once: the suite is mostly waiting on Postgres, the dev server and sockets, not on CPU.
-    // Round-trip counts stay exact because test/helpers/round-trips.ts counts only the measured work's own calls.
-    maxWorkers: 3,
+    // One file at a time: with several at once, @cloudflare/vitest-plugin sometimes stops starting files and the run
+    // waits forever (cloudflare/workers-sdk#15498). `npm test` runs several vitest processes instead (scripts/test.ts).
+    maxWorkers: 1,
     projects: [
       {
         plugins: [workers()],
@@ -61,8 +60,6 @@ export default defineConfig({
           name: 'workers-clock',
           include: CLOCK_FILES,
           testTimeout: 20_000,
-          maxWorkers: 1,
-          sequence: { groupOrder: 1 },
         },
       },
       {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import pidtree from 'pidtree';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +211,30 @@ export async function stopProcessGroup(child: ChildProcess, graceMs = 5_000): Pr
       throw new Error(`process group ${pgid} survived SIGKILL`);
     }
     await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
+}
+
+/**
+ * Ends a process and every descendant it has now, whatever their process groups (a test's dev server starts wrangler
+ * in a group of its own): politely, then firmly after `graceMs`, and waits until they are gone.
+ */
+export async function stopProcessTree(pid: number, graceMs = 15_000): Promise<void> {
+  const pids = [pid, ...(await pidtree(pid).catch(() => []))];
+  const signal = (name: NodeJS.Signals) => pids.forEach((each) => signalProcess(each, name));
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (pids.some(processAlive)) {
+    if (Date.now() > deadline + 5_000) throw new Error(`processes ${pids.filter(processAlive).join(', ')} survived SIGKILL`);
+    if (Date.now() > deadline) signal('SIGKILL');
+    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  }
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
   }
 }
 
