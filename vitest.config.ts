@@ -34,7 +34,7 @@ const workers = () =>
 // it would clean up, retry or roll up what tests running beside it are still using. They run after the others, one
 // at a time: `npm test` starts them as a second vitest run (each run has its own database). As a second group of one
 // run (`sequence.groupOrder`), the group's first file never started here, twice, with @cloudflare/vitest-plugin 1.4.10.
-const CLOCK_FILES = ['files', 'files-limits', 'files-multipart', 'scheduled', 'usage-tasks', 'webhook-delivery'].map((name) => `test/integration/${name}.test.ts`);
+const CLOCK_FILES = ['files', 'files-limits', 'files-multipart', 'maintenance-sql', 'scheduled', 'usage-tasks', 'webhook-delivery'].map((name) => `test/integration/${name}.test.ts`);
 
 export default defineConfig({
   test: {
