@@ -33,7 +33,7 @@ const workers = () =>
 // Files that run maintenance tasks on a clock moved ahead: a task sees every org's rows in the one test database, so
 // it would clean up, retry or roll up what tests running beside it are still using. `npm test` (scripts/test.ts)
 // runs them as a vitest run of their own, on a database of its own.
-const CLOCK_FILES = ['files', 'files-limits', 'files-multipart', 'scheduled', 'usage-tasks', 'webhook-delivery'].map((name) => `test/integration/${name}.test.ts`);
+const CLOCK_FILES = ['files', 'files-limits', 'files-multipart', 'maintenance-sql', 'scheduled', 'usage-tasks', 'webhook-delivery'].map((name) => `test/integration/${name}.test.ts`);
 
 export default defineConfig({
   test: {

@@ -73,8 +73,11 @@ const configSchema = z.object({
   MAX_REQUEST_BODY_BYTES: z.coerce.number().int().min(MULTIPART.minPartBytes).max(5 * 2 ** 30).default(REQUEST_BODY_MAX_BYTES),
   /** `off` stops recording API usage of org routes (README, "Usage analytics"); product events are still taken. */
   USAGE_RECORDING: z.enum(['on', 'off']).default('on'),
-  /** Raw usage events are kept for the current month and this many full months before it; rollups are kept. */
-  USAGE_RETENTION_MONTHS: z.coerce.number().int().min(1).max(120).default(13),
+  /**
+   * Raw usage events are kept for the current month and this many full months before it; rollups are kept. At
+   * least 3: app_usage_drop_partitions (src/db/sql/usage.sql) keeps 3 whatever its caller asks.
+   */
+  USAGE_RETENTION_MONTHS: z.coerce.number().int().min(3).max(120).default(13),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

@@ -26,18 +26,25 @@ function recipientContext(userId: string): SQL {
   return sql`select set_config('app.user_id', ${userId}, true), set_config('app.org_id', '', true), set_config('app.actor', '{"type":"system"}', true)`;
 }
 
-/** Stores the notification unless stored already, with the channels of the user's preference now ('none': nothing). */
+/**
+ * Stores the notification unless stored already, with the channels of the user's preference now. A recipient who
+ * is not told (preference `none`, or a deactivated account) still gets a silent row: no text, never listed, never
+ * pushed or emailed. It is the dedupe record the daily tasks skip, so they do not pick the same recipient every
+ * day and fill their batch with people they never tell.
+ */
 function storeStatement(delivery: Delivery): SQL {
   const fallback = DEFAULT_CHANNELS[delivery.category];
   return sql`with pref as (
       select coalesce((select p.channel::text from notification_preferences p where p.user_id = ${delivery.userId}::uuid and p.category = ${delivery.category}), ${fallback}) as channel
+    ), told as (
+      select c.deactivated_at is null and pref.channel <> 'none' as yes, pref.channel from credentials c cross join pref where c.user_id = ${delivery.userId}::uuid
     )
     insert into notifications (user_id, source_org_id, category, type, title, body, data, dedupe_key, in_app, email_wanted)
-    select ${delivery.userId}::uuid, ${delivery.orgId}::uuid, ${delivery.category}, ${delivery.type}, ${delivery.title}, ${delivery.body},
-      ${JSON.stringify(delivery.data)}::jsonb, ${delivery.dedupeKey}, pref.channel in ('in_app', 'both'), ${delivery.emailable} and pref.channel in ('email', 'both')
-    from pref
-    where pref.channel <> 'none'
-      and exists (select 1 from credentials c where c.user_id = ${delivery.userId}::uuid and c.deactivated_at is null)
+    select ${delivery.userId}::uuid, ${delivery.orgId}::uuid, ${delivery.category}, ${delivery.type},
+      case when told.yes then ${delivery.title} else '' end, case when told.yes then ${delivery.body} else '' end,
+      case when told.yes then ${JSON.stringify(delivery.data)}::jsonb else '{}'::jsonb end, ${delivery.dedupeKey},
+      told.yes and told.channel in ('in_app', 'both'), told.yes and ${delivery.emailable} and told.channel in ('email', 'both')
+    from told
     on conflict (user_id, dedupe_key) do nothing`;
 }
 

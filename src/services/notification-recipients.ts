@@ -1,6 +1,6 @@
 import { and, desc, eq, isNotNull, ne, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import { invitations, organizations, sessions, users, type NotificationData } from '../db/schema/index.ts';
+import { credentials, invitations, organizations, sessions, users, type NotificationData } from '../db/schema/index.ts';
 import { SIGN_IN_MEMORY_DAYS, type NotificationCategory } from '../lib/notification-categories.ts';
 import type { NotificationEvent } from './notification-events.ts';
 import { systemContext } from './webhook-fanout.ts';
@@ -107,7 +107,11 @@ async function orgEvent(db: Database, event: OrgEvent): Promise<Delivery[]> {
   }
 }
 
-/** The invitee, if an account has the invited address and the invitation is still open. */
+/**
+ * The invitee, if a verified account has the invited address and the invitation is still open. An unverified
+ * account may belong to someone who signed up with another person's address: it is not told (the invitation email
+ * still goes to the address itself).
+ */
 async function invitationCreated(db: Database, event: Extract<NotificationEvent, { type: 'invitation.created' }>): Promise<Delivery[]> {
   const inviter = sql<string | null>`(select u.name from users u where u.id = ${invitations.invitedBy})`;
   const [, rows] = await db.http.batch([
@@ -117,6 +121,7 @@ async function invitationCreated(db: Database, event: Extract<NotificationEvent,
       .from(invitations)
       .innerJoin(organizations, eq(organizations.id, invitations.orgId))
       .innerJoin(users, eq(users.email, invitations.email))
+      .innerJoin(credentials, and(eq(credentials.userId, users.id), isNotNull(credentials.emailVerifiedAt)))
       .where(and(eq(invitations.id, event.invitationId), eq(invitations.orgId, event.orgId), sql`${invitations.acceptedAt} is null and ${invitations.revokedAt} is null`)),
   ]);
   return rows.map((row) => ({

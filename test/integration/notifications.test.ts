@@ -1,13 +1,13 @@
 import { createExecutionContext, createScheduledController } from 'cloudflare:test';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { apiKeys, files, notificationPreferences, notifications, sessions, users } from '../../src/db/schema/index.ts';
+import { apiKeys, credentials, files, notificationPreferences, notifications, sessions, users } from '../../src/db/schema/index.ts';
 import { FILE_LIMITS } from '../../src/lib/limits.ts';
 import { SIGN_IN_MEMORY_DAYS } from '../../src/lib/notification-categories.ts';
 import type { NotificationEvent } from '../../src/services/notification-events.ts';
 import { createQueueHandler } from '../../workers/queue.ts';
 import { createScheduledHandler, schedule } from '../../workers/scheduled.ts';
-import { notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications } from '../../workers/tasks/notifications.ts';
+import { monthOf, notifyExpiringApiKeys, notifyStorageNearQuota, pruneNotifications } from '../../workers/tasks/notifications.ts';
 import { addMember, api, createApiKey, createMember, createOrg, createUser, json, ownerDb, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { JOBS_QUEUE, job, message, runBatch } from '../helpers/queue.ts';
 import { joinRoom, type Frame } from '../helpers/room-client.ts';
@@ -199,19 +199,44 @@ describe('preferences', () => {
     expect((await json<{ data: Record<string, string> }>(await api(prefs, { auth: other }))).data).toEqual(defaults.data);
   });
 
-  it('none stores nothing; email only is emailed but never listed', async () => {
+  it('none stores only a silent row (no text, never listed, pushed or emailed); email only is emailed but never listed', async () => {
     const user = await createUser();
     const org = await createOrg(await createUser());
     await addMember(org, user, 'member');
     await ownerDb.http.insert(notificationPreferences).values({ userId: user.id, category: 'membership', channel: 'none' });
     await deliver({ type: 'member.role_changed', eventId: crypto.randomUUID(), orgId: org.id, userId: user.id, role: 'viewer' });
-    expect(await stored(user.id)).toEqual([]);
+    const silent = { inApp: false, emailWanted: false, title: '', body: '', data: {}, pushedAt: null, emailedAt: null };
+    expect(await stored(user.id)).toEqual([expect.objectContaining(silent)]);
     await ownerDb.http.update(notificationPreferences).set({ channel: 'email' }).where(eq(notificationPreferences.userId, user.id));
     await deliver({ type: 'member.role_changed', eventId: crypto.randomUUID(), orgId: org.id, userId: user.id, role: 'admin' });
-    expect(await stored(user.id)).toEqual([expect.objectContaining({ inApp: false, emailWanted: true })]);
+    expect(await stored(user.id)).toEqual(
+      expect.arrayContaining([expect.objectContaining(silent), expect.objectContaining({ title: `Your role in ${org.name} changed`, inApp: false, emailWanted: true })]),
+    );
     await exactlyEmails(user.email, `Your role in ${org.name} changed`, 1);
     expect((await list(user)).data).toEqual([]);
     expect(await unread(user)).toBe(0);
+  });
+});
+
+describe('invitations to an address with an account', () => {
+  it('notify the account only once its address is verified; the invitation email goes to the address either way', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    // Someone signed up with the invitee's address but never proved it is theirs.
+    const unverified = await createUser();
+    await ownerDb.http.update(credentials).set({ emailVerifiedAt: null }).where(eq(credentials.userId, unverified.id));
+    const invited = await api(`/api/v1/orgs/${org.id}/invitations`, { method: 'POST', auth: owner, body: { email: unverified.email, role: 'admin' } });
+    expect(invited.status).toBe(201);
+    const invitationId = (await json<{ data: { id: string } }>(invited)).data.id;
+    await expect.poll(async () => (await outbox(unverified.email)).filter((mail) => mail.subject.includes('invited you')).length, { timeout: 15_000, interval: 100 }).toBe(1);
+    // The route's own event may still be on the queue: deliver one here as well, then nothing is stored or listed.
+    await deliver({ type: 'invitation.created', eventId: crypto.randomUUID(), orgId: org.id, invitationId });
+    expect(await stored(unverified.id)).toEqual([]);
+    expect((await list(unverified)).data).toEqual([]);
+    // Verified: the same invitation now reaches the account in the app.
+    await ownerDb.http.update(credentials).set({ emailVerifiedAt: new Date() }).where(eq(credentials.userId, unverified.id));
+    await deliver({ type: 'invitation.created', eventId: crypto.randomUUID(), orgId: org.id, invitationId });
+    expect(await stored(unverified.id)).toEqual([expect.objectContaining({ type: 'invitation.created', inApp: true, title: `Invitation to ${org.name}` })]);
   });
 });
 
@@ -374,13 +399,72 @@ describe('daily cron tasks', () => {
     ).toEqual([]);
   });
 
+  it('recipients who are not told (none, deactivated) are recorded silently, so a batch full of them does not starve the others', async () => {
+    const when = Date.UTC(2032, 1, 10, 3, 17);
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const skipped = await Promise.all(Array.from({ length: 4 }, () => createMember(org, 'admin')));
+    await ownerDb.http.insert(notificationPreferences).values(skipped.slice(0, 2).map((user) => ({ userId: user.id, category: 'api_keys' as const, channel: 'none' as const })));
+    await ownerDb.http.update(credentials).set({ deactivatedAt: new Date() }).where(inArray(credentials.userId, skipped.slice(2).map((user) => user.id)));
+    // Their keys expire first, so they head every batch.
+    for (const [index, user] of skipped.entries()) {
+      const key = await createApiKey(org, { scopes: ['org:read'], expiresAt: new Date(when + 2 * day + index * 60_000) });
+      await ownerDb.http.update(apiKeys).set({ createdBy: user.id }).where(eq(apiKeys.id, key.id));
+    }
+    const told = await createApiKey(org, { scopes: ['org:read'], expiresAt: new Date(when + 5 * day) });
+    await ownerDb.http.update(apiKeys).set({ createdBy: owner.id }).where(eq(apiKeys.id, told.id));
+    const silent = { inApp: false, emailWanted: false, title: '', body: '', data: {}, pushedAt: null, emailedAt: null };
+    // Day one: a batch of three, all people who are not told. Each is recorded.
+    await notifyExpiringApiKeys({ env, db: testDb(), scheduledTime: when }, { batch: 3 });
+    for (const user of skipped.slice(0, 3)) expect(await storedOf(user, 'api_key.expiring')).toEqual([expect.objectContaining(silent)]);
+    // Day two: the last one not told, and the owner, who is.
+    await notifyExpiringApiKeys({ env, db: testDb(), scheduledTime: when + day }, { batch: 3 });
+    expect(await storedOf(owner, 'api_key.expiring')).toEqual([expect.objectContaining({ inApp: true, emailWanted: true, data: expect.objectContaining({ keyId: told.id }) })]);
+    expect(await storedOf(skipped[3] as TestUser, 'api_key.expiring')).toEqual([expect.objectContaining(silent)]);
+    await exactlyEmails(owner.email, 'An API key expires soon', 1);
+    expect(await outbox((skipped[0] as TestUser).email)).toEqual([]);
+    // Nobody of the org is picked again.
+    const { rows } = await ownerDb.http.execute<{ org_id: string }>(
+      sql`select org_id from app_api_keys_expiring(${new Date(when + 2 * day).toISOString()}::timestamptz, ${new Date(when + 9 * day).toISOString()}::timestamptz, 1000)`,
+    );
+    expect(rows.filter((row) => row.org_id === org.id)).toEqual([]);
+  });
+
+  it('an org whose owners and admins are not told (none, deactivated) is recorded silently and not picked again that month', async () => {
+    const when = Date.UTC(2032, 2, 10, 3, 17);
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const admin = await createMember(org, 'admin');
+    await ownerDb.http.insert(notificationPreferences).values({ userId: owner.id, category: 'storage', channel: 'none' });
+    await ownerDb.http.update(credentials).set({ deactivatedAt: new Date() }).where(eq(credentials.userId, admin.id));
+    const quota = FILE_LIMITS.free.storageBytes;
+    await ownerDb.http.insert(files).values({ orgId: org.id, name: 'big.bin', size: Math.ceil(quota * 0.9), contentType: 'application/octet-stream', status: 'ready', uploaderType: 'user' });
+    const due = async () => {
+      const { rows } = await ownerDb.http.execute<{ org_id: string }>(
+        sql`select org_id from app_orgs_near_storage_quota(${JSON.stringify(FILE_LIMITS)}::jsonb, 0.8, ${monthOf(when)}, 100000)`,
+      );
+      return rows.some((row) => row.org_id === org.id);
+    };
+    expect(await due()).toBe(true);
+    await notifyStorageNearQuota({ env, db: testDb(), scheduledTime: when });
+    const silent = { inApp: false, emailWanted: false, title: '', body: '' };
+    expect(await storedOf(owner, 'storage.near_quota')).toEqual([expect.objectContaining(silent)]);
+    expect(await storedOf(admin, 'storage.near_quota')).toEqual([expect.objectContaining(silent)]);
+    expect(await due()).toBe(false);
+  });
+
   it('retention: notifications older than 180 days (of the cron time) are deleted, newer ones kept', async () => {
+    // The database never deletes what is younger than 180 days by its own clock, so this runs at the real time.
+    const now = Date.now();
     const user = await createUser();
-    const [old] = await seed(user, 1, { createdAt: new Date(at - 181 * day) });
-    const [recent] = await seed(user, 1, { createdAt: new Date(at - 179 * day) });
-    await pruneNotifications({ env, db: testDb(), scheduledTime: at });
+    const [old] = await seed(user, 1, { createdAt: new Date(now - 181 * day) });
+    const [recent] = await seed(user, 1, { createdAt: new Date(now - 179 * day) });
+    await pruneNotifications({ env, db: testDb(), scheduledTime: now });
     expect((await stored(user.id)).map((row) => row.id)).toEqual([recent?.id]);
     expect(old).toBeDefined();
+    // A cron time far ahead (a wrong clock, or a hostile caller) deletes nothing younger than that.
+    await pruneNotifications({ env, db: testDb(), scheduledTime: at + 1000 * day });
+    expect((await stored(user.id)).map((row) => row.id)).toEqual([recent?.id]);
   });
 
   it('the three tasks run on the daily cron', async () => {

@@ -92,7 +92,7 @@ describe('usage rollups', () => {
     const next = random(12);
     const orgs = [await createOrg(await createUser()), await createOrg(await createUser())];
     const users = Array.from({ length: 6 }, () => crypto.randomUUID());
-    const days = ['2031-03-15', '2031-03-16'];
+    const days = ['2021-03-15', '2021-03-16'];
     const all = orgs.flatMap((org, index) => days.flatMap((day) => generate(org, day, users.slice(index * 2, index * 2 + 4), next, 300)));
     await recordUsageEvents(db, all, LONG_AGO);
     for (const day of days) expect(await refreshUsageDay(db, day)).toBeGreaterThanOrEqual(2);
@@ -117,16 +117,16 @@ describe('usage rollups', () => {
 
     // Idempotent: the same day again gives the same figures.
     const [org] = orgs as [TestOrg, TestOrg];
-    const before = { day: await rollup(org.id, '2031-03-15'), summary: await summaryOf(org.id) };
-    await refreshUsageDay(db, '2031-03-15');
-    expect({ day: await rollup(org.id, '2031-03-15'), summary: await summaryOf(org.id) }).toEqual(before);
+    const before = { day: await rollup(org.id, '2021-03-15'), summary: await summaryOf(org.id) };
+    await refreshUsageDay(db, '2021-03-15');
+    expect({ day: await rollup(org.id, '2021-03-15'), summary: await summaryOf(org.id) }).toEqual(before);
 
     // A late event (a queue retry) is counted by the next run of its day, which replaces the day.
-    const late: UsageEvent = { id: crypto.randomUUID(), orgId: org.id, at: '2031-03-15T12:00:00.000Z', source: 'api', name: 'GET /x', routeClass: 'read', status: 500, latencyMs: 5000, userId: users[0] };
+    const late: UsageEvent = { id: crypto.randomUUID(), orgId: org.id, at: '2021-03-15T12:00:00.000Z', source: 'api', name: 'GET /x', routeClass: 'read', status: 500, latencyMs: 5000, userId: users[0] };
     await recordUsageEvents(db, [late], LONG_AGO);
-    await refreshUsageDay(db, '2031-03-15');
+    await refreshUsageDay(db, '2021-03-15');
     const own = [...all.filter((event) => event.orgId === org.id), late];
-    expectRollup(await rollup(org.id, '2031-03-15'), expectedDay(own, '2031-03-15'));
+    expectRollup(await rollup(org.id, '2021-03-15'), expectedDay(own, '2021-03-15'));
     expect((await summaryOf(org.id))[users[0] ?? '']?.totalActions).toBe((before.summary[users[0] ?? '']?.totalActions ?? 0) + 1);
   });
 
@@ -141,22 +141,22 @@ describe('GET /orgs/{orgId}/usage with a series', () => {
   it('answers one point per day from the rollups (zeros where there are none); without parameters, no series', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
-    const at = '2031-05-02T10:00:00.000Z';
+    const at = '2021-05-02T10:00:00.000Z';
     await recordUsageEvents(db, [
       { id: crypto.randomUUID(), orgId: org.id, at, source: 'api', name: 'GET /x', routeClass: 'read', status: 200, latencyMs: 10, userId: owner.id },
       { id: crypto.randomUUID(), orgId: org.id, at, source: 'api', name: 'GET /x', routeClass: 'write', status: 503, latencyMs: 30, userId: owner.id },
       { id: crypto.randomUUID(), orgId: org.id, at, source: 'product', name: 'p', userId: owner.id },
     ], LONG_AGO);
-    await refreshUsageDay(db, '2031-05-02');
-    const response = await api(`/api/v1/orgs/${org.id}/usage?from=2031-05-01&to=2031-05-03&granularity=day`, { auth: owner });
+    await refreshUsageDay(db, '2021-05-02');
+    const response = await api(`/api/v1/orgs/${org.id}/usage?from=2021-05-01&to=2021-05-03&granularity=day`, { auth: owner });
     expect(response.status).toBe(200);
     const { data } = await json<Usage>(response);
     expect(data.subscriptionTier).toBe('free');
-    expect(data.series).toMatchObject({ granularity: 'day', from: '2031-05-01', to: '2031-05-03' });
+    expect(data.series).toMatchObject({ granularity: 'day', from: '2021-05-01', to: '2021-05-03' });
     expect(data.series?.points).toEqual([
-      { day: '2031-05-01', requests: 0, clientErrors: 0, serverErrors: 0, requestsByClass: {}, p50Ms: null, p95Ms: null, activeUsers: 0, productEvents: 0, storageBytes: null },
-      { day: '2031-05-02', requests: 2, clientErrors: 0, serverErrors: 1, requestsByClass: { read: { '2xx': 1 }, write: { '5xx': 1 } }, p50Ms: 20, p95Ms: 29, activeUsers: 1, productEvents: 1, storageBytes: 0 },
-      { day: '2031-05-03', requests: 0, clientErrors: 0, serverErrors: 0, requestsByClass: {}, p50Ms: null, p95Ms: null, activeUsers: 0, productEvents: 0, storageBytes: null },
+      { day: '2021-05-01', requests: 0, clientErrors: 0, serverErrors: 0, requestsByClass: {}, p50Ms: null, p95Ms: null, activeUsers: 0, productEvents: 0, storageBytes: null },
+      { day: '2021-05-02', requests: 2, clientErrors: 0, serverErrors: 1, requestsByClass: { read: { '2xx': 1 }, write: { '5xx': 1 } }, p50Ms: 20, p95Ms: 29, activeUsers: 1, productEvents: 1, storageBytes: 0 },
+      { day: '2021-05-03', requests: 0, clientErrors: 0, serverErrors: 0, requestsByClass: {}, p50Ms: null, p95Ms: null, activeUsers: 0, productEvents: 0, storageBytes: null },
     ]);
     // The default start (29 days before `to`) stops at year 1.
     const early = await json<Usage>(await api(`/api/v1/orgs/${org.id}/usage?to=0001-01-02`, { auth: owner }));
@@ -166,9 +166,9 @@ describe('GET /orgs/{orgId}/usage with a series', () => {
   });
 
   it.each([
-    ['from after to', 'from=2031-05-03&to=2031-05-01'],
-    ['more than 366 days', 'from=2030-01-01&to=2031-05-01'],
-    ['a day that is not one', 'from=2031-02-30'],
+    ['from after to', 'from=2021-05-03&to=2021-05-01'],
+    ['more than 366 days', 'from=2020-01-01&to=2021-05-01'],
+    ['a day that is not one', 'from=2021-02-30'],
     ['year 0000', 'from=0000-01-01&to=0000-01-02'],
     ['another granularity', 'granularity=hour'],
     ['an unknown parameter', 'bucket=day'],
@@ -184,10 +184,10 @@ describe('GET /orgs/{orgId}/usage with a series', () => {
     const owner = await createUser();
     const org = await createOrg(owner);
     const other = await createOrg(await createUser());
-    await recordUsageEvents(db, [{ id: crypto.randomUUID(), orgId: other.id, at: '2031-06-01T00:00:00.000Z', source: 'product', name: 'p' }], LONG_AGO);
-    await refreshUsageDay(db, '2031-06-01');
-    expect((await api(`/api/v1/orgs/${other.id}/usage?from=2031-06-01&to=2031-06-01`, { auth: owner })).status).toBe(404);
-    const own = await json<Usage>(await api(`/api/v1/orgs/${org.id}/usage?from=2031-06-01&to=2031-06-01`, { auth: owner }));
+    await recordUsageEvents(db, [{ id: crypto.randomUUID(), orgId: other.id, at: '2021-06-01T00:00:00.000Z', source: 'product', name: 'p' }], LONG_AGO);
+    await refreshUsageDay(db, '2021-06-01');
+    expect((await api(`/api/v1/orgs/${other.id}/usage?from=2021-06-01&to=2021-06-01`, { auth: owner })).status).toBe(404);
+    const own = await json<Usage>(await api(`/api/v1/orgs/${org.id}/usage?from=2021-06-01&to=2021-06-01`, { auth: owner }));
     expect(own.data.series?.points[0]).toMatchObject({ productEvents: 0 });
   });
 });
@@ -197,13 +197,13 @@ describe('GET /admin/usage', () => {
     const admin = await createPlatformAdmin();
     const owner = await createUser();
     const busy = await createOrg(owner, { tier: 'pro' });
-    const at = '2031-07-04T08:00:00.000Z';
+    const at = '2021-07-04T08:00:00.000Z';
     await recordUsageEvents(db, Array.from({ length: 5000 }, () => ({ id: crypto.randomUUID(), orgId: busy.id, at, source: 'api' as const, name: 'GET /x', routeClass: 'read' as const, status: 200, latencyMs: 1 })), LONG_AGO);
-    await refreshUsageDay(db, '2031-07-04');
-    const response = await api('/api/v1/admin/usage?from=2031-07-01&to=2031-07-31&limit=5', { auth: admin });
+    await refreshUsageDay(db, '2021-07-04');
+    const response = await api('/api/v1/admin/usage?from=2021-07-01&to=2021-07-31&limit=5', { auth: admin });
     expect(response.status).toBe(200);
     const { data } = await json<{ data: { from: string; to: string; orgs: Array<Record<string, unknown>> } }>(response);
-    expect(data).toMatchObject({ from: '2031-07-01', to: '2031-07-31' });
+    expect(data).toMatchObject({ from: '2021-07-01', to: '2021-07-31' });
     expect(data.orgs[0]).toEqual({
       orgId: busy.id, name: busy.name, slug: busy.slug, subscriptionTier: 'pro', requests: 5000, clientErrors: 0, serverErrors: 0, productEvents: 0,
       peakActiveUsers: 0, activeDays: 1, storageBytes: 0,

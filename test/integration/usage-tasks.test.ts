@@ -43,21 +43,24 @@ describe('usage partitions (cron, with the cron’s scheduledTime as the clock)'
     await recordUsageEvents(db, [{ id: crypto.randomUUID(), orgId: org.id, at: '1985-01-10T00:00:00.000Z', source: 'product', name: 'old', userId: crypto.randomUUID() }], new Date('1900-01-01T00:00:00Z'));
     await ownerDb.http.execute(sql`select app_usage_refresh_day('1985-01-10')`);
     expect(await partitionsOf(1985)).toEqual(['usage_events_1985_01', 'usage_events_1985_02', 'usage_events_1985_03']);
-    const twoMonths = { ...env, USAGE_RETENTION_MONTHS: '2' } as Env;
-    // March 1985 keeps March and two full months before it: nothing goes yet.
-    await dropExpiredUsagePartitions({ env: twoMonths, db, scheduledTime: at('1985-03-31T23:59:59Z') });
+    const threeMonths = { ...env, USAGE_RETENTION_MONTHS: '3' } as Env;
+    // April 1985 keeps April and three full months before it: nothing goes yet.
+    await dropExpiredUsagePartitions({ env: threeMonths, db, scheduledTime: at('1985-04-30T23:59:59Z') });
     expect(await partitionsOf(1985)).toHaveLength(3);
-    // From April 1st, January is past retention.
-    await dropExpiredUsagePartitions({ env: twoMonths, db, scheduledTime: at('1985-04-01T00:00:00Z') });
+    // From May 1st, January is past retention.
+    await dropExpiredUsagePartitions({ env: threeMonths, db, scheduledTime: at('1985-05-01T00:00:00Z') });
     expect(await partitionsOf(1985)).toEqual(['usage_events_1985_02', 'usage_events_1985_03']);
-    await dropExpiredUsagePartitions({ env: twoMonths, db, scheduledTime: at('1985-04-01T00:00:00Z') });
+    await dropExpiredUsagePartitions({ env: threeMonths, db, scheduledTime: at('1985-05-01T00:00:00Z') });
     expect(await partitionsOf(1985)).toEqual(['usage_events_1985_02', 'usage_events_1985_03']);
     // The day's rollup outlives its raw events, and refreshing it again leaves it alone.
     await refreshUsageRollups({ env, db, scheduledTime: at('1985-01-10T12:00:00Z') });
     const [row] = await ownerDb.http.select().from(usageDaily).where(sql`${usageDaily.orgId} = ${org.id}::uuid`);
     expect(row).toMatchObject({ day: '1985-01-10', productEvents: 1, activeUsers: 1 });
-    // The current month's partition is never dropped by the default retention (13 months).
+    // The current month's partition is never dropped by the default retention (13 months); nor by a cron time far
+    // ahead (the database bounds the cutoff by its own clock).
+    await createUsagePartitions({ env, db, scheduledTime: Date.now() });
     await dropExpiredUsagePartitions({ env, db, scheduledTime: Date.now() });
+    await dropExpiredUsagePartitions({ env: threeMonths, db, scheduledTime: at('9999-01-01T00:00:00Z') });
     const now = new Date();
     expect(await partitionsOf(now.getUTCFullYear())).toContain(`usage_events_${now.getUTCFullYear()}_${String(now.getUTCMonth() + 1).padStart(2, '0')}`);
   });

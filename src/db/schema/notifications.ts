@@ -14,7 +14,8 @@ export const notificationChannel = pgEnum('notification_channel', NOTIFICATION_C
  * app_user_id(), src/db/sql/notifications.sql); `source_org_id` only says which org an event came from. One row
  * per event and user (`dedupe_key`), whatever the number of queue deliveries; `pushed_at` and `emailed_at` record
  * which effects are done, so a retry completes only what is missing. `in_app` false: an email-only notification,
- * kept for its dedupe and effect state but never listed.
+ * kept for its dedupe and effect state but never listed; with `email_wanted` false too and no text, a silent row for
+ * a recipient who is not told (preference `none`, deactivated), kept so the daily tasks do not pick them again.
  */
 export const notifications = pgTable(
   'notifications',

@@ -61,7 +61,9 @@ REVOKE EXECUTE ON FUNCTION app_orgs_near_storage_quota(jsonb, numeric, text, int
 GRANT EXECUTE ON FUNCTION app_orgs_near_storage_quota(jsonb, numeric, text, int) TO app_runtime;
 
 -- Retention (daily cron, workers/tasks/notifications.ts): notifications older than p_before go, at most p_limit
--- per run. Far past any queue retry, so a late duplicate delivery cannot bring one back.
+-- per run. Far past any queue retry, so a late duplicate delivery cannot bring one back. The runtime role may call
+-- it with any cutoff, so the database's own clock bounds it: nothing younger than 180 days
+-- (NOTIFICATION_RETENTION_DAYS of src/lib/notification-categories.ts) is ever deleted.
 GRANT DELETE ON notifications TO app_internal;
 DROP POLICY IF EXISTS internal_prune ON notifications;
 CREATE POLICY internal_prune ON notifications FOR DELETE TO app_internal USING (true);
@@ -69,7 +71,7 @@ CREATE POLICY internal_prune ON notifications FOR DELETE TO app_internal USING (
 CREATE OR REPLACE FUNCTION app_prune_notifications(p_before timestamptz, p_limit int) RETURNS int
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
   WITH gone AS (
-    DELETE FROM notifications n WHERE n.id IN (SELECT o.id FROM notifications o WHERE o.created_at < p_before LIMIT p_limit) RETURNING 1
+    DELETE FROM notifications n WHERE n.id IN (SELECT o.id FROM notifications o WHERE o.created_at < least(p_before, now() - interval '180 days') LIMIT p_limit) RETURNING 1
   )
   SELECT count(*)::int FROM gone
 $$;

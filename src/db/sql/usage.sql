@@ -47,16 +47,20 @@ BEGIN
 END $$;
 
 -- Drops the partitions of months that ended p_keep_months or more months before the month of p_at (UTC): raw events
--- are kept for the current month and p_keep_months full months before it. Answers the partitions dropped.
+-- are kept for the current month and p_keep_months full months before it. Answers the partitions dropped. The
+-- runtime role may call it with any arguments, so the database's own clock bounds them: whatever p_at and
+-- p_keep_months say, the current month and the 3 full months before it (USAGE_RETENTION_MONTHS' minimum in
+-- src/config.ts) are never dropped.
 CREATE OR REPLACE FUNCTION app_usage_drop_partitions(p_at timestamptz, p_keep_months int) RETURNS text[]
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
-  v_oldest_kept date := (date_trunc('month', p_at AT TIME ZONE 'UTC') - make_interval(months => p_keep_months))::date;
+  v_oldest_kept date := least(date_trunc('month', p_at AT TIME ZONE 'UTC') - make_interval(months => p_keep_months),
+    date_trunc('month', now() AT TIME ZONE 'UTC') - interval '3 months')::date;
   v_name text;
   v_dropped text[] := '{}';
 BEGIN
-  IF p_keep_months IS NULL OR p_keep_months < 1 THEN
-    RAISE EXCEPTION 'keep at least one month' USING ERRCODE = '22023';
+  IF p_keep_months IS NULL OR p_keep_months < 1 OR p_at IS NULL THEN
+    RAISE EXCEPTION 'a time, and at least one month to keep' USING ERRCODE = '22023';
   END IF;
   FOR v_name IN
     SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -98,18 +102,25 @@ END $$;
 -- Recomputes one UTC day's rollups from its raw events, replacing what the day had (so a re-run changes nothing,
 -- and late events are counted by the next run): usage_daily per org, user_activity_daily per user, and the
 -- user_activity_summary of every user whose day changed. A day whose partition is gone (past retention) is left as
--- it is, so its rollups outlive its raw events. Answers the orgs rolled up, or -1 for a day left alone.
+-- it is, so its rollups outlive its raw events; so is a day after today (the database's clock, UTC), which has no
+-- rollup yet. The bytes stored are taken when a day is first rolled up and kept by later runs of a past day, so a
+-- re-run (or a hostile call by the runtime role) cannot rewrite an old day's storage with today's. Answers the
+-- orgs rolled up, or -1 for a day left alone.
 CREATE OR REPLACE FUNCTION app_usage_refresh_day(p_day date) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_from timestamptz := p_day::timestamp AT TIME ZONE 'UTC';
   v_to timestamptz := (p_day + 1)::timestamp AT TIME ZONE 'UTC';
+  v_today date := (now() AT TIME ZONE 'UTC')::date;
+  v_storage jsonb;
   v_before jsonb;
   v_orgs int;
 BEGIN
-  IF to_regclass(app_usage_partition(p_day)) IS NULL THEN
+  IF p_day IS NULL OR p_day > v_today OR to_regclass(app_usage_partition(p_day)) IS NULL THEN
     RETURN -1;
   END IF;
+  SELECT coalesce(jsonb_object_agg(d.org_id, d.storage_bytes), '{}'::jsonb) INTO v_storage
+  FROM usage_daily d WHERE d.day = p_day AND p_day < v_today AND d.storage_bytes IS NOT NULL;
   DELETE FROM usage_daily WHERE day = p_day;
   WITH day_events AS (
     SELECT e.* FROM usage_events e WHERE e.created_at >= v_from AND e.created_at < v_to
@@ -134,7 +145,7 @@ BEGIN
   )
   INSERT INTO usage_daily (org_id, day, requests, client_errors, server_errors, requests_by_class, p50_ms, p95_ms, active_users, product_events, storage_bytes, refreshed_at)
   SELECT t.org_id, p_day, t.requests, t.client_errors, t.server_errors, coalesce(c.by_class, '{}'::jsonb), t.p50, t.p95, t.active_users, t.product_events,
-    app_org_storage(t.org_id), now()
+    coalesce((v_storage ->> t.org_id::text)::bigint, app_org_storage(t.org_id)), now()
   FROM totals t LEFT JOIN classes c ON c.org_id = t.org_id;
   GET DIAGNOSTICS v_orgs = ROW_COUNT;
 
