@@ -77,8 +77,11 @@ export class RoomStore {
     return this.#sql.exec('SELECT 1 FROM presence_changes LIMIT 1').toArray().length > 0;
   }
 
-  /** Takes the pending presence changes, coalesced: a connection that joined and left since the last flush is in neither list. */
-  takePresenceChanges(): { joined: string[]; left: string[] } {
+  /**
+   * Takes the pending presence changes, coalesced: a connection that joined and left since the last flush is in neither
+   * list, nor is a join of a connection `isOpen` rejects (these rows outlive a restart, which drops every socket).
+   */
+  takePresenceChanges(isOpen: (connectionId: string) => boolean = () => true): { joined: string[]; left: string[] } {
     const rows = this.#sql.exec<{ seq: number; connection_id: string; member: string | null }>('DELETE FROM presence_changes RETURNING seq, connection_id, member').toArray();
     const joined = new Map<string, string>();
     const left: string[] = [];
@@ -86,6 +89,6 @@ export class RoomStore {
       if (row.member !== null) joined.set(row.connection_id, row.member);
       else if (!joined.delete(row.connection_id)) left.push(row.connection_id);
     }
-    return { joined: [...joined.values()], left };
+    return { joined: [...joined].flatMap(([connectionId, member]) => (isOpen(connectionId) ? [member] : [])), left };
   }
 }

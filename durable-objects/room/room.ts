@@ -85,10 +85,15 @@ export class Room extends DurableObject<Env> {
     this.#leave(ws);
   }
 
-  /** Flushes the coalesced presence changes (v2) to the v2 sockets: one frame for everything since the last flush. */
+  /**
+   * Flushes the coalesced presence changes (v2) to the v2 sockets, one frame for all since the last flush. Joins are told
+   * only of sockets still open: stored changes outlive a restart (a deploy or a local reload drops every socket).
+   */
   override alarm(): void {
-    const { joined, left } = this.#store.takePresenceChanges();
-    if (joined.length + left.length > 0) this.#send(presenceChangeFrame(this.presence().connections, joined, left), undefined, isV2);
+    const { members } = this.presence();
+    const open = new Set(members.map((member) => member.connectionId));
+    const { joined, left } = this.#store.takePresenceChanges((connectionId) => open.has(connectionId));
+    if (joined.length + left.length > 0) this.#send(presenceChangeFrame(members.length, joined, left), undefined, isV2);
   }
 
   /** Stores a server event in the history and sends it to every socket. Answers its id. */

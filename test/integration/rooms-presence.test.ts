@@ -84,6 +84,25 @@ describe('protocol v2 presence', () => {
     });
   });
 
+  it('after a restart, a flush tells no join of a socket that is gone (pending changes outlive the sockets they name)', async () => {
+    const { owner, base, stub } = await tenant();
+    await withLimits({ presenceImmediateMax: 1, presenceFlushMs: 60_000 }, async () => {
+      const a = await joinRoom(base, owner, { v: 2 });
+      const b = await joinRoom(base, owner, { v: 2 });
+      // What a restart leaves: the join of a socket the previous instance had, which was dropped with no leave.
+      const gone = { connectionId: crypto.randomUUID(), userId: owner.id, keyId: null, role: 'owner' };
+      await runInDurableObject(stub, (_, state) => state.storage.sql.exec('INSERT INTO presence_changes (connection_id, member) VALUES (?, ?)', gone.connectionId, JSON.stringify(gone)));
+      expect(await pending(stub)).toBe(2);
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      const flushed = await a.next('presence');
+      expect(flushed).toEqual({ v: 2, type: 'presence', count: 2, joined: [expect.objectContaining({ connectionId: you(b) })], left: [], more: false });
+      expect(await b.next('presence')).toEqual(flushed);
+      expect(await pending(stub)).toBe(0);
+      a.ws.close(1000);
+      b.ws.close(1000);
+    });
+  });
+
   it('a flush larger than a page is capped and says more; `members` pages the whole room by cursor', async () => {
     const { owner, base, stub } = await tenant();
     await withLimits({ presenceImmediateMax: 1, presenceFlushMs: 60_000, presencePage: 2 }, async () => {
