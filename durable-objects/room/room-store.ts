@@ -14,6 +14,7 @@ export class RoomStore {
     sql.exec('CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY, frame TEXT NOT NULL)');
     sql.exec('CREATE TABLE IF NOT EXISTS rooms (name TEXT PRIMARY KEY, tracked_at INTEGER NOT NULL)');
     sql.exec('CREATE TABLE IF NOT EXISTS presence_changes (seq INTEGER PRIMARY KEY, connection_id TEXT NOT NULL, member TEXT)');
+    sql.exec('CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
   }
 
   /** Keeps a ticket (by its hash) until `expiresAt`; drops the expired ones on the way. */
@@ -46,6 +47,25 @@ export class RoomStore {
     const frames = this.#sql.exec<{ frame: string }>('SELECT frame FROM history WHERE id > ? ORDER BY id', from).toArray().map((row) => row.frame);
     const oldest = this.#sql.exec<{ id: number | null }>('SELECT min(id) AS id FROM history').one().id;
     return { frames, missed: afterId !== undefined && oldest !== null && oldest > afterId + 1 };
+  }
+
+  /** Forgets everything but the directory's list: history, tickets, pending presence and the last activity. */
+  clear(): void {
+    for (const table of ['history', 'tickets', 'presence_changes', 'activity']) this.#sql.exec(`DELETE FROM ${table}`);
+  }
+
+  /** Notes the room's last activity (a message stored, or its last member leaving). */
+  touch(at: number): void {
+    this.#sql.exec('INSERT INTO activity (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at', at);
+  }
+
+  /** When the room was last active, if it has kept anything since. */
+  lastActivity(): number | undefined {
+    return this.#sql.exec<{ at: number }>('SELECT at FROM activity').toArray()[0]?.at;
+  }
+
+  hasHistory(): boolean {
+    return this.#sql.exec('SELECT 1 FROM history LIMIT 1').toArray().length > 0;
   }
 
   /** Directory: remembers a room name (again), with when. */

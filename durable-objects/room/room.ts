@@ -91,6 +91,7 @@ export class Room extends DurableObject<Env> {
    */
   override alarm(): void {
     const { members } = this.presence();
+    if (members.length === 0) return this.#forgetWhenIdle();
     const open = new Set(members.map((member) => member.connectionId));
     const { joined, left } = this.#store.takePresenceChanges((connectionId) => open.has(connectionId));
     if (joined.length + left.length > 0) this.#send(presenceChangeFrame(members.length, joined, left), undefined, isV2);
@@ -100,10 +101,15 @@ export class Room extends DurableObject<Env> {
   publish(input: ServerEvent): { id: number; delivered: number } {
     const { event, data } = serverEvent.parse(input);
     const frame = this.#store.append((id) => JSON.stringify({ v: 1, type: 'event', id, at: new Date().toISOString(), event, data }), ROOM_LIMITS.historyMessages);
-    return { id: frameId(frame), delivered: this.#send(frame) };
+    const delivered = this.#send(frame);
+    if (delivered === 0) this.#idleFrom(Date.now());
+    return { id: frameId(frame), delivered };
   }
 
-  /** Closes the sockets `target` names with `code` and `reason`; answers how many sockets stay open. */
+  /**
+   * Closes the sockets `target` names with `code` and `reason`; answers how many sockets stay open. Everyone goes only
+   * when the room is gone (its org or project deleted), so its stored messages are deleted too.
+   */
   disconnect(target: DisconnectTarget, code: number, reason: string): number {
     const tagged = this.ctx.getWebSockets(targetTag(target)).filter((socket) => matches(target, this.#attachment(socket)));
     // Everyone goes (a deleted project or org): nobody is left to hear who left, so no N² leave frames.
@@ -115,7 +121,7 @@ export class Room extends DurableObject<Env> {
       } else this.#leave(ws);
       safely(() => ws.close(code, reason));
     }
-    if (silently) this.#store.takePresenceChanges();
+    if (silently) this.#store.clear();
     return this.ctx.getWebSockets().filter((socket) => this.#attachment(socket)).length;
   }
 
@@ -203,7 +209,25 @@ export class Room extends DurableObject<Env> {
     this.#members.set(ws, null);
     safely(() => ws.serializeAttachment(null));
     this.#announce(attachment, 'leave', ws);
-    if (!this.ctx.getWebSockets().some((other) => other !== ws && this.#attachment(other))) this.#forgetInDirectory();
+    if (this.ctx.getWebSockets().some((other) => other !== ws && this.#attachment(other))) return;
+    this.#forgetInDirectory();
+    this.#idleFrom(Date.now());
+  }
+
+  /** Nobody is in the room since `at`: its stored messages are forgotten `ROOM_LIMITS.historyIdleMs` later, unless it is used again. */
+  #idleFrom(at: number): void {
+    this.#store.touch(at);
+    this.ctx.storage.setAlarm(at + ROOM_LIMITS.historyIdleMs).catch((error: unknown) => log('error', 'room retention not scheduled', { error: describeError(error) }));
+  }
+
+  /** The alarm found nobody in the room: forget its messages if it has been idle long enough, else look again then. */
+  #forgetWhenIdle(): void {
+    if (!this.#store.hasHistory()) return;
+    const since = this.#store.lastActivity();
+    if (since !== undefined && since + ROOM_LIMITS.historyIdleMs <= Date.now()) return this.#store.clear();
+    // A room idle since before retention existed, or left by a restart (no close handler ran) starts its wait now.
+    if (since === undefined) return this.#idleFrom(Date.now());
+    this.ctx.storage.setAlarm(since + ROOM_LIMITS.historyIdleMs).catch((error: unknown) => log('error', 'room retention not scheduled', { error: describeError(error) }));
   }
 
   /**

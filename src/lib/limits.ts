@@ -117,6 +117,8 @@ export const ROOM_LIMITS = {
   messagesPerSecond: 20,
   /** Broadcasts and server events kept in the room's storage and replayed on hello. */
   historyMessages: 100,
+  /** A room nobody is in forgets its history this long after its last message or member (a deleted org's rooms too). */
+  historyIdleMs: 30 * 24 * 60 * 60 * 1000,
   /** How long a connect ticket is valid, and it is valid once. */
   ticketTtlMs: 30_000,
   /** Frames the whole room may deliver per second (a broadcast to N sockets costs N); past it a client frame gets `ROOM_BUSY`. */

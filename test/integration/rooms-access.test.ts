@@ -1,6 +1,6 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { roomDirectoryFor } from '../../durable-objects/room/index.ts';
+import { roomDirectoryFor, roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, setProjectRole, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { closedWithin, joinRoom } from '../helpers/room-client.ts';
 import { env } from '../helpers/worker.ts';
@@ -117,12 +117,18 @@ describe('disconnects', () => {
     ];
     const bystanderOrg = await createOrg(owner);
     const bystander = await joinRoom(`/api/v1/orgs/${bystanderOrg.id}/rooms/general`, owner);
+    sockets[0]?.send({ v: 1, type: 'broadcast', data: 'forgotten with the org' });
+    await sockets[1]?.next('broadcast');
+    const general = roomFor(env, roomName({ kind: 'org', orgId: org.id, roomId: 'general' }));
+    const history = () => runInDurableObject(general, (_, state) => state.storage.sql.exec('SELECT count(*) AS n FROM history').one().n);
+    expect(await history()).toBe(1);
     expect((await api(`/api/v1/orgs/${org.id.toUpperCase()}`, { method: 'DELETE', auth: owner })).status).toBe(204);
     for (const socket of sockets) expect(await closedWithin(socket)).toEqual({ code: 4004, reason: 'Organization deleted' });
     // Everyone goes at once: no socket is told of the others leaving first.
     expect(sockets.flatMap((socket) => socket.frames).filter((frame) => frame.type === 'presence' && frame.event === 'leave')).toEqual([]);
     const listed = await runInDurableObject(roomDirectoryFor(env, org.id), (_, state) => state.storage.sql.exec('SELECT name FROM rooms').toArray());
     expect(listed).toEqual([]);
+    expect(await history()).toBe(0);
     expect((await api(`/api/v1/orgs/${org.id}/rooms/general/tickets`, { method: 'POST', auth: owner })).status).toBe(404);
     bystander.send({ v: 1, type: 'broadcast', data: 'unaffected' });
     expect(await bystander.next('broadcast')).toMatchObject({ data: 'unaffected' });

@@ -1,4 +1,4 @@
-import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { roomDirectoryFor, roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
@@ -55,6 +55,49 @@ describe('hibernation', () => {
     const stamped = await runInDurableObject(stub, (_, state) => state.getWebSockets().map((ws) => state.getWebSocketAutoResponseTimestamp(ws)));
     expect(stamped[0]).toBeInstanceOf(Date);
     a.ws.close(1000);
+  });
+});
+
+describe('history retention', () => {
+  const stored = (stub: ReturnType<typeof roomFor>) => runInDurableObject(stub, (_, state) => state.storage.sql.exec('SELECT count(*) AS n FROM history').one().n);
+  const alarm = (stub: ReturnType<typeof roomFor>) => runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+  const idleSince = (stub: ReturnType<typeof roomFor>, ms: number) => runInDurableObject(stub, (_, state) => state.storage.sql.exec('UPDATE activity SET at = ?', ms));
+
+  it('a room nobody is in forgets its history once idle for historyIdleMs; not before, and not while someone is in it', async () => {
+    const { owner, base, stub } = await tenant();
+    const a = await joinRoom(base, owner);
+    a.send({ v: 1, type: 'broadcast', data: 'kept a while' });
+    await a.next('broadcast');
+    a.ws.close(1000);
+    // The last member left: one alarm, a retention period away.
+    await vi.waitFor(async () => expect(await alarm(stub)).toBeGreaterThan(Date.now() + ROOM_LIMITS.historyIdleMs - 60_000));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored(stub)).toBe(1);
+    expect(await alarm(stub)).toBeGreaterThan(Date.now() + ROOM_LIMITS.historyIdleMs - 60_000);
+
+    // Someone is back: an alarm that comes due meanwhile forgets nothing.
+    const b = await joinRoom(base, owner);
+    await idleSince(stub, 0);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored(stub)).toBe(1);
+    b.ws.close(1000);
+    await vi.waitFor(async () => expect(await alarm(stub)).toBeGreaterThan(Date.now() + ROOM_LIMITS.historyIdleMs - 60_000));
+
+    await idleSince(stub, Date.now() - ROOM_LIMITS.historyIdleMs);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stored(stub)).toBe(0);
+    const c = await joinRoom(base, owner);
+    expect(c.hello.history).toEqual([]);
+    c.ws.close(1000);
+  });
+
+  it('an event published into an empty room (a personal room while its member is away) starts the wait', async () => {
+    const { org, owner } = await tenant();
+    const member = await createMember(org, 'member');
+    const personal = roomFor(env, roomName({ kind: 'user', orgId: org.id, userId: member.id }));
+    expect((await api(`/api/v1/orgs/${org.id}/members/${member.id}`, { method: 'PATCH', auth: owner, body: { role: 'admin' } })).status).toBe(200);
+    await vi.waitFor(async () => expect(await stored(personal)).toBeGreaterThan(0));
+    expect(await alarm(personal)).toBeGreaterThan(Date.now() + ROOM_LIMITS.historyIdleMs - 60_000);
   });
 });
 
