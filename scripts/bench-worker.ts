@@ -28,23 +28,57 @@ const bench = new Hono<{ Bindings: Env }>()
     return object ? new Response(object.body, { headers: { 'content-length': String(object.size) } }) : c.text('missing', 404);
   });
 
-// GET /__bench/usage-off/<path>: the real Worker with USAGE_RECORDING=off (scripts/lib/bench-usage.ts compares it
-// with <path> served as usual). One env object for it, so the configuration is parsed once, as for the real one.
-const USAGE_OFF = '/__bench/usage-off';
-let usageOff: { env: Env; off: Env } | undefined;
-function withoutUsage(request: Request, env: Env, ctx: ExecutionContext) {
-  if (usageOff?.env !== env) usageOff = { env, off: { ...env, USAGE_RECORDING: 'off' } as Env };
+// GET /__bench/usage-<side>/<path>: the real Worker serving <path> with usage recording changed, to split what
+// recording costs (scripts/lib/bench-usage.ts compares them with <path> served as usual, in one run):
+//   usage-off       USAGE_RECORDING=off: nothing recorded;
+//   usage-nosend    recorded into the buffer, but its sends go nowhere (the middleware's own work alone);
+//   usage-noinsert  recorded and sent to the queue, but the consumer acks them without inserting (no Postgres).
+// One env object per side, so the configuration is parsed once, as for the real one.
+const USAGE_SIDE = /^\/__bench\/usage-(off|nosend|noinsert)(\/.*)$/;
+type UsageSide = 'off' | 'nosend' | 'noinsert';
+/** Marks a message sent from the `noinsert` side: the bench's queue handler acks it unrun. */
+const DISCARD = 'benchDiscard';
+const dropped: Queue = { send: async () => {}, sendBatch: async () => {} } as unknown as Queue;
+function discarded(queue: Queue): Queue {
+  return {
+    send: (body: unknown, options?: QueueSendOptions) => queue.send({ ...(body as object), [DISCARD]: true }, options),
+    sendBatch: (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) =>
+      queue.sendBatch([...messages].map((message) => ({ ...message, body: { ...(message.body as object), [DISCARD]: true } })), options),
+  } as unknown as Queue;
+}
+let usageSides: { env: Env; sides: Record<UsageSide, Env> } | undefined;
+function withUsageSide(request: Request, env: Env, ctx: ExecutionContext, side: UsageSide, path: string) {
+  if (usageSides?.env !== env) {
+    usageSides = {
+      env,
+      sides: { off: { ...env, USAGE_RECORDING: 'off' } as Env, nosend: { ...env, JOBS: dropped }, noinsert: { ...env, JOBS: discarded(env.JOBS) } },
+    };
+  }
   const url = new URL(request.url);
-  url.pathname = url.pathname.slice(USAGE_OFF.length);
-  return worker.fetch(new Request(url, request), usageOff.off, ctx);
+  url.pathname = path;
+  return worker.fetch(new Request(url, request), usageSides.sides[side], ctx);
+}
+
+/** The real queue handler, without the messages the `noinsert` side marked (acked here, never run). */
+function queue(batch: MessageBatch, env: Env, ctx: ExecutionContext) {
+  const kept: Message[] = [];
+  for (const message of batch.messages) {
+    if ((message.body as Record<string, unknown> | null)?.[DISCARD] === true) message.ack();
+    else kept.push(message);
+  }
+  if (!kept.length) return Promise.resolve();
+  const ackAll = () => kept.forEach((message) => message.ack());
+  const retryAll = (options?: QueueRetryOptions) => kept.forEach((message) => message.retry(options));
+  return worker.queue({ queue: batch.queue, metadata: batch.metadata, messages: kept, ackAll, retryAll }, env, ctx);
 }
 
 export default {
   fetch: (request, env, ctx) => {
     const path = new URL(request.url).pathname;
-    if (path.startsWith(`${USAGE_OFF}/`)) return withoutUsage(request, env, ctx);
+    const usage = USAGE_SIDE.exec(path);
+    if (usage?.[1] && usage[2]) return withUsageSide(request, env, ctx, usage[1] as UsageSide, usage[2]);
     return path.startsWith('/__bench/') ? bench.fetch(request, env, ctx) : worker.fetch(request, env, ctx);
   },
-  queue: worker.queue,
+  queue,
   scheduled: worker.scheduled,
 } satisfies ExportedHandler<Env>;

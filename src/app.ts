@@ -7,6 +7,8 @@ import { handleError, handleMethodNotAllowed, handleNotFound } from './middlewar
 import { requestId } from './middleware/request-id.ts';
 import { requestLogger } from './middleware/request-logger.ts';
 import { responsePolicy } from './middleware/response-policy.ts';
+import { usageRecorder } from './middleware/usage.ts';
+import { UsageRecorder } from './services/usage-recorder.ts';
 import { mountDocs } from './routes/docs/index.ts';
 import { createHealthRoutes } from './routes/health/index.ts';
 import { adminRoutes } from './routes/admin/index.ts';
@@ -27,8 +29,11 @@ import { webhookRoutes } from './routes/webhooks/index.ts';
 import { wellKnownRoutes } from './routes/well-known/index.ts';
 import { whoamiRoutes } from './routes/whoami/index.ts';
 
-/** Builds the Hono app: the whole request path, in order, on one screen. */
-export function createApp() {
+/**
+ * Builds the Hono app: the whole request path, in order, on one screen. The app owns its buffer of API usage
+ * events (one app per isolate for the Worker); tests may hand it one with other flush limits.
+ */
+export function createApp({ usage = new UsageRecorder() }: { usage?: UsageRecorder } = {}) {
   const app = createRouter();
 
   app.use(requestId());
@@ -36,6 +41,8 @@ export function createApp() {
   app.use(secureHeaders());
   app.use(responsePolicy());
   app.use(appContext());
+  // The app's buffer of API usage events, which org routes add to (middleware/usage.ts).
+  app.use(usageRecorder(usage));
   app.use('/api/*', cors({ origin: (origin, c) => (c.var.config.CORS_ORIGINS.includes(origin) ? origin : null), exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed'], maxAge: 600, credentials: true }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: handleMethodNotAllowed }));
 

@@ -2,36 +2,70 @@ import { USAGE_LIMITS } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
 import { sendUsageEvents, type UsageEvent } from './usage.ts';
 
-// API usage is recorded off the request's path (README, "Usage analytics"): each request adds its event to this
-// isolate's buffer, and the buffer goes to the queue in batches from `waitUntil` — after USAGE_LIMITS.flushMs, or at
-// once when it holds USAGE_LIMITS.bufferEvents. An isolate that dies with a buffer loses at most that.
-
-let buffer: UsageEvent[] = [];
-let timer: Promise<void> | undefined;
-
-/** Sends what the buffer holds (nothing if it is empty). A failed send is logged and its events are lost. */
-export async function flushUsageBuffer(queue: Queue): Promise<void> {
-  const events = buffer;
-  buffer = [];
-  if (!events.length) return;
-  try {
-    await sendUsageEvents(queue, events);
-  } catch (error) {
-    log('warn', 'usage events not recorded', { events: events.length, error: describeError(error) });
-  }
+/** When a recorder sends: `flushMs` after the first event it holds, or as soon as it holds `bufferEvents`. */
+export interface UsageFlushLimits {
+  flushMs: number;
+  bufferEvents: number;
 }
 
-/** Adds one event to the isolate's buffer; the flush it may start is held by `waitUntil`, never awaited by the request. */
-export function bufferUsageEvent(queue: Queue, waitUntil: (promise: Promise<unknown>) => void, event: UsageEvent): void {
-  buffer.push(event);
-  if (buffer.length >= USAGE_LIMITS.bufferEvents) {
-    waitUntil(flushUsageBuffer(queue));
-    return;
+/** Holds the work a flush does past the request that scheduled it (the request's `ctx.waitUntil`). */
+export type WaitUntil = (promise: Promise<unknown>) => void;
+
+/**
+ * An isolate's buffer of API usage events (README, "Usage analytics"), owned by the app (`createApp`, through
+ * middleware/usage.ts). A request adds its event and goes on: it never packs, serialises or sends. The buffer goes
+ * to the queue in one `sendBatch` per flush (packed in as few messages as the Queues limits allow), from a timer
+ * held by the `waitUntil` of the request that started it: `flushMs` after the first event, or on the next turn of
+ * the event loop (after the response is handed over) once `bufferEvents` wait. So an isolate sends at most one
+ * batch per `flushMs` and per `bufferEvents` events, whatever its request rate.
+ *
+ * Loss: an isolate that dies (evicted, crashed, redeployed) loses what its buffer holds: at most `flushMs` of its
+ * requests and never much more than `bufferEvents` events; a failed send is logged and its events are dropped.
+ */
+export class UsageRecorder {
+  readonly #limits: UsageFlushLimits;
+  #events: UsageEvent[] = [];
+  /** A timed flush is pending (`flushMs` after the first event). */
+  #timed = false;
+  /** An early flush is pending (the buffer filled up). */
+  #early = false;
+
+  constructor(limits: UsageFlushLimits = USAGE_LIMITS) {
+    this.#limits = limits;
   }
-  if (timer) return;
-  timer = new Promise<void>((resolve) => setTimeout(resolve, USAGE_LIMITS.flushMs)).then(() => {
-    timer = undefined;
-    return flushUsageBuffer(queue);
-  });
-  waitUntil(timer);
+
+  /** Events waiting for the next flush. */
+  get pending(): number {
+    return this.#events.length;
+  }
+
+  /** Adds one event; a flush it schedules runs later, held by `waitUntil`, never awaited by the request. */
+  record(queue: Queue, waitUntil: WaitUntil, event: UsageEvent): void {
+    this.#events.push(event);
+    if (this.#events.length >= this.#limits.bufferEvents && !this.#early) {
+      this.#early = true;
+      waitUntil(this.#after(0, queue, () => (this.#early = false)));
+    } else if (!this.#timed) {
+      this.#timed = true;
+      waitUntil(this.#after(this.#limits.flushMs, queue, () => (this.#timed = false)));
+    }
+  }
+
+  /** Sends what the buffer holds (nothing if it is empty). A failed send is logged and its events are lost. */
+  async flush(queue: Queue): Promise<void> {
+    const events = this.#events;
+    if (!events.length) return;
+    this.#events = [];
+    try {
+      await sendUsageEvents(queue, events);
+    } catch (error) {
+      log('warn', 'usage events not recorded', { events: events.length, error: describeError(error) });
+    }
+  }
+
+  async #after(ms: number, queue: Queue, done: () => void): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    done();
+    await this.flush(queue);
+  }
 }

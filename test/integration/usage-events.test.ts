@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createApp } from '../../src/app.ts';
 import { USAGE_LIMITS } from '../../src/lib/limits.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, ownerDb } from '../helpers/factories.ts';
 import { createQueueHandler } from '../../workers/queue.ts';
@@ -7,6 +9,7 @@ import { job, JOBS_QUEUE, message, runBatch } from '../helpers/queue.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
 import { tenantTableFacts } from '../helpers/tenant-tables.ts';
 import { recordUsageEvents, usageBatchSchema } from '../../src/services/usage.ts';
+import { UsageRecorder } from '../../src/services/usage-recorder.ts';
 import { usageEventsOf, waitForUsageEvents } from '../helpers/usage.ts';
 import { env, request, testDb } from '../helpers/worker.ts';
 
@@ -178,6 +181,73 @@ describe('API usage recording (org routes)', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect((await usageEventsOf(org.id)).map((row) => row.name)).toEqual(['GET /api/v1/orgs/:orgId/usage']);
     expect(stored).toHaveLength(1);
+  });
+});
+
+/** The test queue binding, counting the `sendBatch` calls and the events they carry (every call still reaches the queue). */
+function countedQueue() {
+  const sends: number[] = [];
+  const queue = {
+    send: (body: unknown, options?: QueueSendOptions) => env.JOBS.send(body, options),
+    sendBatch: (messages: Iterable<MessageSendRequest>, options?: QueueSendBatchOptions) => {
+      const list = [...messages];
+      sends.push(list.reduce((n, message) => n + (message.body as { payload: { events: unknown[] } }).payload.events.length, 0));
+      return env.JOBS.sendBatch(list, options);
+    },
+  } as unknown as Queue;
+  return { sends, bindings: { ...env, JOBS: queue } as Env };
+}
+
+describe('the usage buffer (one per app, sent in batches off the response path)', () => {
+  it('sends the requests of a flush window in one sendBatch, not one per request, and they all land', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const { sends, bindings } = countedQueue();
+    const app = createApp({ usage: new UsageRecorder({ flushMs: 300, bufferEvents: 500 }) });
+    const ctx = createExecutionContext();
+    const responses = await Promise.all(Array.from({ length: 5 }, () => app.request(`/api/v1/orgs/${org.id}`, { headers: { authorization: `Bearer ${owner.accessToken}` } }, bindings, ctx)));
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(sends).toEqual([]);
+    await waitOnExecutionContext(ctx);
+    expect(sends).toEqual([5]);
+    await waitForUsageEvents(org.id, (rows) => rows.length === 5);
+  });
+
+  it('never sends on the response path: a full buffer is sent after the response is handed over', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const { sends, bindings } = countedQueue();
+    const usage = new UsageRecorder({ flushMs: 60_000, bufferEvents: 2 });
+    const app = createApp({ usage });
+    const read = async () => {
+      const ctx = createExecutionContext();
+      const response = await app.request(`/api/v1/orgs/${org.id}`, { headers: { authorization: `Bearer ${owner.accessToken}` } }, bindings, ctx);
+      expect(response.status).toBe(200);
+      return { ctx, sentWithResponse: sends.length };
+    };
+    const first = await read();
+    const second = await read();
+    // The second request filled the buffer: its response came back before anything was packed or sent.
+    expect([first.sentWithResponse, second.sentWithResponse]).toEqual([0, 0]);
+    expect(usage.pending).toBe(2);
+    await waitOnExecutionContext(second.ctx);
+    expect(sends).toEqual([2]);
+    expect(usage.pending).toBe(0);
+    await waitForUsageEvents(org.id, (rows) => rows.length === 2);
+  });
+
+  it('keeps a buffer per app: one app\'s events are not sent by another\'s flush', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const mine = new UsageRecorder({ flushMs: 60_000, bufferEvents: 500 });
+    const other = new UsageRecorder({ flushMs: 60_000, bufferEvents: 500 });
+    const ctx = createExecutionContext();
+    expect((await createApp({ usage: mine }).request(`/api/v1/orgs/${org.id}`, { headers: { authorization: `Bearer ${owner.accessToken}` } }, env, ctx)).status).toBe(200);
+    expect([mine.pending, other.pending]).toEqual([1, 0]);
+    await other.flush(env.JOBS);
+    expect(mine.pending).toBe(1);
+    await mine.flush(env.JOBS);
+    await waitForUsageEvents(org.id, (rows) => rows.length === 1);
   });
 });
 
