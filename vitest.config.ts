@@ -1,10 +1,16 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { copyDocsAssets } from './scripts/lib/docs-assets.ts';
 
 // wrangler.toml's [assets] folder must hold the API reference UI before the workers pool reads it
 // (the pool does not run wrangler's [build] step).
 copyDocsAssets();
+
+// wrangler.toml's [alias] (`zod` → our entry point without zod's locales) shapes wrangler's bundles only; the
+// workers pool resolves modules through Vite and ignores it, so the tests say it again, for every importer of
+// exactly `zod` (our code and @hono/zod-openapi alike), and run on the zod the Worker ships.
+const ZOD_ALIAS = { find: /^zod$/, replacement: fileURLToPath(new URL('./src/lib/zod-entry/index.ts', import.meta.url)) };
 
 // Integration tests inside workerd, through the Worker's own handlers, with real local KV/R2/DO/Queues and a
 // throwaway real PostgreSQL reached through the Neon driver.
@@ -47,6 +53,7 @@ export default defineConfig({
     projects: [
       {
         plugins: [workers()],
+        resolve: { alias: [ZOD_ALIAS] },
         test: {
           name: 'workers',
           include: ['test/integration/**/*.test.ts', 'test/unit/**/*.test.ts'],
@@ -56,6 +63,7 @@ export default defineConfig({
       },
       {
         plugins: [workers()],
+        resolve: { alias: [ZOD_ALIAS] },
         test: {
           name: 'workers-clock',
           include: CLOCK_FILES,
