@@ -20,6 +20,8 @@ export class Room extends DurableObject<Env> {
   readonly #members = new WeakMap<WebSocket, Attachment | null>();
   /** The room-wide delivery budget: in memory, as the object is evicted only after far longer than its window. */
   readonly #budget = new DeliveryBudget();
+  /** The alarm's pending updates, in order (`#alarmBy`). */
+  #alarmSet: Promise<void> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -61,6 +63,7 @@ export class Room extends DurableObject<Env> {
     this.#members.set(server, attachment);
     server.send(this.#hello(attachment, Number.isSafeInteger(lastId) && lastId >= 0 ? lastId : undefined));
     this.#announce(attachment, 'join', server);
+    this.#active();
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -91,19 +94,24 @@ export class Room extends DurableObject<Env> {
    */
   override alarm(): void {
     const { members } = this.presence();
-    if (members.length === 0) return this.#forgetWhenIdle();
+    if (members.length === 0) {
+      // Nobody is left to tell (a restart drops every socket without a close).
+      this.#store.takePresenceChanges();
+      return this.#forgetWhenIdle();
+    }
     const open = new Set(members.map((member) => member.connectionId));
     const { joined, left } = this.#store.takePresenceChanges((connectionId) => open.has(connectionId));
     if (joined.length + left.length > 0) this.#send(presenceChangeFrame(members.length, joined, left), undefined, isV2);
+    // Should a restart drop these members without a close, the history is still forgotten in time.
+    if (this.#store.hasHistory()) this.#alarmBy(Date.now() + ROOM_LIMITS.historyIdleMs);
   }
 
   /** Stores a server event in the history and sends it to every socket. Answers its id. */
   publish(input: ServerEvent): { id: number; delivered: number } {
     const { event, data } = serverEvent.parse(input);
     const frame = this.#store.append((id) => JSON.stringify({ v: 1, type: 'event', id, at: new Date().toISOString(), event, data }), ROOM_LIMITS.historyMessages);
-    const delivered = this.#send(frame);
-    if (delivered === 0) this.#idleFrom(Date.now());
-    return { id: frameId(frame), delivered };
+    this.#active();
+    return { id: frameId(frame), delivered: this.#send(frame) };
   }
 
   /**
@@ -183,6 +191,7 @@ export class Room extends DurableObject<Env> {
     }
     const data = frame.data.data;
     this.#send(this.#store.append((id) => JSON.stringify({ v: 1, type: 'broadcast', id, at: new Date(now).toISOString(), from, data }), ROOM_LIMITS.historyMessages));
+    this.#active(now);
   }
 
   /** The socket's attachment: from memory, or (after an eviction) deserialized once. */
@@ -210,24 +219,41 @@ export class Room extends DurableObject<Env> {
     safely(() => ws.serializeAttachment(null));
     this.#announce(attachment, 'leave', ws);
     if (this.ctx.getWebSockets().some((other) => other !== ws && this.#attachment(other))) return;
+    // The last one: nobody is left to tell of pending presence changes.
+    this.#store.takePresenceChanges();
     this.#forgetInDirectory();
-    this.#idleFrom(Date.now());
+    this.#active();
   }
 
-  /** Nobody is in the room since `at`: its stored messages are forgotten `ROOM_LIMITS.historyIdleMs` later, unless it is used again. */
-  #idleFrom(at: number): void {
+  /**
+   * A message was stored, or a member came or went: the room's history is kept `ROOM_LIMITS.historyIdleMs` from now.
+   * One alarm serves presence flushes and retention: it is set for whichever is due first, and each handler looks again.
+   */
+  #active(at = Date.now()): void {
     this.#store.touch(at);
-    this.ctx.storage.setAlarm(at + ROOM_LIMITS.historyIdleMs).catch((error: unknown) => log('error', 'room retention not scheduled', { error: describeError(error) }));
+    this.#alarmBy(at + ROOM_LIMITS.historyIdleMs);
   }
 
-  /** The alarm found nobody in the room: forget its messages if it has been idle long enough, else look again then. */
+  /** The alarm found nobody in the room: forget its messages once idle long enough, else look again then. */
   #forgetWhenIdle(): void {
     if (!this.#store.hasHistory()) return;
     const since = this.#store.lastActivity();
-    if (since !== undefined && since + ROOM_LIMITS.historyIdleMs <= Date.now()) return this.#store.clear();
-    // A room idle since before retention existed, or left by a restart (no close handler ran) starts its wait now.
-    if (since === undefined) return this.#idleFrom(Date.now());
-    this.ctx.storage.setAlarm(since + ROOM_LIMITS.historyIdleMs).catch((error: unknown) => log('error', 'room retention not scheduled', { error: describeError(error) }));
+    // A room idle since before retention existed starts its wait now.
+    if (since === undefined) return this.#active();
+    if (since + ROOM_LIMITS.historyIdleMs <= Date.now()) return this.#store.clear();
+    this.#alarmBy(since + ROOM_LIMITS.historyIdleMs);
+  }
+
+  /** Makes sure the alarm fires by `at`: an alarm already due earlier is kept (the one alarm serves flushes and retention). */
+  #alarmBy(at: number): void {
+    const storage = this.ctx.storage;
+    // One after another, so two calls in one event cannot both read no alarm and the later one win.
+    this.#alarmSet = this.#alarmSet
+      .then(async () => {
+        const current = await storage.getAlarm();
+        if (current === null || at < current) await storage.setAlarm(at);
+      })
+      .catch((error: unknown) => log('error', 'room alarm not set', { error: describeError(error) }));
   }
 
   /**
@@ -260,7 +286,7 @@ export class Room extends DurableObject<Env> {
       return;
     }
     if (this.#store.addPresenceChange(member.connectionId, joined[0] ?? null)) {
-      this.ctx.storage.setAlarm(Date.now() + ROOM_LIMITS.presenceFlushMs).catch((error: unknown) => log('error', 'presence flush not scheduled', { error: describeError(error) }));
+      this.#alarmBy(Date.now() + ROOM_LIMITS.presenceFlushMs);
     }
   }
 

@@ -1,5 +1,5 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { createMember, createOrg, createUser } from '../helpers/factories.ts';
@@ -100,6 +100,32 @@ describe('protocol v2 presence', () => {
       expect(await pending(stub)).toBe(0);
       a.ws.close(1000);
       b.ws.close(1000);
+    });
+  });
+
+  it('a room that empties with changes pending drops them, and the next joins are flushed on time (retention shares the alarm)', async () => {
+    const { owner, base, stub } = await tenant();
+    await withLimits({ presenceImmediateMax: 1, presenceFlushMs: 60_000 }, async () => {
+      const alarm = () => runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+      const a = await joinRoom(base, owner, { v: 2 });
+      a.send({ v: 1, type: 'broadcast', data: 'kept for retention' });
+      await a.next('broadcast');
+      const b = await joinRoom(base, owner, { v: 2 });
+      expect(await pending(stub)).toBe(1);
+      b.ws.close(1000);
+      a.ws.close(1000);
+      await vi.waitFor(async () => expect(await pending(stub)).toBe(0));
+      const c = await joinRoom(base, owner, { v: 2 });
+      const d = await joinRoom(base, owner, { v: 2 });
+      expect(await pending(stub)).toBe(1);
+      // The flush comes within presenceFlushMs, not at the 30-day retention alarm.
+      expect(await alarm()).toBeLessThanOrEqual(Date.now() + 60_000);
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      expect(await c.next('presence')).toMatchObject({ v: 2, count: 2, joined: [expect.objectContaining({ connectionId: you(d) })], left: [] });
+      // Members are in: the alarm is set again for the history's retention, never in the past.
+      expect(await alarm()).toBeGreaterThan(Date.now() + ROOM_LIMITS.historyIdleMs - 60_000);
+      c.ws.close(1000);
+      d.ws.close(1000);
     });
   });
 
