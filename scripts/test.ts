@@ -5,14 +5,14 @@
  * Why processes, not vitest's own file parallelism: with several files at once in one process,
  * @cloudflare/vitest-plugin sometimes stops starting files and the run waits forever with no error
  * (cloudflare/workers-sdk#15498). It happens one file at a time too, more rarely, so each run has a watchdog: a run
- * that prints nothing for TEST_STALL_SECONDS (default 300; the longest file takes about 150 s in CI) is stopped with its
- * whole process group, and the files it had not finished run once more in a new process. A failing test is never
- * run again.
+ * that prints nothing for TEST_STALL_SECONDS (default 300; the longest file takes about 150 s in CI) is stopped with
+ * its whole process tree, and the files it had not finished run once more in a new process. Which files finished,
+ * and how, comes from scripts/lib/test-progress-reporter.ts, not from the output. A failing test is never run again.
  *
- * Arguments are passed to every run (e.g. `npm test -- --reporter=dot`).
+ * Arguments are vitest options passed to every run (e.g. `npm test -- --bail=1`); for some files, run vitest itself.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,31 +20,54 @@ import { onShutdownSignal, stopProcessGroup, stopProcessTree } from './lib/platf
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const VITEST = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
-const STALL_MS = Number(process.env.TEST_STALL_SECONDS ?? 300) * 1000;
+const REPORTER = fileURLToPath(new URL('./lib/test-progress-reporter.ts', import.meta.url));
+const STALL_SECONDS = Number(process.env.TEST_STALL_SECONDS ?? 300);
+if (!Number.isFinite(STALL_SECONDS) || STALL_SECONDS <= 0) throw new Error(`TEST_STALL_SECONDS must be a number of seconds, not ${process.env.TEST_STALL_SECONDS}`);
 const AT_ONCE = 3;
-/** A file vitest reports as done, with its mark: ` ✓  workers  test/integration/auth.test.ts (12 tests | 1 skipped) 900ms`. */
-const FILE_DONE = /^\s*(\S+)\s.*?\s(test\/\S+\.test\.ts) \(\d+ tests?([^)]*)\)/;
+const PROJECTS = ['e2e', 'workers', 'workers-clock'];
 
 interface Run {
   label: string;
   project: string;
   files: string[];
 }
-type Outcome = 'passed' | 'failed' | 'stalled';
+/** What one `vitest run` process reported, file by file (scripts/lib/test-progress-reporter.ts). */
+interface Attempt {
+  stalled: boolean;
+  exitCode: number | null;
+  finished: Set<string>;
+  failed: Set<string>;
+  unhandledErrors: number;
+}
+type Outcome = 'passed' | 'failed' | 'interrupted';
 
 const extraArgs = process.argv.slice(2);
 const started = Date.now();
 const results = new Map<string, { outcome: Outcome; seconds: number; attempts: number }>();
 const running = new Set<ChildProcess>();
+/** Runs being stopped with their whole process tree (a stall, or Ctrl-C), until every process of it is gone. */
+const stops = new Map<ChildProcess, Promise<void>>();
+let stopping = false;
 
-// The runs have process groups of their own, so a terminal's Ctrl-C reaches only us: pass it on.
+// The runs have process groups of their own, so a terminal's Ctrl-C reaches only us: start nothing more, stop them.
 onShutdownSignal(() => {
-  void Promise.allSettled([...running].map((child) => child.pid && stopProcessTree(child.pid))).then(() => process.exit(130));
+  stopping = true;
+  void Promise.allSettled([...running].map(stop)).then(() => {
+    process.exitCode = 130;
+  });
 });
+
+function stop(child: ChildProcess): Promise<void> {
+  const stopped = stops.get(child) ?? (child.pid ? stopProcessTree(child.pid) : Promise.resolve()).catch((error: unknown) => console.error(String(error)));
+  stops.set(child, stopped);
+  return stopped;
+}
 
 /** e2e, workers in two halves, workers-clock: the longest first, so they start at once. */
 function plannedRuns(): Run[] {
   const listed = JSON.parse(execFileSync(process.execPath, [VITEST, 'list', '--filesOnly', '--json'], { cwd: ROOT, encoding: 'utf8' })) as Array<{ file: string; projectName: string }>;
+  const unplanned = [...new Set(listed.map((entry) => entry.projectName))].filter((project) => !PROJECTS.includes(project));
+  if (unplanned.length > 0) throw new Error(`vitest.config.ts has projects scripts/test.ts does not run: ${unplanned.join(', ')}`);
   const filesOf = (project: string) => listed.filter((entry) => entry.projectName === project).map((entry) => relative(ROOT, entry.file));
   const [first, second] = halves(filesOf('workers'));
   return [
@@ -68,31 +91,30 @@ function halves(files: string[]): [string[], string[]] {
 
 async function runWithRetry(run: Run): Promise<void> {
   const runStarted = Date.now();
-  const files = { done: new Set<string>(), failed: new Set<string>() };
-  let outcome = await runOnce(run, run.files, files);
-  let attempts = 1;
-  if (outcome === 'stalled') {
-    const left = run.files.filter((file) => !files.done.has(file));
-    log(run.label, `no output for ${STALL_MS / 1000} s: vitest stalled (cloudflare/workers-sdk#15498); ${left.length} files left to run once more`);
-    // Nothing left: it stalled after its last file, before its summary.
-    outcome = left.length > 0 ? await runOnce(run, left, files) : 'passed';
-    attempts = 2;
+  const attempts = [await runOnce(run, run.files)];
+  const first = attempts[0];
+  const left = run.files.filter((file) => !first?.finished.has(file));
+  if (first?.stalled && !stopping) {
+    log(run.label, `no output for ${STALL_SECONDS} s: vitest stalled (cloudflare/workers-sdk#15498); the ${left.length} files it had not finished run once more`);
+    if (left.length > 0) attempts.push(await runOnce(run, left));
   }
-  if (files.failed.size > 0) outcome = 'failed';
-  results.set(run.label, { outcome, seconds: Math.round((Date.now() - runStarted) / 1000), attempts });
+  const last = attempts.at(-1);
+  const passed = attempts.every((attempt) => attempt.failed.size === 0 && attempt.unhandledErrors === 0) && run.files.every((file) => attempts.some((attempt) => attempt.finished.has(file))) && (last?.stalled ? last === first && left.length === 0 : last?.exitCode === 0);
+  results.set(run.label, { outcome: stopping ? 'interrupted' : passed ? 'passed' : 'failed', seconds: Math.round((Date.now() - runStarted) / 1000), attempts: attempts.length });
 }
 
-function runOnce(run: Run, files: string[], seen: { done: Set<string>; failed: Set<string> }): Promise<Outcome> {
+async function runOnce(run: Run, files: string[]): Promise<Attempt> {
   // Its own temporary folder, removed afterwards: a stopped run leaves its PostgreSQL data and dev servers' folders.
   const temporary = mkdtempSync(join(tmpdir(), 'edge-saas-run-'));
   // PostgreSQL runs as its own user when we are root; it must be able to enter this folder.
   chmodSync(temporary, 0o755);
-  const child = spawn(process.execPath, [VITEST, 'run', '--project', run.project, ...extraArgs, ...files], {
+  const progress = join(temporary, 'progress.jsonl');
+  const child = spawn(process.execPath, [VITEST, 'run', '--project', run.project, '--reporter=default', `--reporter=${REPORTER}`, ...extraArgs, ...files], {
     cwd: ROOT,
     // Its own process group: a terminal's Ctrl-C reaches only us, and we stop each run's whole tree.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TMPDIR: temporary, ...(process.stdout.isTTY ? { FORCE_COLOR: '1' } : {}) },
+    env: { ...process.env, TMPDIR: temporary, TEST_PROGRESS_FILE: progress, ...(process.stdout.isTTY ? { FORCE_COLOR: '1' } : {}) },
   });
   running.add(child);
   let lastOutput = Date.now();
@@ -103,40 +125,38 @@ function runOnce(run: Run, files: string[], seen: { done: Set<string>; failed: S
       lastOutput = Date.now();
       const lines = (pending + chunk).split('\n');
       pending = lines.pop() ?? '';
-      for (const line of lines) {
-        log(run.label, line);
-        const [, mark, finished, counts] = FILE_DONE.exec(stripColours(line)) ?? [];
-        if (!finished) continue;
-        seen.done.add(finished);
-        // Anything but a pass (✓) or a skip (↓) failed: failed tests, or a file that failed to load (`(0 test)`).
-        if ((mark !== '✓' && mark !== '↓') || counts?.includes('failed')) seen.failed.add(finished);
-      }
+      for (const line of lines) log(run.label, line);
     });
     stream.on('end', () => pending && log(run.label, pending));
   }
-  return new Promise((resolveRun) => {
-    let stalled = false;
-    const watchdog = setInterval(() => {
-      if (stalled || Date.now() - lastOutput < STALL_MS) return;
-      stalled = true;
-      if (child.pid) void stopProcessTree(child.pid).catch((error: unknown) => log(run.label, String(error)));
-    }, 5_000);
-    child.once('exit', (code) => {
-      clearInterval(watchdog);
-      // Whatever the run left behind in its group (a workerd, a PostgreSQL) goes with it.
-      void stopProcessGroup(child)
-        .catch((error: unknown) => log(run.label, String(error)))
-        .finally(() => {
-          running.delete(child);
-          rmSync(temporary, { recursive: true, force: true, maxRetries: 5 });
-          resolveRun(stalled ? 'stalled' : code === 0 ? 'passed' : 'failed');
-        });
-    });
-  });
+  let stalled = false;
+  const watchdog = setInterval(() => {
+    if (stalled || Date.now() - lastOutput < STALL_SECONDS * 1000) return;
+    stalled = true;
+    void stop(child);
+  }, 5_000);
+  const exitCode = await new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
+  clearInterval(watchdog);
+  // A stopped run's tree (a dev server's wrangler in a group of its own) is gone before its folder goes.
+  await stops.get(child);
+  // Whatever the run left behind in its group (a workerd, a PostgreSQL) goes with it.
+  await stopProcessGroup(child).catch((error: unknown) => log(run.label, String(error)));
+  running.delete(child);
+  const attempt = readProgress(progress, { stalled, exitCode });
+  rmSync(temporary, { recursive: true, force: true, maxRetries: 5 });
+  return attempt;
 }
 
-function stripColours(line: string): string {
-  return line.replace(/\u001b\[[0-9;]*m/g, '');
+function readProgress(path: string, attempt: Pick<Attempt, 'stalled' | 'exitCode'>): Attempt {
+  const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
+  const entries = lines.map((line) => JSON.parse(line) as { file?: string; state?: string; unhandledErrors?: number });
+  const files = (states: string[]) => new Set(entries.flatMap((entry) => (entry.file && entry.state && states.includes(entry.state) ? [entry.file] : [])));
+  return {
+    ...attempt,
+    finished: files(['passed', 'failed', 'skipped']),
+    failed: files(['failed']),
+    unhandledErrors: entries.reduce((sum, entry) => sum + (entry.unhandledErrors ?? 0), 0),
+  };
 }
 
 function log(label: string, line: string): void {
@@ -147,7 +167,7 @@ const runs = plannedRuns();
 const queue = [...runs];
 await Promise.all(
   Array.from({ length: AT_ONCE }, async () => {
-    for (let run = queue.shift(); run; run = queue.shift()) await runWithRetry(run);
+    for (let run = queue.shift(); run && !stopping; run = queue.shift()) await runWithRetry(run);
   }),
 );
 
@@ -157,4 +177,4 @@ for (const run of runs) {
   const attempts = result && result.attempts > 1 ? `, ${result.attempts} attempts` : '';
   console.log(`  ${result?.outcome ?? 'not run'}  ${run.label}: ${run.files.length} files (${result?.seconds ?? 0} s${attempts})`);
 }
-process.exitCode = runs.every((run) => results.get(run.label)?.outcome === 'passed') ? 0 : 1;
+if (process.exitCode === undefined) process.exitCode = runs.every((run) => results.get(run.label)?.outcome === 'passed') ? 0 : 1;

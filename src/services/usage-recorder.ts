@@ -25,10 +25,13 @@ export type WaitUntil = (promise: Promise<unknown>) => void;
 export class UsageRecorder {
   readonly #limits: UsageFlushLimits;
   #events: UsageEvent[] = [];
-  /** A timed flush is pending (`flushMs` after the first event). */
-  #timed = false;
-  /** An early flush is pending (the buffer filled up). */
-  #early = false;
+  /**
+   * When the pending timed flush (`flushMs` after the first event) and early flush (the buffer filled up) are due; 0
+   * for none. One overdue by more than `flushMs` is taken as lost (the request holding it ended before its timer),
+   * so the next event schedules another rather than waiting for it forever.
+   */
+  #timedAt = 0;
+  #earlyAt = 0;
 
   constructor(limits: UsageFlushLimits = USAGE_LIMITS) {
     this.#limits = limits;
@@ -42,12 +45,14 @@ export class UsageRecorder {
   /** Adds one event; a flush it schedules runs later, held by `waitUntil`, never awaited by the request. */
   record(queue: Queue, waitUntil: WaitUntil, event: UsageEvent): void {
     this.#events.push(event);
-    if (this.#events.length >= this.#limits.bufferEvents && !this.#early) {
-      this.#early = true;
-      waitUntil(this.#after(0, queue, () => (this.#early = false)));
-    } else if (!this.#timed) {
-      this.#timed = true;
-      waitUntil(this.#after(this.#limits.flushMs, queue, () => (this.#timed = false)));
+    const now = Date.now();
+    const idle = (dueAt: number) => now > dueAt + this.#limits.flushMs;
+    if (this.#events.length >= this.#limits.bufferEvents && idle(this.#earlyAt)) {
+      this.#earlyAt = now;
+      waitUntil(this.#after(0, queue, () => (this.#earlyAt = 0)));
+    } else if (idle(this.#timedAt)) {
+      this.#timedAt = now + this.#limits.flushMs;
+      waitUntil(this.#after(this.#limits.flushMs, queue, () => (this.#timedAt = 0)));
     }
   }
 

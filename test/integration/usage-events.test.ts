@@ -236,6 +236,25 @@ describe('the usage buffer (one per app, sent in batches off the response path)'
     await waitForUsageEvents(org.id, (rows) => rows.length === 2);
   });
 
+  it('schedules a new timed flush when the pending one never ran (the request holding its timer ended first)', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] });
+    try {
+      const usage = new UsageRecorder({ flushMs: 1_000, bufferEvents: 500 });
+      const held: Array<Promise<unknown>> = [];
+      const event = () => ({ id: crypto.randomUUID(), orgId: crypto.randomUUID(), at: new Date().toISOString(), source: 'api' as const, name: 'GET /x', routeClass: 'read' as const, status: 200, latencyMs: 1 });
+      usage.record(env.JOBS, (promise) => held.push(promise), event());
+      usage.record(env.JOBS, (promise) => held.push(promise), event());
+      expect(held).toHaveLength(1);
+      // Its timer never fires (its request's context is gone): well past its time, the next event starts another.
+      vi.setSystemTime(Date.now() + 2_500);
+      usage.record(env.JOBS, (promise) => held.push(promise), event());
+      expect(held).toHaveLength(2);
+      expect(usage.pending).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('keeps a buffer per app: one app\'s events are not sent by another\'s flush', async () => {
     const owner = await createUser();
     const org = await createOrg(owner);
