@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { APP_ENVS } from './lib/environments.ts';
-import { MULTIPART, REQUEST_BODY_MAX_BYTES } from './lib/limits.ts';
+import { MULTIPART, REQUEST_BODY_MAX_BYTES, USAGE_LIMITS } from './lib/limits.ts';
 
 const optional = <T extends z.ZodType>(schema: T) => schema.optional().or(z.literal('').transform(() => undefined));
 
@@ -75,9 +75,10 @@ const configSchema = z.object({
   USAGE_RECORDING: z.enum(['on', 'off']).default('on'),
   /**
    * Raw usage events are kept for the current month and this many full months before it; rollups are kept. At
-   * least 3: app_usage_drop_partitions (src/db/sql/usage.sql) keeps 3 whatever its caller asks.
+   * least USAGE_LIMITS.retentionMinMonths: app_usage_drop_partitions (src/db/sql/usage.sql) keeps that many whatever
+   * its caller asks.
    */
-  USAGE_RETENTION_MONTHS: z.coerce.number().int().min(3).max(120).default(13),
+  USAGE_RETENTION_MONTHS: z.coerce.number().int().min(USAGE_LIMITS.retentionMinMonths).max(120).default(13),
 })
   .refine((config) => config.DEV_OUTBOX === 'off' || LOCAL_ENVS.has(config.APP_ENV), {
     path: ['DEV_OUTBOX'],

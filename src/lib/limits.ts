@@ -162,6 +162,8 @@ export const TEXT_FILE_MAX_BYTES = 32 * 2 ** 20;
  * events request takes 1–`eventsPerRequest` events, each a `name` and up to `propertiesPerEvent` properties.
  */
 export const USAGE_LIMITS = {
+  /** The fewest full months of raw events kept: USAGE_RETENTION_MONTHS' minimum, and app_usage_drop_partitions' floor. */
+  retentionMinMonths: 3,
   flushMs: 1_000,
   bufferEvents: 500,
   eventsPerRequest: 100,
