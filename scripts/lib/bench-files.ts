@@ -3,7 +3,7 @@
 // and a 200 MB upload with workerd's resident memory sampled from /proc before, during and after (the bench runs
 // with MAX_REQUEST_BODY_BYTES at an Enterprise plan's 500 MB, so one request may carry it). BENCH_FILE_MB,
 // BENCH_FILE_ROUNDS and BENCH_BIG_FILE_MB change the sizes.
-import { readdirSync, readFileSync } from 'node:fs';
+import { ownWorkerdPids, rssMb } from './processes.ts';
 import { demo } from './seed.ts';
 
 const MB = 2 ** 20;
@@ -19,32 +19,6 @@ function zipBytes(size: number): Uint8Array {
   return bytes;
 }
 
-/** workerd processes started by this process (through wrangler), found by walking /proc's parent links. */
-function ownWorkerdPids(): number[] {
-  const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('workerd')) return false;
-        for (let current = pid, hops = 0; current > 1 && hops < 16; current = parentOf(current), hops++) if (current === process.pid) return true;
-      } catch {
-        return false;
-      }
-      return false;
-    });
-}
-
-const rssMb = (pids: number[]) =>
-  pids.reduce((sum, pid) => {
-    try {
-      const line = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      return sum + Number(line?.[1] ?? 0) / 1024;
-    } catch {
-      return sum;
-    }
-  }, 0);
 
 async function timed(rounds: number, bytes: number, once: (round: number) => Promise<void>): Promise<number> {
   const started = performance.now();
@@ -97,7 +71,7 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
   console.log(`  ${SIZE / MB} MB rounds: upload ${round(apiPut)} vs raw ${round(rawPut)} MB/s (${round(apiPut / rawPut)}×), download ${round(apiGet)} vs raw ${round(rawGet)} MB/s`);
 
   // 200 MB through bare R2, then through the API, while workerd's resident memory is sampled every 100 ms.
-  const pids = ownWorkerdPids();
+  const pids = await ownWorkerdPids();
   const big = zipBytes(BIG);
   const sampled = async (work: () => Promise<Response>) => {
     const before = rssMb(pids);

@@ -2,8 +2,8 @@
 // from send to first and last delivery and p50/p99 across sockets, per round, and the memory of the workerd
 // process that hosts the room, before and after the sockets connect. Localhost only; counts and time bounded.
 // Sockets speak protocol v2 (coalesced presence); BENCH_ROOM_PROTOCOL=1 measures v1's join-per-socket instead.
-import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { ownWorkerdPids, rssMb } from './processes.ts';
 import { roomBenchVerdict, SocketCloses, type RoomBenchClosures, type RoomBenchRound } from './room-bench-tally.ts';
 import { openRoomSocket, type RoomSocket } from './room-socket.ts';
 import { demo } from './seed.ts';
@@ -26,7 +26,6 @@ const ROUND_TIMEOUT_MS = 10_000;
 
 /** Runs the room benchmark against the Worker at `baseUrl`. */
 export async function benchRooms(baseUrl: string, options: { sockets: number; rounds: number; signal: AbortSignal }): Promise<RoomBenchResult> {
-  const port = new URL(baseUrl).port;
   const protocol = process.env.BENCH_ROOM_PROTOCOL === '1' ? 1 : 2;
   const room = `${baseUrl.replace(/^http/, 'ws')}/api/v1/orgs/${demo.org.id}/rooms/bench-${Date.now()}/ws${protocol === 2 ? '?v=2' : ''}`;
   const headers = { 'x-api-key': demo.apiKey.key };
@@ -37,7 +36,7 @@ export async function benchRooms(baseUrl: string, options: { sockets: number; ro
     const round = (frame.data as { round?: number } | undefined)?.round;
     if (frame.type === 'broadcast' && typeof round === 'number') arrivals.get(round)?.push(performance.now());
   };
-  const before = workerdRssMiB(port);
+  const before = await workerdRssMiB();
   const sockets: RoomSocket[] = [];
   const closes = new SocketCloses();
   const started = performance.now();
@@ -55,7 +54,7 @@ export async function benchRooms(baseUrl: string, options: { sockets: number; ro
     const connectSeconds = (performance.now() - started) / 1000;
     const presenceWhileConnecting = presenceFrames;
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const connected = workerdRssMiB(port);
+    const connected = await workerdRssMiB();
     const sender = await openRoomSocket(room, { headers });
     watch(sender);
     const rounds: RoomBenchResult['rounds'] = [];
@@ -72,7 +71,7 @@ export async function benchRooms(baseUrl: string, options: { sockets: number; ro
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     closes.stop();
-    return { sockets: options.sockets, protocol, presenceFrames: presenceWhileConnecting, connectSeconds: Math.round(connectSeconds * 10) / 10, closed: closes.summary(), rounds, memoryMiB: { before, connected, afterRounds: workerdRssMiB(port) } };
+    return { sockets: options.sockets, protocol, presenceFrames: presenceWhileConnecting, connectSeconds: Math.round(connectSeconds * 10) / 10, closed: closes.summary(), rounds, memoryMiB: { before, connected, afterRounds: await workerdRssMiB() } };
   } finally {
     closes.stop();
     for (const socket of sockets) socket.ws.close(1000);
@@ -91,17 +90,8 @@ export function reportRoomBench(result: RoomBenchResult): void {
 const ms = (value: number | undefined) => (value === undefined ? Number.NaN : Math.round(value * 10) / 10);
 const pick = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
-/** The resident memory of the workerd process(es) listening for `port` (Linux /proc), in MiB; null if none found. */
-function workerdRssMiB(port: string): number | null {
-  let kib = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (!cmdline.includes('workerd') || !cmdline.includes(`:${port}`)) continue;
-      kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return kib === 0 ? null : Math.round(kib / 102.4) / 10;
+/** The resident memory of the local runtime (the workerd processes the benchmark started), in MiB; null if none found. */
+async function workerdRssMiB(): Promise<number | null> {
+  const pids = await ownWorkerdPids();
+  return pids.length === 0 ? null : Math.round(rssMb(pids) * 10) / 10;
 }

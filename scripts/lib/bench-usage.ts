@@ -8,12 +8,12 @@
 // Locally the queue hands the consumer at most 10 messages at a time, so the end-to-end figure is a floor.
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { cpuSnapshot, cpuSpent, type CpuSnapshot } from './process-cpu.ts';
+import { cpuSnapshot, cpuSpent, type CpuSnapshot } from './processes.ts';
 import { demo } from './seed.ts';
 
 const SIDES = ['off', 'on', 'nosend', 'noinsert'] as const;
 type Side = (typeof SIDES)[number];
-/** `cpuMsPerRequest`: CPU each process group spent per request served, settling time included (scripts/lib/process-cpu.ts). */
+/** `cpuMsPerRequest`: CPU each process group spent per request served, settling time included (scripts/lib/processes.ts). */
 type SideFigures = { reqPerSec: number; p50Ms: number; p99Ms: number; cpuMsPerRequest: CpuSnapshot };
 
 export interface UsageBenchResult {

@@ -3,7 +3,7 @@ import { matchedRoutes } from 'hono/route';
 import type { Actor } from '../db/tenant.ts';
 import type { AppEnv, KindEnv } from '../env.ts';
 import type { OrgRouteClass } from '../lib/limits.ts';
-import { UsageRecorder } from '../services/usage-recorder.ts';
+import type { UsageRecorder } from '../services/usage-recorder.ts';
 
 /** What `usageRecorder` sets: the app's buffer of API usage events. */
 export type UsageVariables = { usage: UsageRecorder };
@@ -12,7 +12,7 @@ export type UsageVariables = { usage: UsageRecorder };
  * Gives every request the app's usage recorder (one per app, so one per isolate for the Worker): the buffer
  * `recordUsage` adds to, kept by the app rather than by a module (services/usage-recorder.ts).
  */
-export function usageRecorder(recorder: UsageRecorder = new UsageRecorder()): MiddlewareHandler<AppEnv & { Variables: UsageVariables }> {
+export function usageRecorder(recorder: UsageRecorder): MiddlewareHandler<AppEnv & { Variables: UsageVariables }> {
   return async function usageRecorder(c, next) {
     c.set('usage', recorder);
     await next();

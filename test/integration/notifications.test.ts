@@ -176,6 +176,9 @@ describe('at-least-once delivery, effects once', () => {
   });
 });
 
+/** A row stored for a recipient who is not told (preference `none`, deactivated): no text, never listed, pushed or emailed. */
+const silent = { inApp: false, emailWanted: false, title: '', body: '', data: {}, pushedAt: null, emailedAt: null };
+
 describe('preferences', () => {
   it('answers every category with its default, saves PATCH and PUT, and refuses turning security off (422, nothing saved)', async () => {
     const user = await createUser();
@@ -205,7 +208,6 @@ describe('preferences', () => {
     await addMember(org, user, 'member');
     await ownerDb.http.insert(notificationPreferences).values({ userId: user.id, category: 'membership', channel: 'none' });
     await deliver({ type: 'member.role_changed', eventId: crypto.randomUUID(), orgId: org.id, userId: user.id, role: 'viewer' });
-    const silent = { inApp: false, emailWanted: false, title: '', body: '', data: {}, pushedAt: null, emailedAt: null };
     expect(await stored(user.id)).toEqual([expect.objectContaining(silent)]);
     await ownerDb.http.update(notificationPreferences).set({ channel: 'email' }).where(eq(notificationPreferences.userId, user.id));
     await deliver({ type: 'member.role_changed', eventId: crypto.randomUUID(), orgId: org.id, userId: user.id, role: 'admin' });
@@ -413,7 +415,6 @@ describe('daily cron tasks', () => {
     }
     const told = await createApiKey(org, { scopes: ['org:read'], expiresAt: new Date(when + 5 * day) });
     await ownerDb.http.update(apiKeys).set({ createdBy: owner.id }).where(eq(apiKeys.id, told.id));
-    const silent = { inApp: false, emailWanted: false, title: '', body: '', data: {}, pushedAt: null, emailedAt: null };
     // Day one: a batch of three, all people who are not told. Each is recorded.
     await notifyExpiringApiKeys({ env, db: testDb(), scheduledTime: when }, { batch: 3 });
     for (const user of skipped.slice(0, 3)) expect(await storedOf(user, 'api_key.expiring')).toEqual([expect.objectContaining(silent)]);
@@ -447,7 +448,6 @@ describe('daily cron tasks', () => {
     };
     expect(await due()).toBe(true);
     await notifyStorageNearQuota({ env, db: testDb(), scheduledTime: when });
-    const silent = { inApp: false, emailWanted: false, title: '', body: '' };
     expect(await storedOf(owner, 'storage.near_quota')).toEqual([expect.objectContaining(silent)]);
     expect(await storedOf(admin, 'storage.near_quota')).toEqual([expect.objectContaining(silent)]);
     expect(await due()).toBe(false);

@@ -1,11 +1,36 @@
-// CPU time of this process and every process it started (wrangler's workerd, PostgreSQL and its backends…),
-// grouped by program, from /proc (Linux). A benchmark takes one snapshot before and one after a stretch of load,
-// so it can say which process spent the time, however loaded the machine is by others (their time is not counted).
+// What the benchmark's own processes (this one and every process it started: wrangler's workerd, PostgreSQL and
+// its backends…) cost, from /proc (Linux): resident memory, and CPU time grouped by program. Only our processes are
+// counted, so the figures hold however loaded the machine is by others.
 import { readFileSync } from 'node:fs';
 import pidtree from 'pidtree';
 
 /** CPU milliseconds per group: `bench` (this Node process: load generator and Neon proxy), `workerd`, `postgres`, `other`. */
 export type CpuSnapshot = Record<string, number>;
+
+/** The processes this one started, directly or not (pidtree walks the parent links). */
+const ownPids = () => pidtree(process.pid).catch(() => [] as number[]);
+
+/** The workerd processes this one started (through wrangler). */
+export async function ownWorkerdPids(): Promise<number[]> {
+  return (await ownPids()).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('workerd');
+    } catch {
+      return false; // ended meanwhile
+    }
+  });
+}
+
+/** The resident memory of `pids` together, in MB (MiB). */
+export function rssMb(pids: number[]): number {
+  return pids.reduce((sum, pid) => {
+    try {
+      return sum + Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return sum; // ended meanwhile
+    }
+  }, 0);
+}
 
 /** Linux reports process times in clock ticks of 1/100 s (USER_HZ). */
 const TICK_MS = 10;
@@ -19,7 +44,7 @@ const group = (program: string) => (program.startsWith('workerd') ? 'workerd' : 
 export async function cpuSnapshot(): Promise<CpuSnapshot> {
   const usage = process.cpuUsage();
   const totals: CpuSnapshot = { bench: (usage.user + usage.system) / 1_000, workerd: 0, postgres: 0, other: 0 };
-  for (const pid of await pidtree(process.pid).catch(() => [])) {
+  for (const pid of await ownPids()) {
     let stat: string;
     try {
       stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
