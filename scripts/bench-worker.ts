@@ -3,6 +3,7 @@
 //   GET /__bench/bare     a bare Hono route: the ceiling for anything this runtime serves;
 //   GET /__bench/limiter  the same route after one exact rate-limit call (a RateLimiter object's `limit`):
 //                         the difference between the two is what the limiter costs a request;
+//   GET /__bench/ping     the same route after a `ping` of that object: the round trip alone, no work;
 //   PUT /__bench/r2-put, GET /__bench/r2-get   a body straight to R2 and back: the files baseline.
 import { Hono } from 'hono';
 import { rateLimiterFor } from '../durable-objects/rate-limiter/index.ts';
@@ -17,6 +18,8 @@ const bench = new Hono<{ Bindings: Env }>()
     const decision = await rateLimiterFor(c.env, 'bench:limiter').limit([{ key: 'bench', limit: MAX_RATE_LIMIT, windowMs: 1_000 }]);
     return c.text(decision.allowed ? 'ok' : 'limited', decision.allowed ? 200 : 429);
   })
+  // The same object's `ping`, which does nothing: what the round trip to a Durable Object costs by itself.
+  .get('/__bench/ping', async (c) => c.text(await rateLimiterFor(c.env, 'bench:limiter').ping()))
   // The files baseline (scripts/lib/bench-files.ts): the body straight to R2 and back, nothing checked.
   .put('/__bench/r2-put', async (c) => {
     const length = Number(c.req.header('content-length'));
