@@ -79,6 +79,24 @@ export const QUOTAS: Readonly<Record<Tier, Readonly<Record<QuotaResource, number
   enterprise: { projects: 10_000, members: 10_000, apiKeys: 1_000 },
 };
 
+/** Files (src/routes/files): the largest single file and the bytes an org may store, by tier. */
+export type FileLimits = { maxUploadBytes: number; storageBytes: number };
+export const FILE_LIMITS: Readonly<Record<Tier, FileLimits>> = {
+  free: { maxUploadBytes: 25 * 2 ** 20, storageBytes: 2 ** 30 },
+  pro: { maxUploadBytes: 2 ** 30, storageBytes: 100 * 2 ** 30 },
+  enterprise: { maxUploadBytes: 5 * 2 ** 30, storageBytes: 2 ** 40 },
+};
+
+/** Multipart uploads: R2's smallest part (all but the last), its largest, and how many parts one file may have. */
+export const MULTIPART = { minPartBytes: 5 * 2 ** 20, maxPartBytes: 100 * 2 ** 20, maxParts: 10_000 } as const;
+
+/**
+ * The largest file any configuration can take (50 GiB), the bound of a `maxUploadBytes` override: a file is at
+ * most MULTIPART.maxParts parts, and a part no larger than one request may carry, which MAX_REQUEST_BODY_BYTES
+ * may set as low as MULTIPART.minPartBytes (src/config.ts).
+ */
+export const MAX_FILE_BYTES = MULTIPART.maxParts * MULTIPART.minPartBytes;
+
 /**
  * An optional figure per key, any other key refused. A strict object rather than `z.partialRecord`, so the
  * OpenAPI document says so too (`additionalProperties: false`).
@@ -87,20 +105,34 @@ function figures<K extends string>(keys: readonly K[], figure: z.ZodInt) {
   return z.strictObject(Object.fromEntries(keys.map((key) => [key, figure.optional()])) as Record<K, z.ZodOptional<z.ZodInt>>);
 }
 
+/**
+ * The file figures (FILE_LIMITS) an override may set: the largest single file is bounded by what the platform can
+ * carry (MAX_FILE_BYTES), the storage by what a JavaScript number holds exactly (z.int() is a safe integer).
+ */
+const fileOverridesSchema = z.strictObject({
+  maxUploadBytes: z.int().min(1).max(MAX_FILE_BYTES).optional(),
+  storageBytes: z.int().min(1).optional(),
+});
+
 /** Per-org overrides of single figures, set by platform admins at runtime; stored as organizations.limit_overrides. */
 export const limitOverridesSchema = z
   .object({
     rateLimits: figures(ORG_ROUTE_CLASSES, z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
     quotas: figures(QUOTA_RESOURCES, z.int().min(0).max(1_000_000)).optional(),
+    files: fileOverridesSchema.optional(),
   })
   .strict();
 export type LimitOverrides = z.infer<typeof limitOverridesSchema>;
 
-/** An org's effective limits: its tier's row with its overrides applied. */
+/**
+ * An org's effective limits: its tier's row with its overrides applied. app_check_storage and
+ * app_orgs_near_storage_quota (src/db/sql/) apply `files.storageBytes` the same way.
+ */
 export function effectiveLimits(tier: Tier, overrides: LimitOverrides = {}) {
   return {
     rateLimits: { ...RATE_LIMITS[tier], ...overrides.rateLimits } as Record<OrgRouteClass, number>,
     quotas: { ...QUOTAS[tier], ...overrides.quotas } as Record<QuotaResource, number>,
+    files: { ...FILE_LIMITS[tier], ...overrides.files } as FileLimits,
   };
 }
 
@@ -130,15 +162,6 @@ export const ROOM_LIMITS = {
   /** Protocol v2: members per presence page (hello, `members` answers) and per list in a presence change. */
   presencePage: 100,
 } as const;
-/** Files (src/routes/files): the largest single file and the bytes an org may store, by tier. */
-export const FILE_LIMITS: Readonly<Record<Tier, { maxUploadBytes: number; storageBytes: number }>> = {
-  free: { maxUploadBytes: 25 * 2 ** 20, storageBytes: 2 ** 30 },
-  pro: { maxUploadBytes: 2 ** 30, storageBytes: 100 * 2 ** 30 },
-  enterprise: { maxUploadBytes: 5 * 2 ** 30, storageBytes: 2 ** 40 },
-};
-
-/** Multipart uploads: R2's smallest part (all but the last), its largest, and how many parts one file may have. */
-export const MULTIPART = { minPartBytes: 5 * 2 ** 20, maxPartBytes: 100 * 2 ** 20, maxParts: 10_000 } as const;
 
 /** How long an unfinished upload (multipart, signed URL) holds its reservation, and a deleted file its object. */
 export const FILE_RETENTION = { pendingSeconds: 86_400, deletedSeconds: 7 * 86_400 } as const;

@@ -2,7 +2,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { HttpDatabase } from '../db/client.ts';
 import { files, organizations, projects, type FileParts } from '../db/schema/index.ts';
 import type { Actor } from '../db/tenant.ts';
-import { FILE_LIMITS, FILE_RETENTION, type Tier } from '../lib/limits.ts';
+import { effectiveLimits, FILE_LIMITS, FILE_RETENTION, type LimitOverrides, type Tier } from '../lib/limits.ts';
 import { exactTimestamp, keysetAfter, keysetOrderBy, type KeyPart, type PageRequest } from '../lib/pagination.ts';
 
 // Builders for the files routes: un-executed queries composed behind the gate. A live file is one not deleted.
@@ -11,26 +11,27 @@ const limitsJson = JSON.stringify(FILE_LIMITS);
 
 export type FileRow = typeof files.$inferSelect;
 
-/** The org's tier and the bytes it stores or has reserved; `projectLive` when `projectId` names a live project of it. */
+/** The org's tier, overrides and the bytes it stores or has reserved; `projectLive` when `projectId` names a live project of it. */
 export function selectStorageState(db: HttpDatabase, orgId: string, projectId: string | undefined) {
   const projectLive = projectId
     ? sql<boolean>`exists (select 1 from ${projects} where ${projects.id} = ${projectId}::uuid and ${projects.orgId} = ${orgId}::uuid and ${projects.deletedAt} is null)`
     : sql<boolean>`true`;
   return db
-    .select({ tier: organizations.subscriptionTier, used: sql<string>`app_org_storage(${orgId}::uuid)`, projectLive })
+    .select({ tier: organizations.subscriptionTier, overrides: organizations.limitOverrides, used: sql<string>`app_org_storage(${orgId}::uuid)`, projectLive })
     .from(organizations)
     .where(and(eq(organizations.id, orgId), isNull(organizations.deletedAt)));
 }
 
-/** What an org may still store, from `selectStorageState`'s row. */
-export function storageRoom(state: { tier: Tier; used: string | number }) {
-  const limits = FILE_LIMITS[state.tier];
+/** What an org may still store, from `selectStorageState`'s row: its tier's file figures with its overrides applied. */
+export function storageRoom(state: { tier: Tier; overrides: LimitOverrides; used: string | number }) {
+  const limits = effectiveLimits(state.tier, state.overrides).files;
   return { ...limits, used: Number(state.used) };
 }
 
 /**
- * Refuses (APQUO → 403 QUOTA_EXCEEDED) storing `bytes` more beside what `except` holds; put it in the same batch,
- * right before the insert or update it guards (the org row lock serialises concurrent uploads).
+ * Refuses (APQUO → 403 QUOTA_EXCEEDED) storing `bytes` more beside what `except` holds, past the org's storage
+ * override or else its tier's (read under the org row lock); put it in the same batch, right before the insert
+ * or update it guards (the org row lock serialises concurrent uploads).
  */
 export function storageCheck(db: HttpDatabase, orgId: string, bytes: number, except: string | null = null) {
   return db.execute(sql`select app_check_storage(${orgId}::uuid, ${bytes}::bigint, ${limitsJson}::jsonb, ${except}::uuid)`);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
 import { auditLogs, organizations, platformAuditLog } from '../../src/db/schema/index.ts';
 import { createScopedDatabase } from '../../src/db/tenant.ts';
-import { MAX_RATE_LIMIT, QUOTAS, RATE_LIMITS } from '../../src/lib/limits.ts';
+import { FILE_LIMITS, MAX_FILE_BYTES, MAX_RATE_LIMIT, QUOTAS, RATE_LIMITS } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { testDb } from '../helpers/worker.ts';
 
@@ -12,7 +12,7 @@ import { testDb } from '../helpers/worker.ts';
  * change is in the platform audit log (written in the same transaction), and tenants cannot change either,
  * neither through the API nor with raw SQL inside their own gate.
  */
-type Detail = { data: { subscriptionTier: string; limitOverrides: unknown; limits: { rateLimits: Record<string, number>; quotas: Record<string, number> }; usage: Record<string, number> } };
+type Detail = { data: { subscriptionTier: string; limitOverrides: unknown; limits: { rateLimits: Record<string, number>; quotas: Record<string, number>; files: Record<string, number> }; usage: Record<string, number> } };
 
 const patch = (orgId: string, body: unknown, auth: TestUser) => api(`/api/v1/admin/orgs/${orgId}`, { method: 'PATCH', body, auth });
 
@@ -89,6 +89,48 @@ describe('PATCH /admin/orgs/{orgId}', () => {
     const response = await patch(org.id, body, admin);
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
+    expect(await orgLimits(org.id)).toEqual(before);
+    expect(await platformEntries(org.id)).toEqual([]);
+  });
+
+  it('overrides the file figures: the view shows them applied, the audit entry records the change, {} restores the tier’s', async () => {
+    const admin = await createPlatformAdmin();
+    const { org } = await freeOrg();
+    const files = { maxUploadBytes: MAX_FILE_BYTES, storageBytes: 5 * 2 ** 40 };
+    const response = await patch(org.id, { limitOverrides: { files } }, admin);
+    expect(response.status).toBe(200);
+    expect((await json<Detail>(response)).data).toMatchObject({ limitOverrides: { files }, limits: { files } });
+    const lower = await json<Detail>(await patch(org.id, { limitOverrides: { files: { storageBytes: 1_000 } } }, admin));
+    expect(lower.data.limits.files).toEqual({ maxUploadBytes: FILE_LIMITS.free.maxUploadBytes, storageBytes: 1_000 });
+    const view = await json<Detail>(await api(`/api/v1/admin/orgs/${org.id}`, { auth: admin }));
+    expect(view.data.limits.files).toEqual({ maxUploadBytes: FILE_LIMITS.free.maxUploadBytes, storageBytes: 1_000 });
+    const cleared = await json<Detail>(await patch(org.id, { limitOverrides: {} }, admin));
+    expect(cleared.data.limits.files).toEqual(FILE_LIMITS.free);
+    const entries = await platformEntries(org.id);
+    expect(entries.map((entry) => entry.changes)).toEqual([
+      { limitOverrides: { from: { files: { storageBytes: 1_000 } }, to: {} } },
+      { limitOverrides: { from: { files }, to: { files: { storageBytes: 1_000 } } } },
+      { limitOverrides: { from: {}, to: { files } } },
+    ]);
+  });
+
+  it.each([
+    ['maxUploadBytes', 0],
+    ['maxUploadBytes', MAX_FILE_BYTES + 1],
+    ['maxUploadBytes', 1.5],
+    ['storageBytes', -1],
+    ['storageBytes', Number.MAX_SAFE_INTEGER + 1],
+    ['storageBytes', '1000'],
+    ['storage', 1_000],
+  ])('refuses a file figure %s of %j with 400 naming it, changing and recording nothing', async (field, value) => {
+    const admin = await createPlatformAdmin();
+    const { org } = await freeOrg();
+    const before = await orgLimits(org.id);
+    const response = await patch(org.id, { limitOverrides: { files: { [field]: value } } }, admin);
+    expect(response.status).toBe(400);
+    const body = await json<{ error: { code: string; details: { issues: Array<{ path: string }> } } }>(response);
+    expect(body.error.code).toBe('VALIDATION_FAILED');
+    expect(body.error.details.issues.map((issue) => issue.path)).toEqual([`limitOverrides.files.${field}`]);
     expect(await orgLimits(org.id)).toEqual(before);
     expect(await platformEntries(org.id)).toEqual([]);
   });

@@ -1,20 +1,20 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
-import { webhookMessages } from '../../src/db/schema/index.ts';
-import { CALLER_RATE_LIMITS, FILE_RETENTION, MULTIPART, REQUEST_BODY_MAX_BYTES, TEXT_FILE_MAX_BYTES } from '../../src/lib/limits.ts';
+import { files, webhookMessages } from '../../src/db/schema/index.ts';
+import { CALLER_RATE_LIMITS, FILE_LIMITS, FILE_RETENTION, MULTIPART, REQUEST_BODY_MAX_BYTES, TEXT_FILE_MAX_BYTES } from '../../src/lib/limits.ts';
 import { fanOut } from '../../src/services/webhook-fanout.ts';
 import { ORPHAN_AGE_MS, cleanupFiles, sweepOrphans } from '../../workers/tasks/files-cleanup.ts';
-import { api, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
-import { bearer, bytesOf, fileRows, pathOf, PNG_HEAD, send, storedKeys, uploadFile } from '../helpers/files.ts';
+import { api, createOrg, createPlatformAdmin, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
+import { bearer, bytesOf, fileRows, pathOf, PNG_HEAD, send, sha256Hex, storedKeys, uploadFile } from '../helpers/files.ts';
 import { openApiDocument } from '../helpers/route-matrix.ts';
 import { receiverUrl, recordingQueue } from '../helpers/webhooks.ts';
 import { env, testDb } from '../helpers/worker.ts';
 
 /**
- * The limits around files: one request's body (the Cloudflare plan's cap), text files' own cap, the per-IP limit
- * of signed downloads; what the cleanup task removes besides due rows (orphan objects, deleted orgs' files); the
- * file events of the webhook catalogue.
+ * The limits around files: one request's body (the Cloudflare plan's cap), text files' own cap, a platform admin's
+ * overrides of the tier's file figures, the per-IP limit of signed downloads; what the cleanup task removes besides
+ * due rows (orphan objects, deleted orgs' files); the file events of the webhook catalogue.
  */
 type FileBody = { data: { id: string } };
 
@@ -68,6 +68,85 @@ describe('request body and type caps', () => {
     expect(multipart.status).toBe(413);
     expect((await uploadUrl(org, owner, { name: 'big.png', contentType: 'image/png', size: TEXT_FILE_MAX_BYTES + 1 })).status).toBe(201);
     expect((await uploadUrl(org, owner, { name: 'log.txt', contentType: 'text/plain', size: TEXT_FILE_MAX_BYTES })).status).toBe(201);
+  });
+});
+
+describe('file figures a platform admin overrides', () => {
+  type Storage = { usedBytes: number; limitBytes: number; maxUploadBytes: number };
+  const overrideFiles = (org: TestOrg, admin: TestUser, files?: Record<string, number>) =>
+    api(`/api/v1/admin/orgs/${org.id}`, { method: 'PATCH', auth: admin, body: { limitOverrides: files ? { files } : {} } });
+  const storage = async (org: TestOrg, owner: TestUser) => (await json<{ data: { storage: Storage } }>(await api(`/api/v1/orgs/${org.id}/usage`, { auth: owner }))).data.storage;
+  const filler = (org: TestOrg, owner: TestUser, size: number) =>
+    ownerDb.http.insert(files).values({ orgId: org.id, name: 'filler', size, contentType: 'text/plain', sha256: '0'.repeat(64), status: 'ready', uploaderType: 'user', uploaderId: owner.id });
+  const png = (size: number) => bytesOf(size, PNG_HEAD, 5);
+
+  it('a storage override above the tier’s admits, from the next request, what the tier refuses (simple and signed uploads), and nothing past it', async () => {
+    const admin = await createPlatformAdmin();
+    const { owner, org } = await tenant('free');
+    const tierLimit = FILE_LIMITS.free.storageBytes;
+    await filler(org, owner, tierLimit - 1_000);
+    const refused = await uploadFile(org, owner, png(2_000), { type: 'image/png', name: 'a.png' });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: { code: 'QUOTA_EXCEEDED', details: { resource: 'storageBytes', limit: tierLimit } } });
+
+    const raised = tierLimit + 100_000;
+    expect((await overrideFiles(org, admin, { storageBytes: raised })).status).toBe(200);
+    expect((await uploadFile(org, owner, png(2_000), { type: 'image/png', name: 'a.png' })).status).toBe(201);
+    // The signed upload is checked twice in SQL (app_check_storage): when signed and when its bytes arrive.
+    const bytes = png(3_000);
+    const signed = await uploadUrl(org, owner, { name: 'b.png', contentType: 'image/png', size: bytes.length });
+    expect(signed.status).toBe(201);
+    const { data } = await json<{ data: { upload: { url: string } } }>(signed);
+    const put = await send(pathOf(data.upload.url), { method: 'PUT', headers: { 'content-type': 'image/png' }, body: bytes });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ data: { status: 'ready', sha256: await sha256Hex(bytes) } });
+    const used = tierLimit - 1_000 + 2_000 + 3_000;
+    expect(await storage(org, owner)).toEqual({ usedBytes: used, limitBytes: raised, maxUploadBytes: FILE_LIMITS.free.maxUploadBytes });
+
+    const past = await uploadFile(org, owner, png(raised - used + 1), { type: 'image/png', name: 'c.png' });
+    expect(past.status).toBe(403);
+    expect(await past.json()).toMatchObject({ error: { code: 'QUOTA_EXCEEDED', details: { resource: 'storageBytes', limit: raised, used } } });
+    expect(await storedKeys(org)).toHaveLength(2);
+  });
+
+  it('a signed upload whose override is cleared before its bytes arrive is refused at the finish (the quota read under the org lock), nothing left', async () => {
+    const admin = await createPlatformAdmin();
+    const { owner, org } = await tenant('free');
+    await filler(org, owner, FILE_LIMITS.free.storageBytes - 1_000);
+    await overrideFiles(org, admin, { storageBytes: FILE_LIMITS.free.storageBytes + 100_000 });
+    const bytes = png(3_000);
+    const { data } = await json<{ data: { upload: { url: string } } }>(await uploadUrl(org, owner, { name: 'b.png', contentType: 'image/png', size: bytes.length }));
+    expect((await overrideFiles(org, admin)).status).toBe(200);
+    const put = await send(pathOf(data.upload.url), { method: 'PUT', headers: { 'content-type': 'image/png' }, body: bytes });
+    expect(put.status).toBe(403);
+    expect(await put.json()).toMatchObject({ error: { code: 'QUOTA_EXCEEDED', details: { resource: 'storageBytes', limit: FILE_LIMITS.free.storageBytes } } });
+    expect(await storedKeys(org)).toEqual([]);
+    expect((await fileRows(org)).map((row) => row.name)).toEqual(['filler']);
+  });
+
+  it('a lower largest file refuses, with 413 and nothing left, what the tier accepts (simple, signed and multipart); {} restores the tier’s', async () => {
+    const admin = await createPlatformAdmin();
+    const { owner, org } = await tenant('pro');
+    const changed = await overrideFiles(org, admin, { maxUploadBytes: 1_000 });
+    expect(changed.status).toBe(200);
+    const tooLarge = { error: { code: 'PAYLOAD_TOO_LARGE', details: { maxBytes: 1_000 } } };
+    const simple = await uploadFile(org, owner, png(1_001), { type: 'image/png', name: 'a.png' });
+    expect(simple.status).toBe(413);
+    expect(await simple.json()).toMatchObject(tooLarge);
+    const signed = await uploadUrl(org, owner, { name: 'a.png', contentType: 'image/png', size: 1_001 });
+    expect(signed.status).toBe(413);
+    expect(await signed.json()).toMatchObject(tooLarge);
+    const multipart = await api(`/api/v1/orgs/${org.id}/files/multipart`, { auth: owner, body: { name: 'a.png', contentType: 'image/png', size: 1_001 } });
+    expect(multipart.status).toBe(413);
+    expect(await multipart.json()).toMatchObject(tooLarge);
+    expect(await storedKeys(org)).toEqual([]);
+    expect(await fileRows(org)).toEqual([]);
+    expect(await storage(org, owner)).toEqual({ usedBytes: 0, limitBytes: FILE_LIMITS.pro.storageBytes, maxUploadBytes: 1_000 });
+    expect((await uploadFile(org, owner, png(1_000), { type: 'image/png', name: 'a.png' })).status).toBe(201);
+
+    expect((await overrideFiles(org, admin)).status).toBe(200);
+    expect((await uploadFile(org, owner, png(1_001), { type: 'image/png', name: 'b.png' })).status).toBe(201);
+    expect(await storage(org, owner)).toEqual({ usedBytes: 2_001, limitBytes: FILE_LIMITS.pro.storageBytes, maxUploadBytes: FILE_LIMITS.pro.maxUploadBytes });
   });
 });
 

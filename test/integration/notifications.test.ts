@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController } from 'cloudflare:test';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { apiKeys, credentials, files, notificationPreferences, notifications, sessions, users } from '../../src/db/schema/index.ts';
+import { apiKeys, credentials, files, notificationPreferences, notifications, organizations, sessions, users } from '../../src/db/schema/index.ts';
 import { FILE_LIMITS } from '../../src/lib/limits.ts';
 import { SIGN_IN_MEMORY_DAYS } from '../../src/lib/notification-categories.ts';
 import type { NotificationEvent } from '../../src/services/notification-events.ts';
@@ -399,6 +399,23 @@ describe('daily cron tasks', () => {
     expect(
       await ownerDb.http.select().from(notifications).where(and(eq(notifications.sourceOrgId, roomy.id), eq(notifications.type, 'storage.near_quota'))),
     ).toEqual([]);
+  });
+
+  it('the 80 % is of the org’s own storage when a platform admin overrode its tier’s', async () => {
+    const when = Date.UTC(2032, 3, 10, 3, 17);
+    const quota = FILE_LIMITS.free.storageBytes;
+    const raised = await createOrg(await createUser());
+    const lowered = await createOrg(await createUser());
+    const override = (orgId: string, storageBytes: number) => ownerDb.http.update(organizations).set({ limitOverrides: { files: { storageBytes } } }).where(eq(organizations.id, orgId));
+    await override(raised.id, quota * 2);
+    await override(lowered.id, 1_000_000);
+    const file = (orgId: string, size: number) => ({ orgId, name: 'big.bin', size, contentType: 'application/octet-stream', status: 'ready' as const, uploaderType: 'user' });
+    await ownerDb.http.insert(files).values([file(raised.id, Math.ceil(quota * 0.9)), file(lowered.id, 900_000)]);
+    const { rows } = await ownerDb.http.execute<{ org_id: string; limit_bytes: string }>(
+      sql`select org_id, limit_bytes from app_orgs_near_storage_quota(${JSON.stringify(FILE_LIMITS)}::jsonb, 0.8, ${monthOf(when)}, 100000)`,
+    );
+    const ours = rows.filter((row) => row.org_id === raised.id || row.org_id === lowered.id);
+    expect(ours.map((row) => [row.org_id, Number(row.limit_bytes)])).toEqual([[lowered.id, 1_000_000]]);
   });
 
   it('recipients who are not told (none, deactivated) are recorded silently, so a batch full of them does not starve the others', async () => {

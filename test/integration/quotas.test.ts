@@ -127,7 +127,7 @@ describe('GET /orgs/{orgId}/usage', () => {
     const viewer = await createMember(org, 'viewer');
     expect((await createProjectAs(org, owner)).status).toBe(201);
     expect((await inviteAs(org, owner)).status).toBe(201);
-    await setOverrides(org, { rateLimits: { write: 7 }, quotas: { apiKeys: 4 } });
+    await setOverrides(org, { rateLimits: { write: 7 }, quotas: { apiKeys: 4 }, files: { storageBytes: 5 * 2 ** 30 } });
     const key = await createApiKey(org, { scopes: ['org:read'] });
     const expected = {
       subscriptionTier: 'free',
@@ -137,7 +137,7 @@ describe('GET /orgs/{orgId}/usage', () => {
         members: { limit: QUOTAS.free.members, used: 3 },
         apiKeys: { limit: 4, used: 1 },
       },
-      storage: { usedBytes: 0, limitBytes: FILE_LIMITS.free.storageBytes, maxUploadBytes: FILE_LIMITS.free.maxUploadBytes },
+      storage: { usedBytes: 0, limitBytes: 5 * 2 ** 30, maxUploadBytes: FILE_LIMITS.free.maxUploadBytes },
     };
     for (const auth of [viewer, { apiKey: key.key }]) {
       const response = await api(`/api/v1/orgs/${org.id}/usage`, { auth });

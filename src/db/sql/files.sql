@@ -12,20 +12,22 @@ CREATE OR REPLACE FUNCTION app_org_storage(p_org uuid) RETURNS bigint LANGUAGE s
 $$;
 
 -- Raises APQUO (→ 403 QUOTA_EXCEEDED, DETAIL {resource: 'storageBytes', limit, used}) when storing p_bytes more
--- (beside what p_except already holds, when it is being finished) would exceed the tier's storage. p_limits is
--- FILE_LIMITS of src/lib/limits.ts. Sent in the same transaction as the insert or the finish: the org row lock
+-- (beside what p_except already holds, when it is being finished) would exceed the org's storage: its override
+-- (limit_overrides.files.storageBytes) or else its tier's. p_limits is FILE_LIMITS of src/lib/limits.ts. Sent in the same transaction as the insert or the finish: the org row lock
 -- serialises concurrent uploads, so two of them can never both fit into room for one.
 CREATE OR REPLACE FUNCTION app_check_storage(p_org uuid, p_bytes bigint, p_limits jsonb, p_except uuid) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_tier text;
+  v_overrides jsonb;
   v_limit bigint;
   v_used bigint;
 BEGIN
-  SELECT o.subscription_tier::text INTO v_tier FROM organizations o WHERE o.id = p_org AND o.deleted_at IS NULL FOR NO KEY UPDATE;
+  SELECT o.subscription_tier::text, o.limit_overrides INTO v_tier, v_overrides FROM organizations o
+  WHERE o.id = p_org AND o.deleted_at IS NULL FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'organization not found' USING ERRCODE = 'AP404';
   END IF;
-  v_limit := (p_limits->v_tier->>'storageBytes')::bigint;
+  v_limit := coalesce((v_overrides->'files'->>'storageBytes')::bigint, (p_limits->v_tier->>'storageBytes')::bigint);
   SELECT coalesce(sum(f.size), 0)::bigint INTO v_used FROM files f
   WHERE f.org_id = p_org AND f.deleted_at IS NULL AND f.id IS DISTINCT FROM p_except;
   IF v_used + p_bytes > v_limit THEN

@@ -36,8 +36,9 @@ ALTER FUNCTION app_api_keys_expiring(timestamptz, timestamptz, int) OWNER TO app
 REVOKE EXECUTE ON FUNCTION app_api_keys_expiring(timestamptz, timestamptz, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app_api_keys_expiring(timestamptz, timestamptz, int) TO app_runtime;
 
--- Live orgs storing at least p_ratio of their tier's storage (p_limits is FILE_LIMITS of src/lib/limits.ts), with
--- their owners and admins not yet told this month (dedupe key `storage.near_quota:<org id>:<p_month>`).
+-- Live orgs storing at least p_ratio of their storage (their override, limit_overrides.files.storageBytes, or else
+-- their tier's: p_limits is FILE_LIMITS of src/lib/limits.ts), with their owners and admins not yet told this
+-- month (dedupe key `storage.near_quota:<org id>:<p_month>`).
 CREATE OR REPLACE FUNCTION app_orgs_near_storage_quota(p_limits jsonb, p_ratio numeric, p_month text, p_limit int)
 RETURNS TABLE (org_id uuid, used_bytes bigint, limit_bytes bigint, user_ids uuid[])
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -48,7 +49,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
           AND n.dedupe_key = 'storage.near_quota:' || o.id::text || ':' || p_month) ORDER BY m.user_id) AS user_ids
     FROM (SELECT f.org_id, sum(f.size)::bigint AS used FROM files f WHERE f.deleted_at IS NULL GROUP BY f.org_id) s
     JOIN organizations o ON o.id = s.org_id AND o.deleted_at IS NULL
-    CROSS JOIN LATERAL (SELECT (p_limits -> o.subscription_tier::text ->> 'storageBytes')::bigint AS bytes) l
+    CROSS JOIN LATERAL (SELECT coalesce((o.limit_overrides -> 'files' ->> 'storageBytes')::bigint,
+      (p_limits -> o.subscription_tier::text ->> 'storageBytes')::bigint) AS bytes) l
     WHERE s.used >= l.bytes * p_ratio
   ) due
   WHERE cardinality(due.user_ids) > 0

@@ -11,6 +11,9 @@ const overridesSchema = limitOverridesSchema;
 
 const rateLimitsSchema = z.record(z.enum(ORG_ROUTE_CLASSES), z.int()).openapi({ description: 'Requests per minute, per route class.' });
 const quotasSchema = z.record(z.enum(QUOTA_RESOURCES), z.int());
+const fileLimitsSchema = z
+  .object({ maxUploadBytes: z.int().openapi({ description: 'The largest single file.' }), storageBytes: z.int().openapi({ description: 'The bytes the org may store.' }) })
+  .openapi({ description: 'Files: the largest single file and the storage quota.' });
 
 /** An org as platform admins see it in lists. */
 export const adminOrgSchema = z
@@ -28,7 +31,7 @@ export const adminOrgSchema = z
 /** One org: its effective limits (tier with overrides applied) and what it holds against the quotas. */
 export const adminOrgDetailSchema = adminOrgSchema
   .extend({
-    limits: z.object({ rateLimits: rateLimitsSchema, quotas: quotasSchema }).openapi({ description: 'The tier’s figures with the overrides applied.' }),
+    limits: z.object({ rateLimits: rateLimitsSchema, quotas: quotasSchema, files: fileLimitsSchema }).openapi({ description: 'The tier’s figures with the overrides applied.' }),
     usage: quotasSchema.openapi({ description: 'What the org holds now, per quota (members count pending invitations).' }),
   })
   .openapi('AdminOrganizationDetail');

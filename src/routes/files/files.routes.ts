@@ -38,7 +38,7 @@ const bytesErrors = {
   ...quotaErrorResponses,
   400: errorResponse('Malformed request: no `Content-Length`, fewer bytes than it announced, or (a part) a part number past what the declared size allows (`details.reason`).'),
   413: errorResponse(
-    "Larger than the tier's largest file (text types: at most 32 MiB whatever the tier), or than one request may carry " +
+    "Larger than the org's largest file (`storage.maxUploadBytes` of its usage; text types: at most 32 MiB whatever the tier), or than one request may carry " +
       '(`MAX_REQUEST_BODY_BYTES`, the Cloudflare plan\'s body limit, 100 MB by default: `details.reason` `use_multipart`); ' +
       '`PAYLOAD_TOO_LARGE` with `details.maxBytes`, nothing was stored.',
   ),
@@ -52,7 +52,7 @@ export const uploadFile = streamRoute('upload', 'files:write', {
   summary: 'Upload a file (streamed)',
   description:
     'The body is the file; `Content-Type` one of the allowed types, checked against the bytes; `Content-Length` required, ' +
-    "at most the tier's largest file and at most what one request may carry (100 MB by default: larger files go multipart). " +
+    "at most the org's largest file (`storage.maxUploadBytes` of its usage) and at most what one request may carry (100 MB by default: larger files go multipart). " +
     "Stored only when every check passes and the org's storage quota has room.",
   request: { params: orgParams, query: uploadQuery, body: bytesBody('The file.') },
   responses: { 201: jsonContent(file, 'The stored file.'), ...bytesErrors },
@@ -110,7 +110,7 @@ export const createUploadUrl = orgRoute('files:write', {
     ...bodyErrorResponses,
     ...quotaErrorResponses,
     413: errorResponse(
-      "The JSON body is larger than the configured limit, or the declared size is larger than the tier's largest file (text: 32 MiB) " +
+      "The JSON body is larger than the configured limit, or the declared size is larger than the org's largest file (`storage.maxUploadBytes` of its usage; text: 32 MiB) " +
         'or than one request may carry (`details.reason` `use_multipart`: the PUT is one request, so such a file goes multipart).',
     ),
   },
@@ -127,7 +127,7 @@ export const startMultipart = orgRoute('files:write', {
     201: jsonContent(dataEnvelope(multipartSchema), 'The pending upload.'),
     ...bodyErrorResponses,
     ...quotaErrorResponses,
-    413: errorResponse("The JSON body is larger than the configured limit, or the declared size is larger than the tier's largest file (text: 32 MiB)."),
+    413: errorResponse("The JSON body is larger than the configured limit, or the declared size is larger than the org's largest file (`storage.maxUploadBytes` of its usage; text: 32 MiB)."),
   },
 });
 

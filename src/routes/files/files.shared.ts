@@ -14,9 +14,9 @@ export const fileNotFound = () => new ApiError('NOT_FOUND', 'File not found.');
 const storageFull = (limit: number, used: number) => quotaExceeded({ resource: 'storageBytes', limit, used });
 
 /**
- * One round trip before any byte moves: the org's tier and storage, and the project. `sizeFor` gives the size
- * to admit, given the largest file of the tier (and of the type: text is capped lower) and throws 413 past it;
- * refused past the quota or for a dead project.
+ * One round trip before any byte moves: the org's tier, overrides and storage, and the project. `sizeFor` gives
+ * the size to admit, given the org's largest file (its tier's or its override; text is capped lower) and throws
+ * 413 past it; refused past the quota or for a dead project.
  */
 export async function admitFile(tenant: ScopedDatabase, orgId: string, projectId: string | undefined, type: FileType, sizeFor: (maxBytes: number) => number) {
   const [[state]] = await tenant.batch((db) => [selectStorageState(db, orgId, projectId)]);

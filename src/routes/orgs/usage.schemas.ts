@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { usageSeriesSchema } from './usage-series.ts';
-import { effectiveLimits, FILE_LIMITS, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ORG_ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
+import { effectiveLimits, QUOTA_RESOURCES, RATE_WINDOW_SECONDS, ORG_ROUTE_CLASSES, TIERS, type LimitOverrides, type QuotaResource, type Tier } from '../../lib/limits.ts';
 
 const rateLimitSchema = z.object({
   limit: z.int().openapi({ description: 'Requests admitted per window.' }),
@@ -24,7 +24,7 @@ export const orgUsageSchema = z
         limitBytes: z.int(),
         maxUploadBytes: z.int().openapi({ description: 'The largest single file.' }),
       })
-      .openapi({ description: "Files (by tier): what the org stores and may store." }),
+      .openapi({ description: 'Files (by tier, with any override): what the org stores and may store.' }),
     series: usageSeriesSchema.optional().openapi({ description: 'Only when `from`, `to` or `granularity` is given: the daily usage from the rollups.' }),
   })
   .openapi('OrganizationUsage');
@@ -38,6 +38,6 @@ export function toOrgUsage(tier: Tier, overrides: LimitOverrides, used: Record<Q
     subscriptionTier: tier,
     rateLimits: { read: rate('read'), write: rate('write'), upload: rate('upload'), admin: rate('admin') },
     quotas: { projects: quota('projects'), members: quota('members'), apiKeys: quota('apiKeys') },
-    storage: { usedBytes: storageUsed, limitBytes: FILE_LIMITS[tier].storageBytes, maxUploadBytes: FILE_LIMITS[tier].maxUploadBytes },
+    storage: { usedBytes: storageUsed, limitBytes: limits.files.storageBytes, maxUploadBytes: limits.files.maxUploadBytes },
   };
 }
