@@ -15,9 +15,13 @@ const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
  * traffic (by the client address Cloudflare gives, `CF-Connecting-IP`), `user` for a signed-in user's own
  * and platform routes (after `authenticate`). Org routes are limited by their org's authority instead
  * (middleware/edge-admission.ts). When the limiter cannot be reached, `auth` routes fail closed (503; or
- * open with RATE_LIMIT_FAIL_MODE_AUTH=open) and the others open; both are logged.
+ * open with RATE_LIMIT_FAIL_MODE_AUTH=open) and the others open; both are logged. Typed for the env of the
+ * middleware that composes it (middleware/refresh-sign-in.ts runs it inside its own).
  */
-export function callerRateLimit(scope: 'ip' | 'user', routeClass: RouteClass): MiddlewareHandler<AppEnv & { Variables: Partial<AuthVariables> }> {
+export function callerRateLimit<E extends AppEnv & { Variables: Partial<AuthVariables> } = AppEnv & { Variables: Partial<AuthVariables> }>(
+  scope: 'ip' | 'user',
+  routeClass: RouteClass,
+): MiddlewareHandler<E> {
   const limit = CALLER_RATE_LIMITS[scope][routeClass];
   if (limit === undefined) return async function notLimited(_, next) {
     await next();

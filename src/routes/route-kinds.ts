@@ -8,7 +8,7 @@ import { IDEMPOTENCY_KEY_PATTERN } from '../lib/idempotency.ts';
 import { CALLER_RATE_LIMITS, type OrgRouteClass, type RouteClass } from '../lib/limits.ts';
 import type { Permission } from '../lib/permissions.ts';
 import { assertStrict } from '../lib/request-body.ts';
-import { authenticate } from '../middleware/auth.ts';
+import { authenticate, type AuthVariables } from '../middleware/auth.ts';
 import { authorize, type TenantVariables } from '../middleware/authorize.ts';
 import { callerScope } from '../middleware/caller-scope.ts';
 import { edgeCache } from '../middleware/edge-cache.ts';
@@ -187,10 +187,20 @@ export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'so
 }
 
 /**
+ * How a user route may be signed in to besides the access token (log out also takes the refresh cookie,
+ * routes/auth/cookie-sign-in.ts, middleware/refresh-sign-in.ts): the middleware that sets `actor` in place of `authenticate`, and the
+ * security requirement that adds to the contract.
+ */
+export interface UserSignIn {
+  authenticate: MiddlewareHandler<KindEnv<AuthVariables>>;
+  security: Record<string, string[]>;
+}
+
+/**
  * A route for a signed-in user acting for themself (not in an org): the handler gets the user `actor`
  * and `account`, gated on the live session. API keys are refused.
  */
-export function userRoute<const R extends KindConfig>(config: R) {
+export function userRoute<const R extends KindConfig>(config: R, signIn?: UserSignIn) {
   const [routeClass, route] = classify(config, 'write');
   const writes = writePolicy<KindEnv<UserScopeVariables>>(config, (c) => c.var.account);
   return createRoute({
@@ -198,8 +208,16 @@ export function userRoute<const R extends KindConfig>(config: R) {
     ...writes.contract,
     'x-route-kind': 'user',
     'x-rate-limit-class': routeClass,
-    security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), userScope(), flagPolicy(config), queryPolicy(config), writes.middleware] as const,
+    security: [{ bearerAuth: [] }, ...(signIn ? [signIn.security] : [])] as Array<Record<string, string[]>>,
+    middleware: [
+      ...jsonBodies(),
+      signIn?.authenticate ?? authenticate({ allow: ['user'] }),
+      callerRateLimit('user', routeClass),
+      userScope(),
+      flagPolicy(config),
+      queryPolicy(config),
+      writes.middleware,
+    ] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, writes.own(config.responses)),
   });
 }

@@ -1,6 +1,6 @@
-import { and, desc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, ne, or, sql } from 'drizzle-orm';
 import type { Database, HttpDatabase } from '../db/client.ts';
-import { memberships, refreshTokens, sessions } from '../db/schema/index.ts';
+import { credentials, memberships, refreshTokens, sessions } from '../db/schema/index.ts';
 import type { RequestMeta, ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
@@ -87,6 +87,31 @@ export async function rotateRefreshToken(db: Database, config: SessionConfig, pr
     throw new ApiError('UNAUTHORIZED', 'The refresh token is invalid, expired or revoked. Sign in again.', { reason: 'refresh_token_invalid' });
   }
   return tokenPair(config, { userId: row.user_id, sessionId: row.session_id, issuedAt: new Date(Number(row.issued_at) * 1000), refreshToken: successor });
+}
+
+/**
+ * The live session a presented refresh token belongs to, without exchanging it (one round trip): for signing
+ * out with the refresh cookie alone. The token must be the session's current one, or one rotated inside the
+ * grace window (a refresh racing in another tab); the session and account must pass what the gate checks
+ * (`app_check_session`). An older token proves nothing about who holds the session now, so it names none here,
+ * and nothing is revoked for it (reuse detection is refresh's).
+ */
+export async function sessionOfRefreshToken(db: Database, config: Pick<Config, 'REFRESH_GRACE_SECONDS'>, presented: string) {
+  const [row] = await db.http
+    .select({ userId: sessions.userId, sessionId: sessions.id })
+    .from(refreshTokens)
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .innerJoin(credentials, eq(credentials.userId, sessions.userId))
+    .where(
+      and(
+        eq(refreshTokens.tokenHash, await sha256Hex(presented)),
+        or(isNull(refreshTokens.rotatedAt), gt(refreshTokens.rotatedAt, sql`now() - ${config.REFRESH_GRACE_SECONDS}::int * interval '1 second'`)),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, sql`now()`),
+        isNull(credentials.deactivatedAt),
+      ),
+    );
+  return row;
 }
 
 /** The user's live sessions, most recently used first. One round trip with the gate. */

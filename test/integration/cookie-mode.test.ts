@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { refreshTokens, sessions } from '../../src/db/schema/index.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
-import { api, createUser, json, ownerDb, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
+import { api, clientAddress, createMember, createOrg, createProject, createUser, json, ownerDb, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { env, request } from '../helpers/worker.ts';
 
 // Cookie mode for browser apps (src/routes/auth/token-delivery.ts): the refresh token in an httpOnly cookie,
@@ -121,6 +121,114 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
     expect((await api('/api/v1/auth/logout', { method: 'POST', auth: { token: other.accessToken } })).headers.getSetCookie()).toEqual([]);
   });
 
+  describe('log out with the refresh cookie alone (no access token: a reload, or it expired)', () => {
+    const logoutWithCookie = (cookie: string, headers: Record<string, string> = browser, bindings?: Env) =>
+      request('/api/v1/auth/logout', { method: 'POST', headers: { 'cf-connecting-ip': clientAddress(), ...headers, cookie: `${COOKIE}=${cookie}` } }, bindings && { bindings });
+    const removed = { value: '', attributes: 'Max-Age=0; Path=/api/v1/auth; HttpOnly; Secure; SameSite=Strict' };
+    const revokedReasonOf = async (cookie: string) =>
+      (await ownerDb.http.select().from(sessions).where(eq(sessions.id, (await sessionOf(cookie)) ?? '')))[0]?.revokedReason ?? null;
+
+    it('revokes the session at once, on org routes too (the edge authority is told), and removes the cookie', async () => {
+      const org = await createOrg(await createUser());
+      const project = await createProject(org);
+      const path = `/api/v1/orgs/${org.id}/projects/${project.id}`;
+      const { cookie, accessToken } = await signedIn(await createMember(org, 'member'));
+      // Warm: the edge serves the read without Postgres, so only a told authority can refuse the next one.
+      expect((await api(path, { auth: { token: accessToken } })).status).toBe(200);
+      expect((await api(path, { auth: { token: accessToken } })).headers.get('x-cache')).toBe('HIT');
+
+      const response = await logoutWithCookie(cookie);
+      expect(response.status).toBe(204);
+      expect(setCookie(response)).toEqual(removed);
+      expect(await revokedReasonOf(cookie)).toBe('logout');
+      expect((await api(path, { auth: { token: accessToken } })).status).toBe(401);
+      expect((await api('/api/v1/me', { auth: { token: accessToken } })).status).toBe(401);
+      expect((await refreshWithCookie(cookie)).status).toBe(401);
+    });
+
+    it('a cookie just exchanged by a refresh in another tab (inside the grace window) still signs out its session', async () => {
+      const { cookie } = await signedIn(await createUser());
+      const successor = setCookie(await refreshWithCookie(cookie))?.value ?? '';
+      expect((await logoutWithCookie(cookie)).status).toBe(204);
+      expect((await refreshWithCookie(successor)).status).toBe(401);
+    });
+
+    const csrfCases: Array<[string, Record<string, string>]> = [
+      ['no X-CSRF header', { origin: APP }],
+      ['a forged X-CSRF value', { origin: APP, 'x-csrf': 'token-from-somewhere' }],
+      ['an Origin outside CORS_ORIGINS', { origin: 'https://evil.example', 'x-csrf': '1' }],
+      ['no Origin', { 'x-csrf': '1' }],
+    ];
+    it.each(csrfCases)('without the CSRF proof (%s): 403 CSRF_REJECTED, nothing revoked, the cookie kept', async (_, headers) => {
+      const { cookie, accessToken } = await signedIn(await createUser());
+      const response = await logoutWithCookie(cookie, headers);
+      expect(response.status).toBe(403);
+      expect((await json<ErrorBody>(response)).error.code).toBe('CSRF_REJECTED');
+      expect(response.headers.getSetCookie()).toEqual([]);
+      expect(await revokedReasonOf(cookie)).toBeNull();
+      expect((await api('/api/v1/me', { auth: { token: accessToken } })).status).toBe(200);
+    });
+
+    it('a cookie that names no live session: the same 401 refresh_token_invalid whatever it is, the cookie removed, nothing revoked', async () => {
+      const user = await createUser();
+      const revoked = await signedIn(user);
+      await ownerDb.http.update(sessions).set({ revokedAt: sql`now()` }).where(eq(sessions.id, (await sessionOf(revoked.cookie)) ?? ''));
+      const expired = await signedIn(user);
+      await ownerDb.http.update(sessions).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(sessions.id, (await sessionOf(expired.cookie)) ?? ''));
+      // An exchanged cookie, past the grace window: it no longer proves who holds the session, which stays live.
+      const exchanged = await signedIn(user);
+      const successor = setCookie(await refreshWithCookie(exchanged.cookie))?.value ?? '';
+      const cookies = { revoked: revoked.cookie, expired: expired.cookie, exchanged: exchanged.cookie, unknown: `rt_${'A'.repeat(43)}`, garbage: 'not-a-token' };
+
+      for (const [kind, cookie] of Object.entries(cookies)) {
+        const response = await logoutWithCookie(cookie, browser, noGrace);
+        expect(response.status, kind).toBe(401);
+        expect(setCookie(response), kind).toEqual(removed);
+        const { error } = await json<ErrorBody & { error: { message: string } }>(response);
+        expect({ code: error.code, message: error.message, details: error.details }, kind).toEqual({
+          code: 'UNAUTHORIZED',
+          message: 'The refresh token names no live session: you are signed out.',
+          details: { reason: 'refresh_token_invalid' },
+        });
+      }
+      expect(await revokedReasonOf(exchanged.cookie)).toBeNull();
+      expect((await refreshWithCookie(successor)).status).toBe(200);
+    });
+
+    it('with an access token, the token decides alone: a cookie of another session is removed, not revoked', async () => {
+      const user = await createUser();
+      const a = await signedIn(user);
+      const b = await signedIn(user);
+      const response = await api('/api/v1/auth/logout', { method: 'POST', auth: { token: a.accessToken }, headers: { cookie: `${COOKIE}=${b.cookie}` } });
+      expect(response.status).toBe(204);
+      expect(setCookie(response)).toEqual(removed);
+      expect(await revokedReasonOf(a.cookie)).toBe('logout');
+      expect(await revokedReasonOf(b.cookie)).toBeNull();
+      // A dead access token is the 401 of every user route, even with a live cookie, which stays (and its session too).
+      const dead = await api('/api/v1/auth/logout', { method: 'POST', auth: { token: a.accessToken }, headers: { ...browser, cookie: `${COOKIE}=${b.cookie}` } });
+      expect(dead.status).toBe(401);
+      expect(dead.headers.getSetCookie()).toEqual([]);
+      expect(await revokedReasonOf(b.cookie)).toBeNull();
+      // X-CSRF, when sent, must be `1` with an access token too; nothing is revoked otherwise.
+      const c = await signedIn(user);
+      const forged = await api('/api/v1/auth/logout', { method: 'POST', auth: { token: c.accessToken }, headers: { 'x-csrf': 'yes' } });
+      expect(forged.status).toBe(403);
+      expect((await json<ErrorBody>(forged)).error.code).toBe('CSRF_REJECTED');
+      expect(await revokedReasonOf(c.cookie)).toBeNull();
+      // Its holder signs it out with the cookie alone.
+      expect((await logoutWithCookie(b.cookie)).status).toBe(204);
+      expect(await revokedReasonOf(b.cookie)).toBe('logout');
+    });
+
+    it('is limited per client IP as refresh is (the cookie costs a lookup before anyone is known)', async () => {
+      const address = clientAddress();
+      const statuses: number[] = [];
+      for (let sent = 0; sent < 31; sent++) statuses.push((await logoutWithCookie('not-a-token', { ...browser, 'cf-connecting-ip': address })).status);
+      expect(statuses.slice(0, 30).every((status) => status === 401)).toBe(true);
+      expect(statuses[30]).toBe(429);
+    });
+  });
+
   it('an expired session: 401 and the cookie is removed', async () => {
     const { cookie } = await signedIn(await createUser());
     await ownerDb.http.update(sessions).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(sessions.id, (await sessionOf(cookie)) ?? ''));
@@ -196,7 +304,8 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
   });
 
   it('the OpenAPI document declares the cookie, the CSRF header, Set-Cookie and the 403', async () => {
-    const doc = await json<{ paths: Record<string, { post: { parameters?: Array<{ name: string; in: string }>; responses: Record<string, { headers?: Record<string, unknown> }> } }> }>(
+    type Operation = { parameters?: Array<{ name: string; in: string }>; security?: unknown; responses: Record<string, { description?: string; headers?: Record<string, unknown> }> };
+    const doc = await json<{ paths: Record<string, { post: Operation }>; components: { securitySchemes: Record<string, unknown> } }>(
       await api('/api/openapi.json'),
     );
     const refresh = doc.paths['/api/v1/auth/refresh']?.post;
@@ -205,6 +314,12 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
     expect(Object.keys(refresh?.responses[401]?.headers ?? {})).toContain('Set-Cookie');
     expect(refresh?.responses[403]).toBeDefined();
     expect(doc.paths['/api/v1/auth/login']?.post.responses[403]).toBeDefined();
-    expect(doc.paths['/api/v1/auth/logout']?.post.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: COOKIE, in: 'cookie' })]));
+    const logout = doc.paths['/api/v1/auth/logout']?.post;
+    expect(logout?.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: COOKIE, in: 'cookie' }), expect.objectContaining({ name: 'X-CSRF', in: 'header' })]));
+    expect(logout?.security).toEqual([{ bearerAuth: [] }, { refreshCookie: [] }]);
+    expect(doc.components.securitySchemes.refreshCookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: COOKIE });
+    expect(Object.keys(logout?.responses[204]?.headers ?? {})).toContain('Set-Cookie');
+    expect(Object.keys(logout?.responses[401]?.headers ?? {})).toContain('Set-Cookie');
+    expect(logout?.responses[403]?.description).toContain('CSRF_REJECTED');
   });
 });

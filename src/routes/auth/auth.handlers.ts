@@ -79,8 +79,15 @@ export const refreshHandler: RouteHandler<typeof refresh> = async (c) => {
   }
 };
 
-/** One round trip: the gate (a logged-out session answers 401) and the revocation. */
+/**
+ * One round trip: the gate (a logged-out session answers 401) and the revocation; the org authorities and the
+ * session's sockets hear of it before the answer leaves. Signed in to by the access token or, in cookie mode,
+ * by the refresh cookie alone (routes/auth/cookie-sign-in.ts, one lookup more): a cookie the request carries is
+ * removed either way.
+ */
 export const logoutHandler: RouteHandler<typeof logout> = async (c) => {
+  // The cookie's sign-in has checked it already; a bearer request may send it too, and then it must be `1`.
+  checkCsrf(c, undefined);
   const { orgIds } = await revokeSession(c.var.account, c.var.actor.sessionId, 'logout');
   await reportGrantsChanged(c, orgIds);
   await disconnectSockets(c, orgIds, { sessionId: c.var.actor.sessionId }, 'revoked');

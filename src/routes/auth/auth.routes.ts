@@ -4,7 +4,16 @@ import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { jsonBody } from '../../lib/request-body.ts';
 import { publicRoute, userRoute } from '../route-kinds.ts';
 import { authResultSchema, loginBody, refreshBody, signupBody, tokensSchema } from './auth.schemas.ts';
-import { clearsRefreshCookie, csrfParameter, csrfRejectedResponse, refreshCookieParameter, setsRefreshCookie } from './token-delivery.ts';
+import { accessTokenOrRefreshCookie, refreshCookieSecurity } from './cookie-sign-in.ts';
+import {
+  clearsRefreshCookie,
+  clearsRefreshCookieAlone,
+  csrfParameter,
+  csrfRejectedResponse,
+  logoutCsrfParameter,
+  refreshCookieParameter,
+  setsRefreshCookie,
+} from './token-delivery.ts';
 
 const retryAfter = { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer', minimum: 1 } } } as const;
 
@@ -75,12 +84,32 @@ export const refresh = publicRoute({
   },
 });
 
-export const logout = userRoute({
-  method: 'post',
-  path: '/auth/logout',
-  tags: ['Auth'],
-  summary: 'Sign out: revoke the current session',
-  description: 'Its refresh token and every access token of the session stop working at once. A refresh cookie (cookie mode) is removed.',
-  parameters: [refreshCookieParameter],
-  responses: { 204: { description: 'Signed out.', headers: clearsRefreshCookie } },
-});
+export const logout = userRoute(
+  {
+    method: 'post',
+    path: '/auth/logout',
+    tags: ['Auth'],
+    summary: 'Sign out: revoke the current session',
+    description:
+      'Its refresh token and every access token of the session stop working at once. Signed in to by the access token (`Authorization: Bearer`), ' +
+      'or, without a credential header, by the refresh cookie of cookie mode alone (a browser app that reloaded or whose access token expired), ' +
+      'with `X-CSRF: 1` and an allowed `Origin`, as cookie-mode refresh; limited per IP as refresh is, then per user. ' +
+      'With a credential header, it alone decides which session ends, and a refresh cookie the request carries is removed unexamined. ' +
+      'A cookie that names no live session (expired, revoked, already exchanged, not a token) is answered 401 `refresh_token_invalid` and removed.',
+    parameters: [logoutCsrfParameter, refreshCookieParameter],
+    responses: {
+      204: { description: 'Signed out.', headers: clearsRefreshCookie },
+      401: {
+        ...errorResponse(
+          'Missing, invalid or expired credentials; signing out with the refresh cookie alone, a cookie that names no live session (`details.reason: "refresh_token_invalid"`): treat it as signed out.',
+        ),
+        headers: clearsRefreshCookieAlone,
+      },
+      403: errorResponse(
+        '`FORBIDDEN`: an API key (user routes take access tokens only). `CSRF_REJECTED`: `X-CSRF` is not `1`, or a request signing out with the refresh cookie alone ' +
+          'lacks it or comes from an origin outside `CORS_ORIGINS`; nothing is revoked and the cookie is kept.',
+      ),
+    },
+  },
+  { authenticate: accessTokenOrRefreshCookie(), security: refreshCookieSecurity },
+);

@@ -66,12 +66,19 @@ export function deliverTokens<E extends AppEnv>(c: Context<E>, tokens: TokenPair
 const setCookieHeader = (description: string) => ({ 'Set-Cookie': { description, schema: { type: 'string' } } }) as const;
 export const setsRefreshCookie = setCookieHeader(`With \`tokenDelivery: "cookie"\`: \`${REFRESH_COOKIE}=rt_…; Max-Age=…; ${COOKIE_ATTRIBUTES}\`.`);
 export const clearsRefreshCookie = setCookieHeader(`When the request carried the refresh cookie: \`${REFRESH_COOKIE}=; Max-Age=0; ${COOKIE_ATTRIBUTES}\` (removes it).`);
+export const clearsRefreshCookieAlone = setCookieHeader(
+  `When the request signed out with the refresh cookie alone (no credential header): \`${REFRESH_COOKIE}=; Max-Age=0; ${COOKIE_ATTRIBUTES}\` (removes it).`,
+);
 export const csrfParameter = {
   name: CSRF_HEADER,
   in: 'header',
   required: false,
   description: 'Required with `tokenDelivery: "cookie"` (CSRF protection); when sent, it must be `1`.',
   schema: { type: 'string', enum: ['1'] as string[] },
+} as const;
+export const logoutCsrfParameter = {
+  ...csrfParameter,
+  description: 'Required when the request signs out with the refresh cookie alone (no credential header; CSRF protection); when sent, it must be `1`.',
 } as const;
 export const refreshCookieParameter = {
   name: REFRESH_COOKIE,

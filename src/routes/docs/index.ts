@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../../env.ts';
+import { REFRESH_COOKIE } from '../auth/token-delivery.ts';
 import { registerWebhookEvents } from '../webhooks/webhooks.events.ts';
 
 export const OPENAPI_PATH = '/api/openapi.json';
@@ -44,6 +45,14 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
     in: 'header',
     name: 'X-API-Key',
     description: 'An API key (`sk_…`) only. Sent together with a different credential in `Authorization`, the request is a 400.',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'refreshCookie', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: REFRESH_COOKIE,
+    description:
+      'The refresh cookie of cookie mode (httpOnly, set by the server). Signs in only to `POST /auth/logout`, without a credential header, ' +
+      'with `X-CSRF: 1` and an `Origin` that is the API\'s own or in `CORS_ORIGINS`.',
   });
   registerWebhookEvents(app);
   app.doc31(OPENAPI_PATH, (c) => ({
