@@ -5,9 +5,11 @@
  * Why processes, not vitest's own file parallelism: with several files at once in one process,
  * @cloudflare/vitest-plugin sometimes stops starting files and the run waits forever with no error
  * (cloudflare/workers-sdk#15498). It happens one file at a time too, more rarely, so each run has a watchdog: a run
- * that prints nothing for TEST_STALL_SECONDS (default 300; the longest file takes about 150 s in CI) is stopped with
- * its whole process tree, and the files it had not finished run once more in a new process. Which files finished,
- * and how, comes from scripts/lib/test-progress-reporter.ts, not from the output. A failing test is never run again.
+ * that prints nothing for TEST_STALL_SECONDS (default 300; the longest file takes about 150 s in CI), or that starts
+ * no file for BETWEEN_FILES_SECONDS after one finished (the stall's own signature; a file starts within seconds of the last), is
+ * stopped with its whole process tree, and the files it had not finished run once more in a new process. Which files
+ * started and finished, and how, comes from scripts/lib/test-progress-reporter.ts, not from the output. A failing
+ * test is never run again.
  *
  * Arguments are vitest options passed to every run (e.g. `npm test -- --bail=1`); for some files, run vitest itself.
  */
@@ -23,6 +25,8 @@ const VITEST = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import
 const REPORTER = fileURLToPath(new URL('./lib/test-progress-reporter.ts', import.meta.url));
 const STALL_SECONDS = Number(process.env.TEST_STALL_SECONDS ?? 300);
 if (!Number.isFinite(STALL_SECONDS) || STALL_SECONDS <= 0) throw new Error(`TEST_STALL_SECONDS must be a number of seconds, not ${process.env.TEST_STALL_SECONDS}`);
+/** How long a run may sit between two files (one finished, none started) before it counts as stalled. */
+const BETWEEN_FILES_SECONDS = 90;
 const AT_ONCE = 3;
 const PROJECTS = ['e2e', 'workers', 'workers-clock'];
 
@@ -95,7 +99,7 @@ async function runWithRetry(run: Run): Promise<void> {
   const first = attempts[0];
   const left = run.files.filter((file) => !first?.finished.has(file));
   if (first?.stalled && !stopping) {
-    log(run.label, `no output for ${STALL_SECONDS} s: vitest stalled (cloudflare/workers-sdk#15498); the ${left.length} files it had not finished run once more`);
+    log(run.label, `vitest stalled (cloudflare/workers-sdk#15498); the ${left.length} files it had not finished run once more`);
     if (left.length > 0) attempts.push(await runOnce(run, left));
   }
   const last = attempts.at(-1);
@@ -131,8 +135,12 @@ async function runOnce(run: Run, files: string[]): Promise<Attempt> {
   }
   let stalled = false;
   const watchdog = setInterval(() => {
-    if (stalled || Date.now() - lastOutput < STALL_SECONDS * 1000) return;
+    if (stalled) return;
+    const idle = idleSince(progress, files.length);
+    const silent = Date.now() - lastOutput >= STALL_SECONDS * 1000;
+    if (!silent && (idle === undefined || Date.now() - idle < BETWEEN_FILES_SECONDS * 1000)) return;
     stalled = true;
+    log(run.label, silent ? `no output for ${STALL_SECONDS} s` : `no file started for ${BETWEEN_FILES_SECONDS} s after the last one finished`);
     void stop(child);
   }, 5_000);
   const exitCode = await new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
@@ -157,6 +165,15 @@ function readProgress(path: string, attempt: Pick<Attempt, 'stalled' | 'exitCode
     failed: files(['failed']),
     unhandledErrors: entries.reduce((sum, entry) => sum + (entry.unhandledErrors ?? 0), 0),
   };
+}
+
+/** When the run's last file finished, if none has started since and files are left; else undefined. */
+function idleSince(path: string, files: number): number | undefined {
+  const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
+  const events = lines.map((line) => JSON.parse(line) as { file?: string; state?: string; at?: number }).filter((event) => event.file && event.at);
+  const last = events.at(-1);
+  const finished = new Set(events.filter((event) => event.state !== 'started').map((event) => event.file));
+  return last && last.state !== 'started' && finished.size < files ? last.at : undefined;
 }
 
 function log(label: string, line: string): void {
