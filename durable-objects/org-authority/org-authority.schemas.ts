@@ -47,13 +47,16 @@ export interface OrgLimits {
   overrides: z.infer<typeof limitOverridesSchema>;
 }
 
+/** Which limit refused: the org's (every caller waits) or the caller's own (others go on). */
+export type LimitScope = 'org' | 'caller';
+
 /**
- * `admitted`: the grant is known and allows the permission (the org's limit was counted; `limited` instead when
- * it is spent). `refused`: known not to (status as the gate would answer). `unknown`: ask Postgres, then `fill`
+ * `admitted`: the grant is known and allows the permission (the org's limit and the caller's were counted;
+ * `limited` instead when either is spent, and nothing counted). `refused`: known not to (status as the gate would answer). `unknown`: ask Postgres, then `fill`
  * with `grantEpoch`. `dataVersion` names the org's data as of now: cached bodies are keyed by it.
  */
 export type AdmitResult =
   | { status: 'admitted'; role: string; limits: OrgLimits; dataVersion: string; decision: LimitDecision }
-  | { status: 'limited'; limits: OrgLimits; decision: LimitDecision }
+  | { status: 'limited'; limits: OrgLimits; decision: LimitDecision; scope: LimitScope }
   | { status: 'refused'; code: 401 | 403 | 404 }
   | { status: 'unknown'; grantEpoch: string; dataVersion: string };

@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
-import { effectiveLimits, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
+import { CALLER_RATE_LIMITS, effectiveLimits, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
 import { roleAdmits, type OrgRole, type ProjectRole } from '../../src/lib/permissions.ts';
-import { SlidingLog } from '../../src/lib/sliding-log.ts';
+import { SlidingLog, type LimitRule } from '../../src/lib/sliding-log.ts';
 import type { AdmitRequest, AdmitResult, GrantSnapshot, OrgLimits, Subject } from './org-authority.schemas.ts';
 
 /** A grant older than this is re-checked in Postgres: the bound on a change made outside the app (raw SQL). */
@@ -38,6 +38,8 @@ export class OrgAuthority extends DurableObject<Env> {
   #refusals = new Map<string, Refusal>();
   /** Made on first use, so an authority that never counts (an unknown org's) writes nothing to storage. */
   #slidingLog: SlidingLog | undefined;
+  /** When the sweep alarm is set to fire, as far as this instance knows (unknown after a restart). */
+  #sweepAt: number | undefined;
 
   /** Decides a request from what the authority holds (see `AdmitResult`). */
   admit(request: AdmitRequest): AdmitResult {
@@ -111,13 +113,43 @@ export class OrgAuthority extends DurableObject<Env> {
     return this.#count(request, limits, now, 'api_key');
   }
 
+  /**
+   * Counts the request against the org's limit for its class and the caller's own (CALLER_RATE_LIMITS.user: per
+   * user, whatever the session, or per API key), all or nothing: a request one refuses spends nothing of the other.
+   */
   #count(request: AdmitRequest, limits: OrgLimits, now: number, role: string): AdmitResult {
-    const limit = effectiveLimits(limits.tier, limits.overrides).rateLimits[request.routeClass];
+    const windowMs = RATE_WINDOW_SECONDS * 1000;
+    const org = `org:${request.routeClass}`;
+    const rules: LimitRule[] = [{ key: org, limit: effectiveLimits(limits.tier, limits.overrides).rateLimits[request.routeClass], windowMs }];
+    const callerLimit = CALLER_RATE_LIMITS.user[request.routeClass];
+    if (callerLimit !== undefined) rules.push({ key: `caller:${callerOf(request.subject)}:${request.routeClass}`, limit: callerLimit, windowMs });
     this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
-    const decision = this.#slidingLog.consume([{ key: `org:${request.routeClass}`, limit, windowMs: RATE_WINDOW_SECONDS * 1000 }], now);
-    if (!decision.allowed) return { status: 'limited', limits, decision };
+    const decision = this.#slidingLog.consume(rules, now);
+    if (!decision.allowed) return { status: 'limited', limits, decision, scope: decision.refusedBy?.includes(org) ? 'org' : 'caller' };
+    this.#sweepBy(now + windowMs);
     return { status: 'admitted', role, limits, dataVersion: this.#dataVersion, decision };
   }
+
+  /** Deletes the log entries that have left their window (callers gone quiet leave nothing behind); comes back for the rest. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
+    const next = this.#slidingLog.sweep(now);
+    this.#sweepAt = undefined;
+    if (next !== undefined && next > now) this.#sweepBy(next);
+  }
+
+  /** Makes sure an alarm will sweep by `time`: a set alarm re-arms itself for what remains, so only an instance that knows of none sets one. */
+  #sweepBy(time: number): void {
+    if (this.#sweepAt !== undefined) return;
+    this.#sweepAt = time;
+    void this.ctx.storage.setAlarm(time);
+  }
+}
+
+/** Who a caller's own limit counts: a user across their sessions, an API key across its secrets. */
+function callerOf(subject: Subject): string {
+  return subject.type === 'user' ? `user:${subject.userId}` : `key:${subject.keyId}`;
 }
 
 function credentialKey(subject: Subject): string {

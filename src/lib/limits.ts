@@ -35,8 +35,9 @@ export const RATE_LIMITS: Readonly<Record<Tier, Readonly<Record<OrgRouteClass, n
 };
 
 /**
- * Requests per minute for callers outside any org: a signed-in user (or API key) on routes of no org, an
- * anonymous client IP. A class without a figure is not limited for that caller: anonymous reads (liveness,
+ * Requests per minute per caller: a signed-in user (or API key) on routes of no org, an anonymous client IP. On an
+ * org's routes the `user` row limits each caller (a user, whatever the session; an API key) beside the org's own
+ * limit, so one caller cannot spend a large org's whole budget. A class without a figure is not limited for that caller: anonymous reads (liveness,
  * readiness, which is cached, JWKS, the OpenAPI document) are cheap, and probes must never be throttled.
  */
 export const CALLER_RATE_LIMITS: Readonly<Record<'user' | 'ip', Readonly<Partial<Record<RouteClass, number>>>>> = {

@@ -33,6 +33,8 @@ export interface LimitDecision {
   resetMs: number;
   /** 0 when allowed; else ms until every refusing rule has room for the request's cost. */
   retryAfterMs: number;
+  /** On a refusal, the keys of the rules that refused. */
+  refusedBy?: string[];
 }
 
 const PRUNE_EVERY_MS = 1_000;
@@ -133,7 +135,8 @@ export class SlidingLog {
         resetMs: log.size > 0 ? log.at(0) - now : rule.windowMs,
       }))
       .reduce((a, b) => (b.remaining < a.remaining || (b.remaining === a.remaining && b.resetMs > a.resetMs) ? b : a));
-    return { allowed: refused.length === 0, ...tightest, retryAfterMs };
+    if (refused.length === 0) return { allowed: true, ...tightest, retryAfterMs };
+    return { allowed: false, ...tightest, retryAfterMs, refusedBy: refused.map(({ rule }) => rule.key) };
   }
 
   /**

@@ -11,9 +11,9 @@ import type { Permission } from '../lib/permissions.ts';
 import type { LimitDecision } from '../lib/sliding-log.ts';
 import { limitOrUnreachable, rateLimited, setRateLimitHeaders } from './rate-limit.ts';
 
-// An org whose limit for a class is spent is refused here until the log frees a slot, without asking its
-// authority again: a tenant far over its limit costs its authority one call per isolate per window. Exact:
-// no slot can free before `retryAfter`, which the authority computed from its log.
+// An org whose limit for a class is spent (or a caller whose own limit in it is) is refused here until the log
+// frees a slot, without asking its authority again: a tenant far over its limit costs its authority one call
+// per isolate per window. Exact: no slot can free before `retryAfter`, which the authority computed from its log.
 const spent = createMemoryCache<string, { until: number; decision: LimitDecision }>({ name: 'rate-limit-spent', max: 10_000 });
 /** Forgets that `orgId`'s limits were spent, in this isolate: its limits or grants have just changed. */
 export function forgetSpent(orgId: string): void {
@@ -59,7 +59,8 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   const request: AdmitRequest = { subject: subjectOf(input.actor), permission: input.permission, projectId: input.projectId, routeClass: input.routeClass };
   const spentKey = `${input.orgId}:${input.routeClass}`;
   const callerKey = `${input.orgId}:${credentialOf(request.subject)}`;
-  const held = spent.get(spentKey);
+  const callerSpentKey = `${callerKey}:${input.routeClass}`;
+  const held = spent.get(spentKey) ?? spent.get(callerSpentKey);
   // Only for a caller this isolate has seen admitted: anyone else learns nothing of the org's traffic.
   if (held && held.until > Date.now() && admittedCallers.get(callerKey)) {
     throw rateLimited(input.routeClass, { ...held.decision, retryAfterMs: held.until - Date.now() });
@@ -90,7 +91,7 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   if (result.status === 'admitted') return admitted(c, input, result, input.scope({ role: result.role }), callerKey);
   if (result.status === 'limited') {
     admittedCallers.set(callerKey, true);
-    spent.set(spentKey, { until: Date.now() + result.decision.retryAfterMs, decision: result.decision });
+    spent.set(result.scope === 'org' ? spentKey : callerSpentKey, { until: Date.now() + result.decision.retryAfterMs, decision: result.decision });
     throw rateLimited(input.routeClass, result.decision);
   }
   if (result.status === 'refused') throw refusals[result.code]();

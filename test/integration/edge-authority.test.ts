@@ -1,8 +1,9 @@
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
 import { organizations } from '../../src/db/schema/index.ts';
-import { COLD_ADMISSIONS_PER_MINUTE } from '../../src/lib/limits.ts';
+import { CALLER_RATE_LIMITS, COLD_ADMISSIONS_PER_MINUTE } from '../../src/lib/limits.ts';
 import { orgAuthorityFor } from '../../durable-objects/org-authority/index.ts';
 import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { ORG_ROLES, orgRolesFor, PERMISSIONS, PROJECT_ROLES, projectRolesFor, roleAdmits, type ProjectRole } from '../../src/lib/permissions.ts';
@@ -375,6 +376,45 @@ describe('rate limits at the edge', () => {
     expect(cold.status).toBe(429);
     expect(await json<{ error: { code: string; details: { policy: { name: string } } } }>(cold)).toMatchObject({ error: { code: 'RATE_LIMITED', details: { policy: { name: 'cold-admissions' } } } });
     expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
+  });
+
+  it('one caller cannot spend a large org\'s whole budget: its own limit refuses it, other callers go on, and what it was refused spent nothing of the org\'s', { timeout: 60_000 }, async () => {
+    const own = CALLER_RATE_LIMITS.user.read ?? 0;
+    expect(own).toBeGreaterThan(0);
+    const { owner, org } = await limitedOrg(own + 1);
+    const member = await createMember(org, 'member');
+    const path = `/api/v1/orgs/${org.id}`;
+    for (let sent = 0; sent < own; sent += 50) {
+      const statuses = await Promise.all(Array.from({ length: Math.min(50, own - sent) }, async () => (await api(path, { auth: owner })).status));
+      expect(statuses.every((status) => status === 200)).toBe(true);
+    }
+    for (let i = 0; i < 3; i++) {
+      const refused = await api(path, { auth: owner });
+      expect(refused.status).toBe(429);
+      expect((await json<{ error: { details: { policy: { name: string; limit: number } } } }>(refused)).error.details.policy).toMatchObject({ name: 'read', limit: own });
+    }
+    // The org has one request left: the owner's refusals did not take it, and this isolate does not hold the
+    // owner's refusal against the org.
+    expect((await api(path, { auth: member })).status).toBe(200);
+    const orgSpent = await api(path, { auth: member });
+    expect(orgSpent.status).toBe(429);
+    expect((await json<{ error: { details: { policy: { limit: number } } } }>(orgSpent)).error.details.policy.limit).toBe(own + 1);
+  });
+
+  it('an alarm sweeps the log: entries that left their window (a caller gone quiet) are deleted, live ones kept', async () => {
+    const { owner, org } = await limitedOrg(100);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
+    const stub = orgAuthorityFor(env, org.id);
+    const rows = (key: string) => runInDurableObject(stub, (_, state) => state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM sliding_log WHERE key = ?', key).one().n);
+    expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).toEqual(expect.any(Number));
+    await runInDurableObject(stub, (_, state) => state.storage.sql.exec("INSERT INTO sliding_log (key, until) VALUES ('caller:user:gone:read', ?)", Date.now() - 1));
+    expect(await rows('caller:user:gone:read')).toBe(1);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await rows('caller:user:gone:read')).toBe(0);
+    expect(await rows('org:read')).toBe(1);
+    expect(await rows(`caller:user:${owner.id}:read`)).toBe(1);
+    // What is left is swept when it leaves its window.
+    expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).toEqual(expect.any(Number));
   });
 
   it('fails open to the Postgres gate when the authority cannot be reached, and logs it', async () => {
