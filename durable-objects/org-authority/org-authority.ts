@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
-import { CALLER_RATE_LIMITS, effectiveLimits, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
+import { effectiveLimits, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
 import { roleAdmits, type OrgRole, type ProjectRole } from '../../src/lib/permissions.ts';
-import { SlidingLog, type LimitRule } from '../../src/lib/sliding-log.ts';
+import { SlidingLog } from '../../src/lib/sliding-log.ts';
 import type { AdmitRequest, AdmitResult, GrantSnapshot, OrgLimits, Subject } from './org-authority.schemas.ts';
 
 /** A grant older than this is re-checked in Postgres: the bound on a change made outside the app (raw SQL). */
@@ -114,17 +114,22 @@ export class OrgAuthority extends DurableObject<Env> {
   }
 
   /**
-   * Counts the request against the org's limit for its class and the caller's own (CALLER_RATE_LIMITS.user: per
-   * user, whatever the session, or per API key), all or nothing: a request one refuses spends nothing of the other.
+   * Counts the request against the org's limit for its class and the caller's own (`callerRateLimits`: per user,
+   * whatever the session, or per API key), all or nothing: a request one refuses spends nothing of the other.
    */
   #count(request: AdmitRequest, limits: OrgLimits, now: number, role: string): AdmitResult {
     const windowMs = RATE_WINDOW_SECONDS * 1000;
+    const figures = effectiveLimits(limits.tier, limits.overrides);
     const org = `org:${request.routeClass}`;
-    const rules: LimitRule[] = [{ key: org, limit: effectiveLimits(limits.tier, limits.overrides).rateLimits[request.routeClass], windowMs }];
-    const callerLimit = CALLER_RATE_LIMITS.user[request.routeClass];
-    if (callerLimit !== undefined) rules.push({ key: `caller:${callerOf(request.subject)}:${request.routeClass}`, limit: callerLimit, windowMs });
+    const caller = `caller:${callerOf(request.subject)}:${request.routeClass}`;
     this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
-    const decision = this.#slidingLog.consume(rules, now);
+    const decision = this.#slidingLog.consume(
+      [
+        { key: org, limit: figures.rateLimits[request.routeClass], windowMs },
+        { key: caller, limit: figures.callerRateLimits[request.routeClass], windowMs },
+      ],
+      now,
+    );
     if (!decision.allowed) return { status: 'limited', limits, decision, scope: decision.refusedBy?.includes(org) ? 'org' : 'caller' };
     this.#sweepBy(now + windowMs);
     return { status: 'admitted', role, limits, dataVersion: this.#dataVersion, decision };

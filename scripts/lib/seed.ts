@@ -14,14 +14,14 @@ const ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
 /** Fixed ids make the seed idempotent and let docs and tests name the demo records. */
 export const demo = {
   users: ROLES.map((role, index) => ({ id: `00000000-0000-4000-8000-00000000000${index + 1}`, email: `${role}@demo.example.com`, name: `Demo ${role[0]?.toUpperCase()}${role.slice(1)}`, role })),
-  // A pro org whose request limits are raised to the maximum, so the demo can be load tested (npm run bench,
-  // 1,000 connections); any other org gets its tier's figures (README, "Tiers, limits and quotas").
+  // A pro org whose request limits (the org's and each caller's) are raised to the maximum, so the demo can be load
+  // tested with one sign-in (npm run bench, 1,000 connections); any other org gets its tier's figures (README, "Tiers, limits and quotas").
   org: {
     id: '00000000-0000-4000-8000-000000000100',
     name: 'Demo Inc.',
     slug: 'demo',
     subscriptionTier: 'pro' as const,
-    limitOverrides: { rateLimits: { read: MAX_RATE_LIMIT, write: MAX_RATE_LIMIT } },
+    limitOverrides: { rateLimits: { read: MAX_RATE_LIMIT, write: MAX_RATE_LIMIT }, callerRateLimits: { read: MAX_RATE_LIMIT, write: MAX_RATE_LIMIT } },
   },
   project: { id: '00000000-0000-4000-8000-000000001000', name: 'Website', description: 'The demo project' },
   apiKey: {

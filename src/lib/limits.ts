@@ -35,13 +35,20 @@ export const RATE_LIMITS: Readonly<Record<Tier, Readonly<Record<OrgRouteClass, n
 };
 
 /**
- * Requests per minute per caller: a signed-in user (or API key) on routes of no org, an anonymous client IP. On an
- * org's routes the `user` row limits each caller (a user, whatever the session; an API key) beside the org's own
- * limit, so one caller cannot spend a large org's whole budget. A class without a figure is not limited for that caller: anonymous reads (liveness,
- * readiness, which is cached, JWKS, the OpenAPI document) are cheap, and probes must never be throttled.
+ * Requests per minute of one caller (a user, whatever the session; an API key) on an org's routes, beside the org's
+ * own limit (RATE_LIMITS), so one caller cannot spend a large org's whole budget. Platform admins override them per
+ * org (`callerRateLimits`), as the org's own figures.
+ */
+export const ORG_CALLER_RATE_LIMITS: Readonly<Record<OrgRouteClass, number>> = { read: 1_000, write: 500, upload: 120, admin: 300 };
+
+/**
+ * Requests per minute for callers outside any org: a signed-in user (or API key) on routes of no org (the same
+ * figures as inside one), an anonymous client IP. A class without a figure is not limited for that caller:
+ * anonymous reads (liveness, readiness, which is cached, JWKS, the OpenAPI document) are cheap, and probes must
+ * never be throttled.
  */
 export const CALLER_RATE_LIMITS: Readonly<Record<'user' | 'ip', Readonly<Partial<Record<RouteClass, number>>>>> = {
-  user: { read: 1_000, write: 500, auth: 60, upload: 120, admin: 300 },
+  user: { ...ORG_CALLER_RATE_LIMITS, auth: 60 },
   ip: { write: 120, auth: 30, upload: 30, admin: 60, download: 600 },
 };
 
@@ -119,6 +126,7 @@ const fileOverridesSchema = z.strictObject({
 export const limitOverridesSchema = z
   .object({
     rateLimits: figures(ORG_ROUTE_CLASSES, z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
+    callerRateLimits: figures(ORG_ROUTE_CLASSES, z.int().min(0).max(MAX_RATE_LIMIT)).optional(),
     quotas: figures(QUOTA_RESOURCES, z.int().min(0).max(1_000_000)).optional(),
     files: fileOverridesSchema.optional(),
   })
@@ -132,6 +140,7 @@ export type LimitOverrides = z.infer<typeof limitOverridesSchema>;
 export function effectiveLimits(tier: Tier, overrides: LimitOverrides = {}) {
   return {
     rateLimits: { ...RATE_LIMITS[tier], ...overrides.rateLimits } as Record<OrgRouteClass, number>,
+    callerRateLimits: { ...ORG_CALLER_RATE_LIMITS, ...overrides.callerRateLimits } as Record<OrgRouteClass, number>,
     quotas: { ...QUOTAS[tier], ...overrides.quotas } as Record<QuotaResource, number>,
     files: { ...FILE_LIMITS[tier], ...overrides.files } as FileLimits,
   };

@@ -31,7 +31,13 @@ export const adminOrgSchema = z
 /** One org: its effective limits (tier with overrides applied) and what it holds against the quotas. */
 export const adminOrgDetailSchema = adminOrgSchema
   .extend({
-    limits: z.object({ rateLimits: rateLimitsSchema, quotas: quotasSchema, files: fileLimitsSchema }).openapi({ description: 'The tier’s figures with the overrides applied.' }),
+    limits: z
+      .object({
+        rateLimits: rateLimitsSchema,
+        callerRateLimits: rateLimitsSchema.openapi({ description: 'Requests per minute of one caller (a user, an API key), per route class.' }),
+        quotas: quotasSchema,
+        files: fileLimitsSchema,
+      }).openapi({ description: 'The tier’s figures with the overrides applied.' }),
     usage: quotasSchema.openapi({ description: 'What the org holds now, per quota (members count pending invitations).' }),
   })
   .openapi('AdminOrganizationDetail');
