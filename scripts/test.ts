@@ -170,7 +170,14 @@ function readProgress(path: string, attempt: Pick<Attempt, 'stalled' | 'exitCode
 /** When the run's last file finished, if none has started since and files are left; else undefined. */
 function idleSince(path: string, files: number): number | undefined {
   const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
-  const events = lines.map((line) => JSON.parse(line) as { file?: string; state?: string; at?: number }).filter((event) => event.file && event.at);
+  const events = lines.flatMap((line) => {
+    // A line the reporter is still writing is read again at the next tick.
+    try {
+      return [JSON.parse(line) as { file?: string; state?: string; at?: number }];
+    } catch {
+      return [];
+    }
+  }).filter((event) => event.file && event.at);
   const last = events.at(-1);
   const finished = new Set(events.filter((event) => event.state !== 'started').map((event) => event.file));
   return last && last.state !== 'started' && finished.size < files ? last.at : undefined;

@@ -77,7 +77,9 @@ const errorResponse = (description: string) => ({
 export const commonErrorResponses = {
   400: errorResponse('The request is malformed or fails validation.'),
   429: {
-    ...errorResponse('Too many requests (`RATE_LIMITED`): `details` names the policy (`name`, `limit`, `windowSeconds`) and `retryAfterSeconds`.'),
+    ...errorResponse(
+      'Too many requests (`RATE_LIMITED`): `details` names the policy (`name`, `limit`, `windowSeconds`; on org routes also `scope`: `org`, the org’s limit, which holds every caller back, or `caller`, the caller’s own within the org) and `retryAfterSeconds`.',
+    ),
     headers: {
       'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } },
       'RateLimit-Policy': { description: 'The limit that refused the request (IETF draft-ietf-httpapi-ratelimit-headers).', schema: { type: 'string' } },

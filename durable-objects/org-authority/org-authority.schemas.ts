@@ -49,6 +49,11 @@ export interface OrgLimits {
 
 /** Which limit refused: the org's (every caller waits) or the caller's own (others go on). */
 export type LimitScope = 'org' | 'caller';
+/** One limit that refused a request, with its own figure and wait. */
+export interface LimitRefusal {
+  scope: LimitScope;
+  decision: LimitDecision;
+}
 
 /**
  * `admitted`: the grant is known and allows the permission (the org's limit and the caller's were counted;
@@ -57,6 +62,6 @@ export type LimitScope = 'org' | 'caller';
  */
 export type AdmitResult =
   | { status: 'admitted'; role: string; limits: OrgLimits; dataVersion: string; decision: LimitDecision }
-  | { status: 'limited'; limits: OrgLimits; decision: LimitDecision; scope: LimitScope }
+  | { status: 'limited'; limits: OrgLimits; refusals: LimitRefusal[] }
   | { status: 'refused'; code: 401 | 403 | 404 }
   | { status: 'unknown'; grantEpoch: string; dataVersion: string };

@@ -121,16 +121,22 @@ export class OrgAuthority extends DurableObject<Env> {
     const windowMs = RATE_WINDOW_SECONDS * 1000;
     const figures = effectiveLimits(limits.tier, limits.overrides);
     const org = `org:${request.routeClass}`;
-    const caller = `caller:${callerOf(request.subject)}:${request.routeClass}`;
     this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
     const decision = this.#slidingLog.consume(
       [
         { key: org, limit: figures.rateLimits[request.routeClass], windowMs },
-        { key: caller, limit: figures.callerRateLimits[request.routeClass], windowMs },
+        { key: `caller:${callerOf(request.subject)}:${request.routeClass}`, limit: figures.callerRateLimits[request.routeClass], windowMs },
       ],
       now,
     );
-    if (!decision.allowed) return { status: 'limited', limits, decision, scope: decision.refusedBy?.includes(org) ? 'org' : 'caller' };
+    if (!decision.allowed) {
+      // Each limit's own figure and wait: the org's holds every caller back, the caller's only this one.
+      const refusals = (decision.refusedBy ?? []).map(({ key, limit, retryAfterMs }) => ({
+        scope: key === org ? ('org' as const) : ('caller' as const),
+        decision: { allowed: false, limit, remaining: 0, resetMs: retryAfterMs, retryAfterMs },
+      }));
+      return { status: 'limited', limits, refusals };
+    }
     this.#sweepBy(now + windowMs);
     return { status: 'admitted', role, limits, dataVersion: this.#dataVersion, decision };
   }
@@ -138,9 +144,9 @@ export class OrgAuthority extends DurableObject<Env> {
   /** Deletes the log entries that have left their window (callers gone quiet leave nothing behind); comes back for the rest. */
   override async alarm(): Promise<void> {
     const now = Date.now();
+    this.#sweepAt = undefined;
     this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
     const next = this.#slidingLog.sweep(now);
-    this.#sweepAt = undefined;
     if (next !== undefined && next > now) this.#sweepBy(next);
   }
 
@@ -148,7 +154,10 @@ export class OrgAuthority extends DurableObject<Env> {
   #sweepBy(time: number): void {
     if (this.#sweepAt !== undefined) return;
     this.#sweepAt = time;
-    void this.ctx.storage.setAlarm(time);
+    // A failed set leaves no alarm: the next count tries again.
+    this.ctx.storage.setAlarm(time).catch(() => {
+      this.#sweepAt = undefined;
+    });
   }
 }
 

@@ -99,7 +99,7 @@ export const FILE_LIMITS: Readonly<Record<Tier, FileLimits>> = {
 export const MULTIPART = { minPartBytes: 5 * 2 ** 20, maxPartBytes: 100 * 2 ** 20, maxParts: 10_000 } as const;
 
 /**
- * The largest file any configuration can take (50 GiB), the bound of a `maxUploadBytes` override: a file is at
+ * The largest file any configuration can take (52,428,800,000 bytes, about 48.8 GiB), the bound of a `maxUploadBytes` override: a file is at
  * most MULTIPART.maxParts parts, and a part no larger than one request may carry, which MAX_REQUEST_BODY_BYTES
  * may set as low as MULTIPART.minPartBytes (src/config.ts).
  */

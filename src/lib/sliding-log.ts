@@ -33,8 +33,8 @@ export interface LimitDecision {
   resetMs: number;
   /** 0 when allowed; else ms until every refusing rule has room for the request's cost. */
   retryAfterMs: number;
-  /** On a refusal, the keys of the rules that refused. */
-  refusedBy?: string[];
+  /** On a refusal, each rule that refused: its key, its limit and the wait until it has room. */
+  refusedBy?: Array<{ key: string; limit: number; retryAfterMs: number }>;
 }
 
 const PRUNE_EVERY_MS = 1_000;
@@ -115,6 +115,8 @@ export class SlidingLog {
     this.sql = sql;
     sql.exec('CREATE TABLE IF NOT EXISTS sliding_log (key TEXT NOT NULL, until INTEGER NOT NULL)');
     sql.exec('CREATE INDEX IF NOT EXISTS sliding_log_key_until ON sliding_log (key, until)');
+    // For the sweep, which deletes by time across keys.
+    sql.exec('CREATE INDEX IF NOT EXISTS sliding_log_until ON sliding_log (until)');
   }
 
   /**
@@ -127,7 +129,8 @@ export class SlidingLog {
     const refused = states.filter(({ rule, log }) => log.size + cost > rule.limit);
     if (refused.length === 0) for (const state of states) this.record(state, now, cost);
 
-    const retryAfterMs = Math.max(0, ...refused.map(({ rule, log }) => roomInMs(rule, log, now, cost)));
+    const waits = refused.map(({ rule, log }) => ({ key: rule.key, limit: rule.limit, retryAfterMs: roomInMs(rule, log, now, cost) }));
+    const retryAfterMs = Math.max(0, ...waits.map((wait) => wait.retryAfterMs));
     const tightest = states
       .map(({ rule, log }) => ({
         limit: rule.limit,
@@ -136,7 +139,7 @@ export class SlidingLog {
       }))
       .reduce((a, b) => (b.remaining < a.remaining || (b.remaining === a.remaining && b.resetMs > a.resetMs) ? b : a));
     if (refused.length === 0) return { allowed: true, ...tightest, retryAfterMs };
-    return { allowed: false, ...tightest, retryAfterMs, refusedBy: refused.map(({ rule }) => rule.key) };
+    return { allowed: false, ...tightest, retryAfterMs, refusedBy: waits };
   }
 
   /**

@@ -1,23 +1,31 @@
 import type { Context } from 'hono';
-import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
+import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type LimitRefusal, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
 import { apiErrorFromDatabase } from '../db/errors.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
-import { COLD_ADMISSIONS_PER_MINUTE, ORG_ROUTE_CLASSES, RATE_WINDOW_SECONDS, type OrgRouteClass, type Tier } from '../lib/limits.ts';
+import { COLD_ADMISSIONS_PER_MINUTE, RATE_WINDOW_SECONDS, type OrgRouteClass, type Tier } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
 import type { Permission } from '../lib/permissions.ts';
-import type { LimitDecision } from '../lib/sliding-log.ts';
 import { limitOrUnreachable, rateLimited, setRateLimitHeaders } from './rate-limit.ts';
 
 // An org whose limit for a class is spent (or a caller whose own limit in it is) is refused here until the log
 // frees a slot, without asking its authority again: a tenant far over its limit costs its authority one call
-// per isolate per window. Exact: no slot can free before `retryAfter`, which the authority computed from its log.
-const spent = createMemoryCache<string, { until: number; decision: LimitDecision }>({ name: 'rate-limit-spent', max: 10_000 });
-/** Forgets that `orgId`'s limits were spent, in this isolate: its limits or grants have just changed. */
+// per isolate per window. Exact: no slot of that limit can free before its own `retryAfter`, which the authority
+// computed from its log. Entries name the org's generation in this isolate, so a change of its limits or grants
+// lifts them all at once.
+const spent = createMemoryCache<string, { until: number; generation: string; refusal: LimitRefusal }>({ name: 'rate-limit-spent', max: 10_000 });
+const generations = createMemoryCache<string, string>({ name: 'rate-limit-spent-generations', max: 10_000 });
+/** Forgets that `orgId`'s limits (and its callers') were spent, in this isolate: its limits or grants have just changed. */
 export function forgetSpent(orgId: string): void {
-  for (const routeClass of ORG_ROUTE_CLASSES) spent.delete(`${orgId}:${routeClass}`);
+  generations.set(orgId, crypto.randomUUID());
+}
+
+/** A refusal this isolate holds for `key` of `orgId`, if it still stands. */
+function heldRefusal(orgId: string, key: string, now: number): { until: number; refusal: LimitRefusal } | undefined {
+  const held = spent.get(key);
+  return held && held.until > now && held.generation === (generations.get(orgId) ?? '') ? held : undefined;
 }
 
 // Callers this isolate has seen admitted (or limited) in an org: the only ones `spent` answers for.
@@ -60,10 +68,12 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   const spentKey = `${input.orgId}:${input.routeClass}`;
   const callerKey = `${input.orgId}:${credentialOf(request.subject)}`;
   const callerSpentKey = `${callerKey}:${input.routeClass}`;
-  const held = spent.get(spentKey) ?? spent.get(callerSpentKey);
+  const now = Date.now();
+  const held = heldRefusal(input.orgId, spentKey, now) ?? heldRefusal(input.orgId, callerSpentKey, now);
   // Only for a caller this isolate has seen admitted: anyone else learns nothing of the org's traffic.
-  if (held && held.until > Date.now() && admittedCallers.get(callerKey)) {
-    throw rateLimited(input.routeClass, { ...held.decision, retryAfterMs: held.until - Date.now() });
+  if (held && admittedCallers.get(callerKey)) {
+    const retryAfterMs = held.until - now;
+    throw rateLimited(input.routeClass, { ...held.refusal.decision, resetMs: retryAfterMs, retryAfterMs }, held.refusal.scope);
   }
 
   let authority: OrgAuthorityStub;
@@ -91,8 +101,13 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   if (result.status === 'admitted') return admitted(c, input, result, input.scope({ role: result.role }), callerKey);
   if (result.status === 'limited') {
     admittedCallers.set(callerKey, true);
-    spent.set(result.scope === 'org' ? spentKey : callerSpentKey, { until: Date.now() + result.decision.retryAfterMs, decision: result.decision });
-    throw rateLimited(input.routeClass, result.decision);
+    const generation = generations.get(input.orgId) ?? '';
+    for (const refusal of result.refusals) {
+      spent.set(refusal.scope === 'org' ? spentKey : callerSpentKey, { until: Date.now() + refusal.decision.retryAfterMs, generation, refusal });
+    }
+    // This caller waits for the longest of them.
+    const longest = result.refusals.reduce((a, b) => (b.decision.retryAfterMs > a.decision.retryAfterMs ? b : a));
+    throw rateLimited(input.routeClass, longest.decision, longest.scope);
   }
   if (result.status === 'refused') throw refusals[result.code]();
   throw new Error('edge authority answered unknown after a fill');

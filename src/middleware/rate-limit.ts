@@ -53,12 +53,14 @@ export async function limitOrUnreachable(env: Env, name: string, rules: LimitRul
 
 /**
  * The 429 for a refused decision of policy `policy` (a route class, or e.g. `cold-admissions`): `RATE_LIMITED`,
- * the policy in `details`, the RateLimit fields and `Retry-After`.
+ * the policy in `details` (on org routes with its `scope`: the org's limit, or the caller's own within it), the
+ * RateLimit fields and `Retry-After`.
  */
-export function rateLimited(policy: string, decision: LimitDecision): ApiError {
+export function rateLimited(policy: string, decision: LimitDecision, scope?: 'org' | 'caller'): ApiError {
   const retryAfter = retryAfterSeconds(decision);
-  const message = `Rate limit of ${decision.limit} "${policy}" requests per ${RATE_WINDOW_SECONDS} s reached; retry after ${retryAfter} s.`;
-  const details = { policy: { name: policy, limit: decision.limit, windowSeconds: RATE_WINDOW_SECONDS }, retryAfterSeconds: retryAfter };
+  const whose = scope === 'caller' ? ' (yours, within the org)' : scope === 'org' ? ' (the org’s)' : '';
+  const message = `Rate limit of ${decision.limit} "${policy}" requests per ${RATE_WINDOW_SECONDS} s${whose} reached; retry after ${retryAfter} s.`;
+  const details = { policy: { name: policy, ...(scope ? { scope } : {}), limit: decision.limit, windowSeconds: RATE_WINDOW_SECONDS }, retryAfterSeconds: retryAfter };
   return new ApiError('RATE_LIMITED', message, details, { ...rateLimitHeaders(policy, { ...decision, remaining: 0 }, WINDOW_MS), 'Retry-After': String(retryAfter) });
 }
 

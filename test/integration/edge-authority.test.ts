@@ -346,7 +346,7 @@ describe('rate limits at the edge', () => {
     expect(refused.headers.get('ratelimit-policy')).toBe('"read";q=1;w=60');
     const body = await json<{ error: { code: string; details: unknown } }>(refused);
     expect(body.error.code).toBe('RATE_LIMITED');
-    expect(body.error.details).toEqual({ policy: { name: 'read', limit: 1, windowSeconds: 60 }, retryAfterSeconds: expect.any(Number) });
+    expect(body.error.details).toEqual({ policy: { name: 'read', scope: 'org', limit: 1, windowSeconds: 60 }, retryAfterSeconds: expect.any(Number) });
     // Writes have their own class and budget.
     expect((await api(`/api/v1/orgs/${org.id}/projects`, { body: { name: 'Still allowed' }, auth: owner })).status).toBe(201);
   });
@@ -391,13 +391,28 @@ describe('rate limits at the edge', () => {
     expect(statuses.filter((status) => status === 200)).toHaveLength(own);
     const refused = await api(path, { auth: owner });
     expect(refused.status).toBe(429);
-    expect((await json<{ error: { details: { policy: { name: string; limit: number } } } }>(refused)).error.details.policy).toMatchObject({ name: 'read', limit: own });
+    expect((await json<{ error: { details: { policy: { name: string; limit: number } } } }>(refused)).error.details.policy).toEqual({ name: 'read', scope: 'caller', limit: own, windowSeconds: 60 });
     // The org has one request left: the owner's refusals did not take it, and this isolate does not hold the
     // owner's refusal against the org.
     expect((await api(path, { auth: member })).status).toBe(200);
     const orgSpent = await api(path, { auth: member });
     expect(orgSpent.status).toBe(429);
-    expect((await json<{ error: { details: { policy: { limit: number } } } }>(orgSpent)).error.details.policy.limit).toBe(own + 1);
+    expect((await json<{ error: { details: { policy: { limit: number } } } }>(orgSpent)).error.details.policy).toEqual({ name: 'read', scope: 'org', limit: own + 1, windowSeconds: 60 });
+  });
+
+  it('a platform admin\'s raise of the callers\' figure applies from the next request, in the isolate that held the refusal too', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    await ownerDb.http.update(organizations).set({ limitOverrides: { callerRateLimits: { read: 1 } } }).where(eq(organizations.id, org.id));
+    await grantsChanged(org.id);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(429);
+    const admin = await createPlatformAdmin();
+    const raised = await api(`/api/v1/admin/orgs/${org.id}`, { method: 'PATCH', body: { limitOverrides: { callerRateLimits: { read: 10 } } }, auth: admin });
+    expect(raised.status).toBe(200);
+    const next = await api(`/api/v1/orgs/${org.id}`, { auth: owner });
+    expect(next.status).toBe(200);
+    expect(next.headers.get('ratelimit-policy')).toBe('"read";q=10;w=60');
   });
 
   it('by default each caller may send ORG_CALLER_RATE_LIMITS a minute, also on an org whose own figures are higher', async () => {

@@ -1,7 +1,7 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { apiKeys, invitations, organizations, projects } from '../../src/db/schema/index.ts';
-import { FILE_LIMITS, QUOTAS, RATE_LIMITS, RATE_WINDOW_SECONDS, type LimitOverrides } from '../../src/lib/limits.ts';
+import { FILE_LIMITS, type LimitOverrides, ORG_CALLER_RATE_LIMITS, QUOTAS, RATE_LIMITS, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
 import { api, createApiKey, createMember, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 
@@ -127,11 +127,12 @@ describe('GET /orgs/{orgId}/usage', () => {
     const viewer = await createMember(org, 'viewer');
     expect((await createProjectAs(org, owner)).status).toBe(201);
     expect((await inviteAs(org, owner)).status).toBe(201);
-    await setOverrides(org, { rateLimits: { write: 7 }, quotas: { apiKeys: 4 }, files: { storageBytes: 5 * 2 ** 30 } });
+    await setOverrides(org, { rateLimits: { write: 7 }, callerRateLimits: { read: 9 }, quotas: { apiKeys: 4 }, files: { storageBytes: 5 * 2 ** 30 } });
     const key = await createApiKey(org, { scopes: ['org:read'] });
     const expected = {
       subscriptionTier: 'free',
       rateLimits: Object.fromEntries(Object.entries({ ...RATE_LIMITS.free, write: 7 }).map(([routeClass, limit]) => [routeClass, { limit, windowSeconds: RATE_WINDOW_SECONDS }])),
+      callerRateLimits: Object.fromEntries(Object.entries({ ...ORG_CALLER_RATE_LIMITS, read: 9 }).map(([routeClass, limit]) => [routeClass, { limit, windowSeconds: RATE_WINDOW_SECONDS }])),
       quotas: {
         projects: { limit: QUOTAS.free.projects, used: 1 },
         members: { limit: QUOTAS.free.members, used: 3 },

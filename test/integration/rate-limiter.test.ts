@@ -135,6 +135,26 @@ describe('RateLimiter.limit: several rules', () => {
     expect(await storedUntil(key, 'hour')).toHaveLength(5);
   });
 
+  it('names each rule that refused, with its own limit and wait (an org\'s edge cache holds each for its own wait)', async () => {
+    const key = name();
+    const rules = [
+      { key: 'org', limit: 1, windowMs: 60_000 },
+      { key: 'caller', limit: 1, windowMs: 2_000 },
+    ];
+    const first = await rateLimiterFor(env, key).limit(rules);
+    expect(first.allowed).toBe(true);
+    expect(first.refusedBy).toBeUndefined();
+    const refused = await rateLimiterFor(env, key).limit(rules);
+    expect(refused.allowed).toBe(false);
+    const [org, caller] = [refused.refusedBy?.find((r) => r.key === 'org'), refused.refusedBy?.find((r) => r.key === 'caller')];
+    expect(org).toMatchObject({ limit: 1, retryAfterMs: expect.any(Number) });
+    expect(caller).toMatchObject({ limit: 1, retryAfterMs: expect.any(Number) });
+    expect(org?.retryAfterMs).toBeGreaterThan(55_000);
+    expect(caller?.retryAfterMs).toBeLessThanOrEqual(2_000);
+    // The request itself waits for the longest.
+    expect(refused.retryAfterMs).toBe(org?.retryAfterMs);
+  });
+
   it('reports the rule with the fewest remaining', async () => {
     const key = name();
     const decision = await rateLimiterFor(env, key).limit([

@@ -41,7 +41,7 @@ export const updateAdminOrg = platformRoute({
   path: '/admin/orgs/{orgId}',
   tags,
   summary: 'Change an organization’s tier or limit overrides (platform)',
-  description: `Takes effect at once, without a redeploy, and is recorded in the platform audit log (and the org’s own). \`limitOverrides\` replaces the org’s overrides as a whole (\`{}\` clears them); each figure overrides one of its tier’s (\`callerRateLimits\`, the requests per minute of one caller — a user, an API key — inside the org; \`files.maxUploadBytes\`, the largest single file, at most 50 GiB: the most any configuration carries in parts; \`files.storageBytes\`, the bytes the org may store). ${onlyAdmins}`,
+  description: `Takes effect at once, without a redeploy, and is recorded in the platform audit log (and the org’s own). \`limitOverrides\` replaces the org’s overrides as a whole (\`{}\` clears them); each figure overrides one of its tier’s (\`callerRateLimits\`, the requests per minute of one caller — a user, an API key — inside the org; \`files.maxUploadBytes\`, the largest single file, at most 52,428,800,000 bytes (about 48.8 GiB): the most any configuration carries in parts; \`files.storageBytes\`, the bytes the org may store). ${onlyAdmins}`,
   request: { params: adminOrgParams, body: jsonBody(updateAdminOrgBody, 'The fields to change; the others are kept.') },
   responses: { 200: jsonContent(dataEnvelope(adminOrgDetailSchema), 'The organization after the change.'), ...bodyErrorResponses },
 });

@@ -16,7 +16,10 @@ const quotaSchema = z.object({
 export const orgUsageSchema = z
   .object({
     subscriptionTier: z.enum(TIERS),
-    rateLimits: z.record(z.enum(ORG_ROUTE_CLASSES), rateLimitSchema).openapi({ description: 'Per route class (`x-rate-limit-class`).' }),
+    rateLimits: z.record(z.enum(ORG_ROUTE_CLASSES), rateLimitSchema).openapi({ description: 'The org’s, per route class (`x-rate-limit-class`).' }),
+    callerRateLimits: z
+      .record(z.enum(ORG_ROUTE_CLASSES), rateLimitSchema)
+      .openapi({ description: 'Each caller’s own (a user across their sessions, an API key), per route class, beside the org’s.' }),
     quotas: z.record(z.enum(QUOTA_RESOURCES), quotaSchema),
     storage: z
       .object({
@@ -32,11 +35,16 @@ export const orgUsageSchema = z
 /** The org's tier, overrides and counts → the response: every route class and every quota, named. */
 export function toOrgUsage(tier: Tier, overrides: LimitOverrides, used: Record<QuotaResource, number>, storageUsed = 0): z.infer<typeof orgUsageSchema> {
   const limits = effectiveLimits(tier, overrides);
-  const rate = (routeClass: (typeof ORG_ROUTE_CLASSES)[number]) => ({ limit: limits.rateLimits[routeClass], windowSeconds: RATE_WINDOW_SECONDS });
+  const rates = (figures: Record<(typeof ORG_ROUTE_CLASSES)[number], number>) =>
+    Object.fromEntries(ORG_ROUTE_CLASSES.map((routeClass) => [routeClass, { limit: figures[routeClass], windowSeconds: RATE_WINDOW_SECONDS }])) as Record<
+      (typeof ORG_ROUTE_CLASSES)[number],
+      { limit: number; windowSeconds: number }
+    >;
   const quota = (resource: QuotaResource) => ({ limit: limits.quotas[resource], used: used[resource] });
   return {
     subscriptionTier: tier,
-    rateLimits: { read: rate('read'), write: rate('write'), upload: rate('upload'), admin: rate('admin') },
+    rateLimits: rates(limits.rateLimits),
+    callerRateLimits: rates(limits.callerRateLimits),
     quotas: { projects: quota('projects'), members: quota('members'), apiKeys: quota('apiKeys') },
     storage: { usedBytes: storageUsed, limitBytes: limits.files.storageBytes, maxUploadBytes: limits.files.maxUploadBytes },
   };
