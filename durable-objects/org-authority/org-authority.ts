@@ -115,20 +115,21 @@ export class OrgAuthority extends DurableObject<Env> {
 
   /**
    * Counts the request against the org's limit for its class and the caller's own (`callerRateLimits`: per user,
-   * whatever the session, or per API key), all or nothing: a request one refuses spends nothing of the other.
+   * whatever the session, or per API key), all or nothing: a request one refuses spends nothing of the other. The
+   * caller's is counted only where it can refuse: one at least the org's never would (every request it counts, the
+   * org's counts too), so the common case writes one entry, not two.
    */
   #count(request: AdmitRequest, limits: OrgLimits, now: number, role: string): AdmitResult {
     const windowMs = RATE_WINDOW_SECONDS * 1000;
     const figures = effectiveLimits(limits.tier, limits.overrides);
     const org = `org:${request.routeClass}`;
+    const rules = [{ key: org, limit: figures.rateLimits[request.routeClass], windowMs }];
+    const callerLimit = figures.callerRateLimits[request.routeClass];
+    if (callerLimit < figures.rateLimits[request.routeClass]) {
+      rules.push({ key: `caller:${callerOf(request.subject)}:${request.routeClass}`, limit: callerLimit, windowMs });
+    }
     this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
-    const decision = this.#slidingLog.consume(
-      [
-        { key: org, limit: figures.rateLimits[request.routeClass], windowMs },
-        { key: `caller:${callerOf(request.subject)}:${request.routeClass}`, limit: figures.callerRateLimits[request.routeClass], windowMs },
-      ],
-      now,
-    );
+    const decision = this.#slidingLog.consume(rules, now);
     if (!decision.allowed) {
       // Each limit's own figure and wait: the org's holds every caller back, the caller's only this one.
       const refusals = (decision.refusedBy ?? []).map(({ key, limit, retryAfterMs }) => ({

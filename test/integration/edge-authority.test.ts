@@ -426,8 +426,15 @@ describe('rate limits at the edge', () => {
     expect(response.headers.get('ratelimit')).toMatch(new RegExp(`^"read";r=${ORG_CALLER_RATE_LIMITS.read - 1};t=\\d+$`));
   });
 
+  it('a caller\'s own limit is counted only where it can refuse (below the org\'s): one log entry per request, not two', async () => {
+    const { owner, org } = await limitedOrg(ORG_CALLER_RATE_LIMITS.read);
+    expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
+    const keys = await runInDurableObject(orgAuthorityFor(env, org.id), (_, state) => state.storage.sql.exec<{ key: string }>('SELECT DISTINCT key FROM sliding_log').toArray().map((row) => row.key));
+    expect(keys).toEqual(['org:read']);
+  });
+
   it('an alarm sweeps the log: entries that left their window (a caller gone quiet) are deleted, live ones kept', async () => {
-    const { owner, org } = await limitedOrg(100);
+    const { owner, org } = await limitedOrg(ORG_CALLER_RATE_LIMITS.read + 1);
     expect((await api(`/api/v1/orgs/${org.id}`, { auth: owner })).status).toBe(200);
     const stub = orgAuthorityFor(env, org.id);
     const rows = (key: string) => runInDurableObject(stub, (_, state) => state.storage.sql.exec<{ n: number }>('SELECT count(*) AS n FROM sliding_log WHERE key = ?', key).one().n);
