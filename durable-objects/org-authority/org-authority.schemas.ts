@@ -57,11 +57,12 @@ export interface LimitRefusal {
 
 /**
  * `admitted`: the grant is known and allows the permission (the org's limit and the caller's were counted;
- * `limited` instead when either is spent, and nothing counted). `refused`: known not to (status as the gate would answer). `unknown`: ask Postgres, then `fill`
+ * `limited` instead when either is spent, and nothing counted: `decision` is the request's own, `refusals` each
+ * limit's; an authority of an earlier version, met during a gradual deployment, answers `decision` alone). `refused`: known not to (status as the gate would answer). `unknown`: ask Postgres, then `fill`
  * with `grantEpoch`. `dataVersion` names the org's data as of now: cached bodies are keyed by it.
  */
 export type AdmitResult =
   | { status: 'admitted'; role: string; limits: OrgLimits; dataVersion: string; decision: LimitDecision }
-  | { status: 'limited'; limits: OrgLimits; refusals: LimitRefusal[] }
+  | { status: 'limited'; limits: OrgLimits; decision: LimitDecision; refusals?: LimitRefusal[] }
   | { status: 'refused'; code: 401 | 403 | 404 }
   | { status: 'unknown'; grantEpoch: string; dataVersion: string };

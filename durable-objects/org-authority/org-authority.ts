@@ -136,7 +136,7 @@ export class OrgAuthority extends DurableObject<Env> {
         scope: key === org ? ('org' as const) : ('caller' as const),
         decision: { allowed: false, limit, remaining: 0, resetMs: retryAfterMs, retryAfterMs },
       }));
-      return { status: 'limited', limits, refusals };
+      return { status: 'limited', limits, decision, refusals };
     }
     this.#sweepBy(now + windowMs);
     return { status: 'admitted', role, limits, dataVersion: this.#dataVersion, decision };

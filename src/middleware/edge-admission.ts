@@ -102,11 +102,13 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   if (result.status === 'limited') {
     admittedCallers.set(callerKey, true);
     const generation = generations.get(input.orgId) ?? '';
-    for (const refusal of result.refusals) {
+    // An authority of an earlier version (a gradual deployment) knows only the org's limit.
+    const refusals = result.refusals ?? [{ scope: 'org', decision: result.decision }];
+    for (const refusal of refusals) {
       spent.set(refusal.scope === 'org' ? spentKey : callerSpentKey, { until: Date.now() + refusal.decision.retryAfterMs, generation, refusal });
     }
     // This caller waits for the longest of them.
-    const longest = result.refusals.reduce((a, b) => (b.decision.retryAfterMs > a.decision.retryAfterMs ? b : a));
+    const longest = refusals.reduce((a, b) => (b.decision.retryAfterMs > a.decision.retryAfterMs ? b : a));
     throw rateLimited(input.routeClass, longest.decision, longest.scope);
   }
   if (result.status === 'refused') throw refusals[result.code]();
