@@ -10,6 +10,7 @@ import autocannon from 'autocannon';
 import { benchFiles } from './lib/bench-files.ts';
 import { benchRooms, reportRoomBench } from './lib/bench-rooms.ts';
 import { freePort } from './lib/ports.ts';
+import { cpuSnapshot, cpuSpent } from './lib/processes.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { DEMO_PASSWORD, demo } from './lib/seed.ts';
 import { benchWebhooks } from './lib/bench-webhooks.ts';
@@ -116,6 +117,8 @@ interface Measurement {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** CPU the bench's workerd processes spent per request (the Worker, its objects and wrangler's local proxy): steadier than req/s on a shared machine. */
+  workerdCpuMsPerRequest: number;
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-bench-'));
@@ -203,7 +206,9 @@ async function measure(baseUrl: string, scenario: Scenario): Promise<Measurement
   process.stdout.write('measuring… ');
   // autocannon's own histogram has whole-millisecond buckets and no p95; keep every sample instead.
   const samples: number[] = [];
+  const cpuBefore = await cpuSnapshot();
   const result = await run({ ...options, duration: DURATION_S }, (ms) => samples.push(ms));
+  const workerdCpuMs = cpuSpent(cpuBefore, await cpuSnapshot()).workerd ?? 0;
   console.log('done');
   samples.sort((a, b) => a - b);
   const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -224,6 +229,7 @@ async function measure(baseUrl: string, scenario: Scenario): Promise<Measurement
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    workerdCpuMsPerRequest: round(workerdCpuMs / Math.max(1, result.requests.total)),
   };
 }
 
@@ -255,6 +261,7 @@ function report(measurements: Measurement[]): void {
     'p99 ms': m.latencyMs.p99,
     'non-2xx': m.non2xx,
     errors: m.errors + m.timeouts,
+    'workerd CPU ms/req': m.workerdCpuMsPerRequest,
     // How much slower than the baseline: its req/s over ours, our p50 over its.
     [`req/s ÷ ${baseline?.name}`]: ratio(baseline?.reqPerSec, m.reqPerSec),
     [`p50 ÷ ${baseline?.name}`]: ratio(m.latencyMs.p50, baseline?.latencyMs.p50),
