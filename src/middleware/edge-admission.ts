@@ -67,6 +67,7 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
   const request: AdmitRequest = { subject: subjectOf(input.actor), permission: input.permission, projectId: input.projectId, routeClass: input.routeClass };
   const spentKey = `${input.orgId}:${input.routeClass}`;
   const callerKey = `${input.orgId}:${credentialOf(request.subject)}`;
+  // Held per credential (the authority counts a user across sessions): another session of a spent user asks once more.
   const callerSpentKey = `${callerKey}:${input.routeClass}`;
   const now = Date.now();
   const held = heldRefusal(input.orgId, spentKey, now) ?? heldRefusal(input.orgId, callerSpentKey, now);

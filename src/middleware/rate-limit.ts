@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
+import type { LimitScope } from '../../durable-objects/org-authority/index.ts';
 import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
@@ -56,7 +57,7 @@ export async function limitOrUnreachable(env: Env, name: string, rules: LimitRul
  * the policy in `details` (on org routes with its `scope`: the org's limit, or the caller's own within it), the
  * RateLimit fields and `Retry-After`.
  */
-export function rateLimited(policy: string, decision: LimitDecision, scope?: 'org' | 'caller'): ApiError {
+export function rateLimited(policy: string, decision: LimitDecision, scope?: LimitScope): ApiError {
   const retryAfter = retryAfterSeconds(decision);
   const whose = scope === 'caller' ? ' (yours, within the org)' : scope === 'org' ? ' (the org’s)' : '';
   const message = `Rate limit of ${decision.limit} "${policy}" requests per ${RATE_WINDOW_SECONDS} s${whose} reached; retry after ${retryAfter} s.`;

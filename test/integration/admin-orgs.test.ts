@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
 import { auditLogs, organizations, platformAuditLog } from '../../src/db/schema/index.ts';
 import { createScopedDatabase } from '../../src/db/tenant.ts';
-import { FILE_LIMITS, MAX_FILE_BYTES, MAX_RATE_LIMIT, QUOTAS, RATE_LIMITS } from '../../src/lib/limits.ts';
+import { FILE_LIMITS, MAX_FILE_BYTES, MAX_RATE_LIMIT, ORG_CALLER_RATE_LIMITS, QUOTAS, RATE_LIMITS } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { testDb } from '../helpers/worker.ts';
 
@@ -12,7 +12,7 @@ import { testDb } from '../helpers/worker.ts';
  * change is in the platform audit log (written in the same transaction), and tenants cannot change either,
  * neither through the API nor with raw SQL inside their own gate.
  */
-type Detail = { data: { subscriptionTier: string; limitOverrides: unknown; limits: { rateLimits: Record<string, number>; quotas: Record<string, number>; files: Record<string, number> }; usage: Record<string, number> } };
+type Detail = { data: { subscriptionTier: string; limitOverrides: unknown; limits: { rateLimits: Record<string, number>; callerRateLimits: Record<string, number>; quotas: Record<string, number>; files: Record<string, number> }; usage: Record<string, number> } };
 
 const patch = (orgId: string, body: unknown, auth: TestUser) => api(`/api/v1/admin/orgs/${orgId}`, { method: 'PATCH', body, auth });
 
@@ -36,14 +36,14 @@ describe('PATCH /admin/orgs/{orgId}', () => {
   it('changes the tier and the overrides at once, audited in the platform log and the org’s own', async () => {
     const admin = await createPlatformAdmin();
     const { org } = await freeOrg();
-    const overrides = { quotas: { projects: 3 }, rateLimits: { read: 42 } };
+    const overrides = { quotas: { projects: 3 }, rateLimits: { read: 42 }, callerRateLimits: { write: 7 } };
     const response = await patch(org.id, { subscriptionTier: 'pro', limitOverrides: overrides }, admin);
     expect(response.status).toBe(200);
     const body = await json<Detail>(response);
     expect(body.data).toMatchObject({
       subscriptionTier: 'pro',
       limitOverrides: overrides,
-      limits: { rateLimits: { ...RATE_LIMITS.pro, read: 42 }, quotas: { ...QUOTAS.pro, projects: 3 } },
+      limits: { rateLimits: { ...RATE_LIMITS.pro, read: 42 }, callerRateLimits: { ...ORG_CALLER_RATE_LIMITS, write: 7 }, quotas: { ...QUOTAS.pro, projects: 3 } },
       usage: { projects: 0, members: 1, apiKeys: 0 },
     });
     expect(await orgLimits(org.id)).toMatchObject({ tier: 'pro', overrides });
@@ -79,6 +79,9 @@ describe('PATCH /admin/orgs/{orgId}', () => {
     ['a negative rate limit', { limitOverrides: { rateLimits: { read: -1 } } }],
     ['a rate limit above what one limiter serves', { limitOverrides: { rateLimits: { read: MAX_RATE_LIMIT + 1 } } }],
     ['an unknown route class', { limitOverrides: { rateLimits: { graphql: 10 } } }],
+    ['a negative caller rate limit', { limitOverrides: { callerRateLimits: { write: -1 } } }],
+    ['a caller rate limit above what one limiter serves', { limitOverrides: { callerRateLimits: { read: MAX_RATE_LIMIT + 1 } } }],
+    ['a caller rate limit for a class of no org route', { limitOverrides: { callerRateLimits: { auth: 10 } } }],
     ['an unknown quota', { limitOverrides: { quotas: { files: 10 } } }],
     ['a fractional quota', { limitOverrides: { quotas: { projects: 1.5 } } }],
     ['an unknown overrides key', { limitOverrides: { quota: {} } }],
