@@ -5,6 +5,7 @@ import { createApp } from './app.ts';
 export { OrgAuthority } from '../durable-objects/org-authority/org-authority.ts';
 export { RateLimiter } from '../durable-objects/rate-limiter/rate-limiter.ts';
 export { Room } from '../durable-objects/room/room.ts';
+export { UserAuthority } from '../durable-objects/user-authority/user-authority.ts';
 
 const app = createApp();
 

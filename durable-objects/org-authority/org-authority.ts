@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { effectiveLimits, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
 import { roleAdmits, type OrgRole, type ProjectRole } from '../../src/lib/permissions.ts';
-import { SlidingLog } from '../../src/lib/sliding-log.ts';
+import { SweptSlidingLog } from '../../src/lib/sliding-log.ts';
 import type { AdmitRequest, AdmitResult, GrantSnapshot, OrgLimits, Subject } from './org-authority.schemas.ts';
 
 /** A grant older than this is re-checked in Postgres: the bound on a change made outside the app (raw SQL). */
@@ -36,10 +36,8 @@ export class OrgAuthority extends DurableObject<Env> {
   #credentials = new Map<string, Held<number | null>>();
   #projects = new Set<string>();
   #refusals = new Map<string, Refusal>();
-  /** Made on first use, so an authority that never counts (an unknown org's) writes nothing to storage. */
-  #slidingLog: SlidingLog | undefined;
-  /** When the sweep alarm is set to fire, as far as this instance knows (unknown after a restart). */
-  #sweepAt: number | undefined;
+  /** The org's and its callers' limits; an authority that never counts (an unknown org's) writes nothing to storage. */
+  #slidingLog = new SweptSlidingLog(this.ctx.storage);
 
   /** Decides a request from what the authority holds (see `AdmitResult`). */
   admit(request: AdmitRequest): AdmitResult {
@@ -128,7 +126,6 @@ export class OrgAuthority extends DurableObject<Env> {
     if (callerLimit < figures.rateLimits[request.routeClass]) {
       rules.push({ key: `caller:${callerOf(request.subject)}:${request.routeClass}`, limit: callerLimit, windowMs });
     }
-    this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
     const decision = this.#slidingLog.consume(rules, now);
     if (!decision.allowed) {
       // Each limit's own figure and wait: the org's holds every caller back, the caller's only this one.
@@ -138,27 +135,12 @@ export class OrgAuthority extends DurableObject<Env> {
       }));
       return { status: 'limited', limits, decision, refusals };
     }
-    this.#sweepBy(now + windowMs);
     return { status: 'admitted', role, limits, dataVersion: this.#dataVersion, decision };
   }
 
-  /** Deletes the log entries that have left their window (callers gone quiet leave nothing behind); comes back for the rest. */
+  /** Deletes the log entries that have left their window (callers gone quiet leave nothing behind). */
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    this.#sweepAt = undefined;
-    this.#slidingLog ??= new SlidingLog(this.ctx.storage.sql);
-    const next = this.#slidingLog.sweep(now);
-    if (next !== undefined && next > now) this.#sweepBy(next);
-  }
-
-  /** Makes sure an alarm will sweep by `time`: a set alarm re-arms itself for what remains, so only an instance that knows of none sets one. */
-  #sweepBy(time: number): void {
-    if (this.#sweepAt !== undefined) return;
-    this.#sweepAt = time;
-    // A failed set leaves no alarm: the next count tries again.
-    this.ctx.storage.setAlarm(time).catch(() => {
-      this.#sweepAt = undefined;
-    });
+    this.#slidingLog.sweep(Date.now());
   }
 }
 

@@ -51,6 +51,8 @@ export interface ScopedDatabase<A extends Actor = Actor> {
   readonly gated: boolean;
   /** The caller's org role after the first batch or transaction ('api_key' for keys; null for user gates). */
   readonly role: string | null;
+  /** When the caller's session ends (ms since the epoch), as a user gate that admitted it read; undefined otherwise. */
+  readonly sessionValidUntil: number | undefined;
   /** The gate statement of another scope of the same caller, to require it too inside a batch or transaction. */
   check(gate: Gate): SQL;
   /**
@@ -67,7 +69,8 @@ export type AttachedState = { state: 'none' | 'unsent' | 'committed' } | { state
 /** The gate statement for a caller. Role lists come from the permission matrix, never from input. */
 function gateStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
   const context = JSON.stringify({ ...actor, ...meta });
-  if (gate.kind === 'user') return sql`select app_enter_user(${context}::jsonb, ${gate.newOrgId ?? null}::uuid) as role`;
+  // The session's end rides along, for the user's edge authority to hold it live (middleware/user-admission.ts).
+  if (gate.kind === 'user') return sql`select app_enter_user(${context}::jsonb, ${gate.newOrgId ?? null}::uuid) as role, app_session_valid_until(${context}::jsonb) as valid_until`;
   if (gate.kind === 'platform') return sql`select app_enter_platform_admin(${context}::jsonb) as role`;
   const orgRoles = sql.param(orgRolesFor(gate.permission));
   const projectRoles = sql.param(projectRolesFor(gate.permission));
@@ -85,14 +88,16 @@ function grantStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
 
 /**
  * The only way to a caller's data: built by the route kinds' middleware, handed to handlers and services.
- * `admitted`: the org's edge authority has already admitted the caller on a grant the gate confirmed
- * (middleware/edge-admission.ts), so the handle counts as gated before its first query; every query
- * still begins with the gate, which sets the context row-level security keys on.
+ * `admitted`: an edge authority has already admitted the caller on a grant the gate confirmed (the org's,
+ * middleware/edge-admission.ts, or the user's, middleware/user-admission.ts), so the handle counts as gated
+ * before its first query; every query still begins with the gate, which sets the context row-level security
+ * keys on.
  */
-export function createScopedDatabase<A extends Actor>(db: Database, actor: A, meta: RequestMeta, gate: Gate, admitted?: { role: string }): ScopedDatabase<A> {
+export function createScopedDatabase<A extends Actor>(db: Database, actor: A, meta: RequestMeta, gate: Gate, admitted?: { role: string | null }): ScopedDatabase<A> {
   const statement = gateStatement(actor, meta, gate);
   let role: string | null = admitted?.role ?? null;
   let gated = admitted !== undefined;
+  let sessionValidUntil: number | undefined;
   let attachedStatement: SQL | undefined;
   let attached: AttachedState = { state: 'none' };
   // The attached statement goes with the first round trip that reaches Postgres; `settle` records its fate.
@@ -119,6 +124,8 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
     gated = true;
     const value = rows[0]?.role;
     role = typeof value === 'string' && value ? value : null;
+    const validUntil = rows[0]?.valid_until;
+    if (typeof validUntil === 'number') sessionValidUntil = validUntil;
   };
   return {
     actor,
@@ -127,6 +134,9 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
     },
     get gated() {
       return gated;
+    },
+    get sessionValidUntil() {
+      return sessionValidUntil;
     },
     get attached() {
       return attached;

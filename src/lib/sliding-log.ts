@@ -193,3 +193,53 @@ function roomInMs(rule: LimitRule, log: ExpiryQueue, now: number, cost: number):
   if (cost > rule.limit) return rule.windowMs;
   return Math.max(1, log.at(log.size - rule.limit + cost - 1) - now);
 }
+
+/** The part of a Durable Object's `ctx.storage` a self-sweeping log uses (by shape, as `SqlStore`). */
+export interface LogStorage {
+  sql: SqlStore;
+  setAlarm(time: number): Promise<void>;
+}
+
+/**
+ * The sliding logs of an edge authority, which clean up after themselves: made on first use (an authority that
+ * never counts writes nothing to storage), with an alarm that deletes the entries that have left their window, so
+ * callers gone quiet leave nothing behind. The object's `alarm()` calls `sweep`.
+ */
+export class SweptSlidingLog {
+  private readonly storage: LogStorage;
+  private log: SlidingLog | undefined;
+  /** When the sweep alarm is set to fire, as far as this instance knows (unknown after a restart). */
+  private sweepAt: number | undefined;
+
+  constructor(storage: LogStorage) {
+    this.storage = storage;
+  }
+
+  /** As `SlidingLog.consume`; an admitted request makes sure an alarm will sweep its entries. */
+  consume(rules: readonly LimitRule[], now: number): LimitDecision {
+    const decision = this.opened().consume(rules, now);
+    if (decision.allowed) this.sweepBy(now + Math.max(...rules.map((rule) => rule.windowMs)));
+    return decision;
+  }
+
+  /** Deletes the entries that have left their window; comes back for the rest. */
+  sweep(now: number): void {
+    this.sweepAt = undefined;
+    const next = this.opened().sweep(now);
+    if (next !== undefined && next > now) this.sweepBy(next);
+  }
+
+  private opened(): SlidingLog {
+    this.log ??= new SlidingLog(this.storage.sql);
+    return this.log;
+  }
+
+  /** A set alarm re-arms itself for what remains, so only an instance that knows of none sets one; a failed set leaves none, and the next count tries again. */
+  private sweepBy(time: number): void {
+    if (this.sweepAt !== undefined) return;
+    this.sweepAt = time;
+    this.storage.setAlarm(time).catch(() => {
+      this.sweepAt = undefined;
+    });
+  }
+}

@@ -28,10 +28,15 @@ export async function gated<E extends AppEnv>(c: Context<E>, scoped: ScopedDatab
 }
 
 /**
- * The gated handle of a route that acts as a signed-in user outside any org (user and platform-admin kinds).
+ * The caller of a route that acts as a signed-in user outside any org (user and platform-admin kinds):
  * `authenticate({ allow: ['user'] })` has refused API keys already; this narrows the type, and holds on its own.
  */
-export function userHandle<E extends AppEnv>(c: Context<E>, actor: Actor, gate: Gate): { actor: UserActor; scoped: ScopedDatabase<UserActor> } {
+export function asUser(actor: Actor): UserActor {
   if (actor.type !== 'user') throw new ApiError('FORBIDDEN', 'API keys cannot be used here.');
-  return { actor, scoped: createScopedDatabase(requestDatabase(c), actor, requestMeta(c), gate) };
+  return actor;
+}
+
+/** The gated handle of such a route. `admitted`: the user's edge authority knows the session live (middleware/user-admission.ts). */
+export function userHandle<E extends AppEnv>(c: Context<E>, actor: UserActor, gate: Gate, admitted?: { role: null }): ScopedDatabase<UserActor> {
+  return createScopedDatabase(requestDatabase(c), actor, requestMeta(c), gate, admitted);
 }

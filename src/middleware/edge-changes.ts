@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { orgAuthorityFor } from '../../durable-objects/org-authority/index.ts';
+import { userAuthorityFor } from '../../durable-objects/user-authority/index.ts';
 import type { AppEnv } from '../env.ts';
 import { describeError, log } from '../lib/log.ts';
 import { orgIdsOfUser } from '../services/sessions.ts';
@@ -28,14 +29,19 @@ export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string
   await reported;
 }
 
-async function tellAuthority(env: Env, orgId: string, kind: 'grants' | 'data'): Promise<void> {
+function tellAuthority(env: Env, orgId: string, kind: 'grants' | 'data'): Promise<void> {
+  return retriedOnce(() => orgAuthorityFor(env, orgId).changed(kind), { orgId, kind });
+}
+
+/** Tells an authority of a committed write: retried once, then logged (what it holds then expires within its maximum age, 10 min). */
+async function retriedOnce(tell: () => Promise<unknown>, context: Record<string, unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await orgAuthorityFor(env, orgId).changed(kind);
+      await tell();
       return;
     } catch (error) {
       if (attempt === 2) {
-        log('error', 'edge authority not told of a committed write', { orgId, kind, error: describeError(error) });
+        log('error', 'edge authority not told of a committed write', { ...context, error: describeError(error) });
         return;
       }
     }
@@ -43,18 +49,29 @@ async function tellAuthority(env: Env, orgId: string, kind: 'grants' | 'data'): 
 }
 
 /**
- * After a user-level write that ended or granted access in these orgs (a logout, revoked sessions, a new
- * password, a deactivated account, an accepted invitation): tells each org's authority before the response
- * leaves. The writes return the org ids in their own round trip; each handler that makes such a write calls
- * this, and test/integration/edge-authority.test.ts holds every one of them to it.
+ * After a user-level write that changed a user's access in these orgs (an accepted invitation, an org's limits):
+ * tells each org's authority before the response leaves.
  */
 export async function reportGrantsChanged<E extends AppEnv>(c: Context<E>, orgIds: readonly string[]): Promise<void> {
   await Promise.all(orgIds.map((orgId) => reportWrite(c, orgId, 'grants')));
 }
 
-/** As `reportGrantsChanged`, for a write that knows only the user (a reused refresh token): one more round trip. Answers the orgs. */
-export async function reportUserWrite<E extends AppEnv>(c: Context<E>, userId: string): Promise<string[]> {
+/**
+ * After a write that ended sessions of `userId` (a logout, revoked sessions, a new password, a deactivated account):
+ * tells the user's own edge authority (durable-objects/user-authority) and each of their orgs' before the response
+ * leaves. The writes return the org ids in their own round trip; each handler that makes such a write calls this,
+ * and test/integration/edge-authority.test.ts and user-authority.test.ts hold every one of them to it.
+ */
+export async function reportSessionsEnded<E extends AppEnv>(c: Context<E>, userId: string, orgIds: readonly string[]): Promise<void> {
+  const told = retriedOnce(() => userAuthorityFor(c.env, userId).changed(), { userId });
+  // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
+  c.executionCtx.waitUntil(told);
+  await Promise.all([told, reportGrantsChanged(c, orgIds)]);
+}
+
+/** As `reportSessionsEnded`, for a write that knows only the user (a reused refresh token): one more round trip. Answers the orgs. */
+export async function reportUserSessionsEnded<E extends AppEnv>(c: Context<E>, userId: string): Promise<string[]> {
   const orgIds = await orgIdsOfUser(requestDatabase(c), userId);
-  await reportGrantsChanged(c, orgIds);
+  await reportSessionsEnded(c, userId, orgIds);
   return orgIds;
 }

@@ -7,39 +7,43 @@ import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS, type RouteClass } from '../lib
 import { describeError, log } from '../lib/log.ts';
 import { rateLimitHeaders, retryAfterSeconds } from '../lib/rate-limit-headers.ts';
 import type { LimitDecision, LimitRule } from '../lib/sliding-log.ts';
-import type { AuthVariables } from './auth.ts';
 
 const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
 
 /**
- * Limits a caller outside any org, exactly (one RateLimiter object per caller and class): `ip` for anonymous
- * traffic (by the client address Cloudflare gives, `CF-Connecting-IP`), `user` for a signed-in user's own
- * and platform routes (after `authenticate`). Org routes are limited by their org's authority instead
- * (middleware/edge-admission.ts). When the limiter cannot be reached, `auth` routes fail closed (503; or
- * open with RATE_LIMIT_FAIL_MODE_AUTH=open) and the others open; both are logged. Typed for the env of the
- * middleware that composes it (middleware/refresh-sign-in.ts runs it inside its own).
+ * Limits anonymous traffic exactly, per client address (the one Cloudflare gives, `CF-Connecting-IP`) and class:
+ * one RateLimiter object per address. Signed-in users are limited by their own edge authority
+ * (middleware/user-admission.ts), org routes by their org's (middleware/edge-admission.ts). When the limiter
+ * cannot be reached, `auth` routes fail closed (503; or open with RATE_LIMIT_FAIL_MODE_AUTH=open) and the others
+ * open; both are logged. Typed for the env of the middleware that composes it (middleware/refresh-sign-in.ts runs
+ * it inside its own).
  */
-export function callerRateLimit<E extends AppEnv & { Variables: Partial<AuthVariables> } = AppEnv & { Variables: Partial<AuthVariables> }>(
-  scope: 'ip' | 'user',
-  routeClass: RouteClass,
-): MiddlewareHandler<E> {
-  const limit = CALLER_RATE_LIMITS[scope][routeClass];
+export function ipRateLimit<E extends AppEnv = AppEnv>(routeClass: RouteClass): MiddlewareHandler<E> {
+  const limit = CALLER_RATE_LIMITS.ip[routeClass];
   if (limit === undefined) return async function notLimited(_, next) {
     await next();
   };
   const rules = [{ key: routeClass, limit, windowMs: WINDOW_MS }];
-  return async function callerRateLimit(c, next) {
-    const name = scope === 'ip' ? `ip:${clientAddress(c)}` : `user:${c.var.actor?.id ?? ''}`;
-    const closed = routeClass === 'auth' && c.var.config.RATE_LIMIT_FAIL_MODE_AUTH === 'closed';
-    const decision = await limitOrUnreachable(c.env, name, rules, { scope, routeClass, failing: closed ? 'closed' : 'open' });
+  return async function ipRateLimit(c, next) {
+    const decision = await limitOrUnreachable(c.env, `ip:${clientAddress(c)}`, rules, { scope: 'ip', routeClass, failing: failMode(c, routeClass) });
     if (!decision) {
-      if (closed) throw new ApiError('SERVICE_UNAVAILABLE', 'Sign-in is briefly unavailable. Retry shortly.', undefined, { 'Retry-After': '1' });
+      failOpenOrThrow(c, routeClass);
       return next();
     }
     if (!decision.allowed) throw rateLimited(routeClass, decision);
     setRateLimitHeaders(c, routeClass, decision);
     await next();
   };
+}
+
+/** How a request of `routeClass` fails when its limiter cannot be reached: `auth` closed (unless configured open), the rest open. */
+export function failMode<E extends AppEnv>(c: Context<E>, routeClass: RouteClass): 'open' | 'closed' {
+  return routeClass === 'auth' && c.var.config.RATE_LIMIT_FAIL_MODE_AUTH === 'closed' ? 'closed' : 'open';
+}
+
+/** The limiter could not be reached (and that is logged): returns to go on unlimited, or throws the 503 of a class that fails closed. */
+export function failOpenOrThrow<E extends AppEnv>(c: Context<E>, routeClass: RouteClass): void {
+  if (failMode(c, routeClass) === 'closed') throw new ApiError('SERVICE_UNAVAILABLE', 'Sign-in is briefly unavailable. Retry shortly.', undefined, { 'Retry-After': '1' });
 }
 
 /** One exact check on the RateLimiter named `name`; undefined when it cannot be reached (logged with `context`). */

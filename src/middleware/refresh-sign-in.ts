@@ -4,7 +4,7 @@ import { ApiError } from '../errors.ts';
 import { sessionOfRefreshToken } from '../services/sessions.ts';
 import { authenticate, type AuthVariables } from './auth.ts';
 import { requestDatabase } from './database.ts';
-import { callerRateLimit } from './rate-limit.ts';
+import { ipRateLimit } from './rate-limit.ts';
 
 type SignInEnv = KindEnv<AuthVariables>;
 
@@ -31,7 +31,7 @@ export interface RefreshTokenSignIn {
  */
 export function accessTokenOrRefreshToken(signIn: RefreshTokenSignIn): MiddlewareHandler<SignInEnv> {
   const byHeader = authenticate({ allow: ['user'] });
-  const limitPerIp = callerRateLimit<SignInEnv>('ip', 'auth');
+  const limitPerIp = ipRateLimit<SignInEnv>('auth');
   return async function accessTokenOrRefreshToken(c, next) {
     const token = signIn.token(c);
     if (token === undefined || hasCredentialHeader(c)) return byHeader(c, next);

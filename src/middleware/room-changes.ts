@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { DisconnectTarget, ServerEvent } from '../../durable-objects/room/index.ts';
 import type { AppEnv } from '../env.ts';
-import { reportUserWrite } from './edge-changes.ts';
+import { reportUserSessionsEnded } from './edge-changes.ts';
 import { disconnectFromRooms, EVENTS_ROOM, projectRoomsGone, publishToRoom, type DISCONNECTS } from '../services/rooms.ts';
 
 // What handlers tell realtime rooms (services/rooms.ts), in one line each: domain events after the response
@@ -45,10 +45,10 @@ export function orgDeleted<E extends AppEnv>(c: Context<E>, orgId: string): Prom
 }
 
 /**
- * A refresh token was reused, so its session was revoked: the orgs' authorities hear of it (`reportUserWrite`)
+ * A refresh token was reused, so its session was revoked: the authorities hear of it (`reportUserSessionsEnded`)
  * and the session's sockets close (4001), before the 401 leaves.
  */
 export async function refreshTokenReused<E extends AppEnv>(c: Context<E>, userId: string, sessionId: string | null): Promise<void> {
-  const orgIds = await reportUserWrite(c, userId);
+  const orgIds = await reportUserSessionsEnded(c, userId);
   if (sessionId) await disconnectFromRooms(c.env, orgIds, { sessionId }, 'revoked');
 }

@@ -1,7 +1,9 @@
 import type { MiddlewareHandler } from 'hono';
 import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
-import { gated, userHandle } from './database.ts';
+import type { RouteClass } from '../lib/limits.ts';
+import { asUser, gated, userHandle } from './database.ts';
+import { admitUser } from './user-admission.ts';
 
 export type UserScopeVariables = {
   actor: UserActor;
@@ -10,15 +12,19 @@ export type UserScopeVariables = {
 };
 
 /**
- * The authorization of user routes (a signed-in user acting for themself, in no org): hands the route
- * a database gated on the caller's session, so logout and deactivation act at once. Runs after
- * `authenticate`; API keys are refused.
+ * The authorization of user routes (a signed-in user acting for themself, in no org): counts the request against
+ * the user's own limit and hands the route a database gated on the caller's session, so logout and deactivation
+ * act at once. A session the user's edge authority knows live needs no gate of its own (a batch still carries it,
+ * for row-level security). Runs after `authenticate`; API keys are refused.
  */
-export function userScope(): MiddlewareHandler<KindEnv<UserScopeVariables>> {
+export function userScope(routeClass: RouteClass): MiddlewareHandler<KindEnv<UserScopeVariables>> {
   return async function userScope(c, next) {
-    const { actor, scoped } = userHandle(c, c.var.actor, { kind: 'user' });
+    const actor = asUser(c.var.actor);
+    const admission = await admitUser(c, actor, routeClass);
+    const scoped = userHandle(c, actor, { kind: 'user' }, admission.live ? { role: null } : undefined);
     c.set('actor', actor);
     c.set('account', scoped);
     await gated(c, scoped, next);
+    await admission.settle(scoped);
   };
 }

@@ -17,7 +17,7 @@ import { idempotency } from '../middleware/idempotency.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
 import { platformScope, type PlatformScopeVariables } from '../middleware/platform-scope.ts';
-import { callerRateLimit } from '../middleware/rate-limit.ts';
+import { ipRateLimit } from '../middleware/rate-limit.ts';
 import { authenticateSocket } from '../middleware/socket-auth.ts';
 import { unscoped } from '../middleware/unscoped.ts';
 import { recordUsage } from '../middleware/usage.ts';
@@ -212,8 +212,7 @@ export function userRoute<const R extends KindConfig>(config: R, signIn?: UserSi
     middleware: [
       ...jsonBodies(),
       signIn?.authenticate ?? authenticate({ allow: ['user'] }),
-      callerRateLimit('user', routeClass),
-      userScope(),
+      userScope(routeClass),
       flagPolicy(config),
       queryPolicy(config),
       writes.middleware,
@@ -235,7 +234,7 @@ export function platformRoute<const R extends KindConfig>(config: R) {
     'x-route-kind': 'platform-admin',
     'x-rate-limit-class': routeClass,
     security: [{ bearerAuth: [] }] as Array<Record<string, string[]>>,
-    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), callerRateLimit('user', routeClass), platformScope(), flagPolicy(config), queryPolicy(config), writes.middleware] as const,
+    middleware: [...jsonBodies(), authenticate({ allow: ['user'] }), platformScope(routeClass), flagPolicy(config), queryPolicy(config), writes.middleware] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...writes.responses }, writes.own(config.responses)),
   });
 }
@@ -246,14 +245,14 @@ export function platformRoute<const R extends KindConfig>(config: R) {
  * gated handle for its own records only; the caller's grant is checked live (`callerScope`) before the
  * response leaves.
  */
-export function callerRoute<const R extends KindConfig>(config: R) {
-  const [routeClass, route] = classify(config, 'write');
+export function callerRoute<const R extends KindConfig<OrgRouteClass>>(config: R) {
+  const [routeClass, route] = classify<OrgRouteClass, R>(config, 'write');
   return createRoute({
     ...route,
     'x-route-kind': 'caller',
     'x-rate-limit-class': routeClass,
     security,
-    middleware: [...jsonBodies(), authenticate(), callerRateLimit('user', routeClass), callerScope(), flagPolicy(config), queryPolicy(config)] as const,
+    middleware: [...jsonBodies(), authenticate(), callerScope(routeClass), flagPolicy(config), queryPolicy(config)] as const,
     responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
   });
 }
@@ -267,7 +266,7 @@ export function publicRoute<const R extends Omit<RouteConfig, 'middleware'> & { 
     ...route,
     'x-route-kind': 'public',
     'x-rate-limit-class': routeClass,
-    middleware: [callerRateLimit('ip', routeClass), ...bodies, unscoped(), queryPolicy(config)] as const,
+    middleware: [ipRateLimit(routeClass), ...bodies, unscoped(), queryPolicy(config)] as const,
     // Anonymous reads are not limited per IP (src/lib/limits.ts), so they never answer 429.
     responses: withErrors(CALLER_RATE_LIMITS.ip[routeClass] === undefined ? withoutRateLimit : commonErrorResponses, config.responses),
   });

@@ -51,6 +51,13 @@ async function expectWarm(path: string, auth: Credential) {
   expect(await roundTrips(async () => expect((await api(path, { auth })).headers.get('x-cache')).toBe('HIT'))).toBe(0);
 }
 
+/** The same for the user's own edge authority (durable-objects/user-authority): the flags, with no Postgres. */
+async function expectWarmSession(auth: Credential) {
+  expect((await api(FLAGS, { auth })).status).toBe(200);
+  expect(await roundTrips(async () => expect((await api(FLAGS, { auth })).status).toBe(200))).toBe(0);
+}
+const FLAGS = '/api/v1/flags';
+
 async function signIn(user: TestUser): Promise<{ accessToken: string; refreshToken: string }> {
   const response = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
   expect(response.status).toBe(200);
@@ -61,14 +68,16 @@ async function memberOf(org: TestOrg, role: 'admin' | 'member' | 'viewer' = 'mem
   return createMember(org, role);
 }
 
-describe('revocation is immediate at the edge', () => {
+describe('revocation is immediate at the edge (the org\'s authority and the user\'s own)', () => {
   it('logout: the next request with the same access token is 401', async () => {
     const { org, path } = await warmProject();
     const member = await memberOf(org);
     const { accessToken } = await signIn(member);
     await expectWarm(path, { token: accessToken });
+    await expectWarmSession({ token: accessToken });
     expect((await api('/api/v1/auth/logout', { method: 'POST', auth: { token: accessToken } })).status).toBe(204);
     expect((await api(path, { auth: { token: accessToken } })).status).toBe(401);
+    expect((await api(FLAGS, { auth: { token: accessToken } })).status).toBe(401);
   });
 
   it('revoking a session from another one', async () => {
@@ -76,9 +85,13 @@ describe('revocation is immediate at the edge', () => {
     const member = await memberOf(org);
     await expectWarm(path, member);
     const other = await signIn(member);
+    await expectWarmSession(member);
+    await expectWarmSession({ token: other.accessToken });
     expect((await api(`/api/v1/me/sessions/${member.sessionId}`, { method: 'DELETE', auth: { token: other.accessToken } })).status).toBe(204);
     expect((await api(path, { auth: member })).status).toBe(401);
+    expect((await api(FLAGS, { auth: member })).status).toBe(401);
     expect((await api(path, { auth: { token: other.accessToken } })).status).toBe(200);
+    expect((await api(FLAGS, { auth: { token: other.accessToken } })).status).toBe(200);
   });
 
   it('deactivating the account', async () => {
@@ -87,18 +100,22 @@ describe('revocation is immediate at the edge', () => {
     const second = await signIn(member);
     await expectWarm(path, member);
     await expectWarm(path, { token: second.accessToken });
+    await expectWarmSession({ token: second.accessToken });
     expect((await api(`/api/v1/users/${member.id}`, { method: 'DELETE', auth: member })).status).toBe(204);
     expect((await api(path, { auth: { token: second.accessToken } })).status).toBe(401);
+    expect((await api(FLAGS, { auth: { token: second.accessToken } })).status).toBe(401);
   });
 
   it('a password reset ends every session', async () => {
     const { org, path } = await warmProject();
     const member = await memberOf(org);
     await expectWarm(path, member);
+    await expectWarmSession(member);
     expect((await api('/api/v1/auth/forgot-password', { body: { email: member.email } })).status).toBe(202);
     const token = await resetToken(member.email);
     expect((await api('/api/v1/auth/reset-password', { body: { token, password: 'another correct horse battery' } })).status).toBe(204);
     expect((await api(path, { auth: member })).status).toBe(401);
+    expect((await api(FLAGS, { auth: member })).status).toBe(401);
   });
 
   it('a reused refresh token revokes its session', async () => {
@@ -106,6 +123,7 @@ describe('revocation is immediate at the edge', () => {
     const member = await memberOf(org);
     const tokens = await signIn(member);
     await expectWarm(path, { token: tokens.accessToken });
+    await expectWarmSession({ token: tokens.accessToken });
     const refresh = (refreshToken: string) => api('/api/v1/auth/refresh', { body: { refreshToken } });
     const first = await refresh(tokens.refreshToken);
     expect(first.status).toBe(200);
@@ -113,6 +131,7 @@ describe('revocation is immediate at the edge', () => {
     expect((await refresh(next.refreshToken)).status).toBe(200);
     expect((await refresh(tokens.refreshToken)).status).toBe(401); // reuse of a spent token: theft, the session ends
     expect((await api(path, { auth: { token: tokens.accessToken } })).status).toBe(401);
+    expect((await api(FLAGS, { auth: { token: tokens.accessToken } })).status).toBe(401);
   });
 
   it('removing a member, and changing a role', async () => {

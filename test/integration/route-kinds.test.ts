@@ -5,7 +5,7 @@ import { createApp } from '../../src/app.ts';
 import { platformAdmins, sessions } from '../../src/db/schema/index.ts';
 import { jsonContent } from '../../src/lib/envelope.ts';
 import { orgRoute, platformRoute, publicRoute, streamRoute, userRoute } from '../../src/routes/route-kinds.ts';
-import { createApiKey, createMember, createOrg, createUser, ownerDb, type Credential } from '../helpers/factories.ts';
+import { api, createApiKey, createMember, createOrg, createUser, ownerDb, type Credential } from '../helpers/factories.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
 import { env, request } from '../helpers/worker.ts';
 
@@ -118,10 +118,15 @@ describe('gated route kinds fail closed', () => {
     expect(await env.CACHE.get(ranKey(org.id, 'upload'))).toBe(String('raw bytes, not JSON'.length));
   });
 
-  it('a user route that queries nothing refuses a logged-out session', async () => {
+  it('a user route that queries nothing refuses a logged-out session: the gate runs after it, unless the user\'s authority holds the session live', async () => {
+    const revoked = await createUser();
+    await ownerDb.http.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, revoked.sessionId));
+    expect((await get('/api/v1/test/me/noop', revoked)).status).toBe(401);
+    // Held live once the gate has admitted it; a logout through the app drops it before it answers.
     const user = await createUser();
     expect((await get('/api/v1/test/me/noop', user)).status).toBe(200);
-    await ownerDb.http.update(sessions).set({ revokedAt: new Date() }).where(eq(sessions.id, user.sessionId));
+    expect(await roundTrips(async () => expect((await get('/api/v1/test/me/noop', user)).status).toBe(200))).toBe(0);
+    expect((await api('/api/v1/auth/logout', { method: 'POST', auth: user })).status).toBe(204);
     expect((await get('/api/v1/test/me/noop', user)).status).toBe(401);
   });
 

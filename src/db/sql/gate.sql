@@ -23,6 +23,14 @@ BEGIN
   PERFORM set_config('app.org_id', coalesce(p_org::text, ''), true);
 END $$;
 
+-- When the caller's session ends (ms since the epoch), read beside app_enter_user by the user gate statement: the
+-- user's edge authority (durable-objects/user-authority) holds the session live until then at most. The statement
+-- fails whenever the gate refuses, so this answers only for a session the gate has just admitted.
+CREATE OR REPLACE FUNCTION app_session_valid_until(p_actor jsonb) RETURNS double precision LANGUAGE sql STABLE AS $$
+  SELECT floor(extract(epoch FROM s.expires_at) * 1000)::double precision FROM sessions s
+  WHERE s.id = (p_actor->>'sessionId')::uuid AND s.user_id = (p_actor->>'id')::uuid
+$$;
+
 -- Enters org p_org as p_actor and checks the permission the route needs:
 --   p_org_roles      org roles that hold it;
 --   p_project        the project the route acts on, if any (must exist in the org);

@@ -6,7 +6,7 @@ import { createAccount, logIn, signUpQuietly } from '../../services/accounts.ts'
 import { beginLogin } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import { revokeSession, rotateRefreshToken } from '../../services/sessions.ts';
-import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { reportSessionsEnded } from '../../middleware/edge-changes.ts';
 import { disconnectSockets, refreshTokenReused } from '../../middleware/room-changes.ts';
 import { notify } from '../../middleware/notify.ts';
 import { toProfile } from '../users/users.schemas.ts';
@@ -89,7 +89,7 @@ export const logoutHandler: RouteHandler<typeof logout> = async (c) => {
   // The cookie's sign-in has checked it already; a bearer request may send it too, and then it must be `1`.
   checkCsrf(c, undefined);
   const { orgIds } = await revokeSession(c.var.account, c.var.actor.sessionId, 'logout');
-  await reportGrantsChanged(c, orgIds);
+  await reportSessionsEnded(c, c.var.actor.id, orgIds);
   await disconnectSockets(c, orgIds, { sessionId: c.var.actor.sessionId }, 'revoked');
   return c.body(null, 204, presentedRefreshCookie(c) === undefined ? {} : clearRefreshCookie);
 };

@@ -3,7 +3,7 @@ import { describeError, log } from '../../lib/log.ts';
 import { mayEmail } from '../../services/auth-throttle.ts';
 import { enqueueJob } from '../../services/jobs.ts';
 import type { forgotPasswordRoute, resendVerificationRoute, resetPasswordRoute, verifyEmailRoute } from './email-flows.routes.ts';
-import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { reportSessionsEnded } from '../../middleware/edge-changes.ts';
 import { disconnectSockets } from '../../middleware/room-changes.ts';
 import { notify } from '../../middleware/notify.ts';
 import { issuePasswordReset, issueVerification, resetPassword, verifyEmail } from '../../services/email-tokens.ts';
@@ -46,7 +46,7 @@ export const forgotPasswordHandler: RouteHandler<typeof forgotPasswordRoute> = a
 export const resetPasswordHandler: RouteHandler<typeof resetPasswordRoute> = async (c) => {
   const { token, password } = c.req.valid('json');
   const { orgIds, userId } = await resetPassword(c.var.unscopedDb, token, password);
-  await reportGrantsChanged(c, orgIds);
+  await reportSessionsEnded(c, userId, orgIds);
   await disconnectSockets(c, orgIds, { userId }, 'revoked');
   notify(c, { type: 'security.password_changed', userId });
   return c.body(null, 204);

@@ -4,7 +4,7 @@ import { deactivateAccount, relationTo, selectProfile, updateProfile } from '../
 import type { ScopedDatabase, UserActor } from '../../db/tenant.ts';
 import type { deactivateUser, getMe, getUser, replaceUser, updateUser } from './users.routes.ts';
 import { toProfile, toPublicUser } from './users.schemas.ts';
-import { reportGrantsChanged } from '../../middleware/edge-changes.ts';
+import { reportSessionsEnded } from '../../middleware/edge-changes.ts';
 import { disconnectSockets } from '../../middleware/room-changes.ts';
 
 const sessionEnded = () => new ApiError('UNAUTHORIZED', 'Your session is no longer valid. Sign in again.');
@@ -55,7 +55,7 @@ export const deactivateUserHandler: RouteHandler<typeof deactivateUser> = async 
   const { id } = c.req.valid('param');
   if (id !== c.var.actor.id) return refuseOthers(c.var.account, id);
   const { orgIds } = await deactivateAccount(c.var.account);
-  await reportGrantsChanged(c, orgIds);
+  await reportSessionsEnded(c, id, orgIds);
   await disconnectSockets(c, orgIds, { userId: id }, 'revoked');
   return c.body(null, 204);
 };

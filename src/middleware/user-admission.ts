@@ -1,0 +1,50 @@
+import type { Context } from 'hono';
+import { userAuthorityFor, type UserAdmitResult, type UserAuthorityStub } from '../../durable-objects/user-authority/index.ts';
+import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
+import type { AppEnv } from '../env.ts';
+import type { RouteClass } from '../lib/limits.ts';
+import { describeError, log } from '../lib/log.ts';
+import { failMode, failOpenOrThrow, rateLimited, setRateLimitHeaders } from './rate-limit.ts';
+
+/** What a signed-in user's own route learned from the user's edge authority (durable-objects/user-authority). */
+export interface UserAdmission {
+  /** The session is known live: the route needs the gate in Postgres only for the data it reads there. */
+  live: boolean;
+  /** After the route has run: a session the gate admitted in Postgres is handed to the authority, so the next request is warm. */
+  settle(scoped: ScopedDatabase): Promise<void>;
+}
+
+const cold: UserAdmission = { live: false, settle: async () => {} };
+
+/**
+ * Counts a signed-in user's request against their own limit (CALLER_RATE_LIMITS.user; 429 when spent) and asks
+ * whether their session is known live, in one call to the user's edge authority: with a warm session, a route
+ * that reads nothing from Postgres (the flags evaluated for the caller) costs no round trip. When the authority
+ * cannot be reached, the request goes on to the Postgres gate unlimited (an `auth` class fails closed), logged.
+ */
+export async function admitUser<E extends AppEnv>(c: Context<E>, actor: UserActor, routeClass: RouteClass): Promise<UserAdmission> {
+  let authority: UserAuthorityStub;
+  let result: UserAdmitResult;
+  try {
+    authority = userAuthorityFor(c.env, actor.id);
+    result = await authority.admit({ sessionId: actor.sessionId, routeClass });
+  } catch (error) {
+    log('error', 'user authority unreachable: the gate decides in Postgres, not rate limited', { routeClass, failing: failMode(c, routeClass), error: describeError(error) });
+    failOpenOrThrow(c, routeClass);
+    return cold;
+  }
+  if (result.decision && !result.decision.allowed) throw rateLimited(routeClass, result.decision);
+  if (result.decision) setRateLimitHeaders(c, routeClass, result.decision);
+  if (result.live) return { live: true, settle: cold.settle };
+  return {
+    live: false,
+    async settle(scoped) {
+      const validUntil = scoped.sessionValidUntil;
+      if (validUntil === undefined) return;
+      // Before the response: the caller's next request, wherever it lands, finds the session warm.
+      await authority.fill(result.sessionEpoch, actor.sessionId, validUntil).catch((error: unknown) => {
+        log('error', 'user authority not given a confirmed session: its next request asks Postgres again', { error: describeError(error) });
+      });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { userAuthorityFor } from '../../durable-objects/user-authority/index.ts';
+import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
+import { SlidingLog } from '../../src/lib/sliding-log.ts';
+import { api, createApiKey, createOrg, createPlatformAdmin, createUser, json, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
+import { roundTrips } from '../helpers/round-trips.ts';
+import { env, request } from '../helpers/worker.ts';
+
+// The user's edge authority (durable-objects/user-authority) decides whether a session is live on the user's own
+// routes, and counts the user's limit there. Revocation through it is held to "immediate" beside the org's
+// authority in edge-authority.test.ts; these tests hold the rest: no Postgres when warm, a raced fill never kept,
+// one limit across the kinds, and failing open.
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const FLAGS = '/api/v1/flags';
+const READ_LIMIT = CALLER_RATE_LIMITS.user.read ?? 0;
+
+describe('the user routes at the edge', () => {
+  it('the flags evaluated for a signed-in user cost no Postgres round trip once the session is warm; the cold request one', async () => {
+    const user = await createUser();
+    expect(await roundTrips(async () => expect((await api(FLAGS, { auth: user })).status).toBe(200))).toBe(1);
+    expect(await roundTrips(async () => expect((await api(FLAGS, { auth: user })).status).toBe(200))).toBe(0);
+  });
+
+  it('the same with an API key: its org\'s authority admits it, as on the org\'s own routes', async () => {
+    const org = await createOrg(await createUser());
+    const { key } = await createApiKey(org, { scopes: ['projects:read'] });
+    expect((await api(FLAGS, { auth: { apiKey: key } })).status).toBe(200);
+    expect(await roundTrips(async () => expect((await api(FLAGS, { auth: { apiKey: key } })).status).toBe(200))).toBe(0);
+  });
+
+  it('a user route that reads Postgres still sends its gate with the work: one round trip, warm or cold', async () => {
+    const user = await createUser();
+    expect(await roundTrips(async () => expect((await api('/api/v1/me', { auth: user })).status).toBe(200))).toBe(1);
+    expect(await roundTrips(async () => expect((await api('/api/v1/me', { auth: user })).status).toBe(200))).toBe(1);
+  });
+
+  it('ending every session at once (keeping the current one) acts on the very next request', async () => {
+    const user = await createUser();
+    const login = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
+    const { accessToken } = (await json<{ data: { tokens: { accessToken: string } } }>(login)).data.tokens;
+    for (const auth of [user, { token: accessToken }]) {
+      expect((await api(FLAGS, { auth })).status).toBe(200);
+      expect(await roundTrips(async () => expect((await api(FLAGS, { auth })).status).toBe(200))).toBe(0);
+    }
+    expect((await api('/api/v1/me/sessions?keepCurrent=true', { method: 'DELETE', auth: { token: accessToken } })).status).toBe(204);
+    expect((await api(FLAGS, { auth: user })).status).toBe(401);
+    expect((await api(FLAGS, { auth: { token: accessToken } })).status).toBe(200);
+  });
+
+  it('a session confirmed before a change is never kept after it: a fill carrying the old epoch is dropped', async () => {
+    const authority = userAuthorityFor(env, crypto.randomUUID());
+    const sessionId = crypto.randomUUID();
+    const { sessionEpoch, live } = await authority.admit({ sessionId, routeClass: 'read' });
+    expect(live).toBe(false);
+    await authority.changed(); // a logout committed while the gate's answer was on its way
+    await authority.fill(sessionEpoch, sessionId, null);
+    expect((await authority.admit({ sessionId, routeClass: 'read' })).live).toBe(false);
+    const fresh = await authority.admit({ sessionId, routeClass: 'read' });
+    await authority.fill(fresh.sessionEpoch, sessionId, null);
+    expect((await authority.admit({ sessionId, routeClass: 'read' })).live).toBe(true);
+  });
+
+  it('a session is held only until it ends', async () => {
+    const authority = userAuthorityFor(env, crypto.randomUUID());
+    const sessionId = crypto.randomUUID();
+    const { sessionEpoch } = await authority.admit({ sessionId, routeClass: 'read' });
+    await authority.fill(sessionEpoch, sessionId, Date.now() + 50);
+    expect((await authority.admit({ sessionId, routeClass: 'read' })).live).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect((await authority.admit({ sessionId, routeClass: 'read' })).live).toBe(false);
+  });
+
+  it('one limit per user and class across the user, caller and platform kinds: spent, each answers 429; another class goes on', async () => {
+    const admin = await createPlatformAdmin();
+    // The user's read and admin budgets, spent before their first request (the object loads its log from storage).
+    await runInDurableObject(userAuthorityFor(env, admin.id), (_, state) => {
+      const log = new SlidingLog(state.storage.sql);
+      for (const [key, limit] of Object.entries({ read: READ_LIMIT, admin: CALLER_RATE_LIMITS.user.admin ?? 0 })) {
+        log.consume([{ key, limit, windowMs: RATE_WINDOW_SECONDS * 1000 }], Date.now(), limit);
+      }
+    });
+    // A caller route, a user route (both `read`) and a platform route (`admin`).
+    for (const [path, policy] of [[FLAGS, 'read'], ['/api/v1/me', 'read'], ['/api/v1/admin/flags', 'admin']] as const) {
+      const response = await api(path, { auth: admin });
+      expect(response.status, path).toBe(429);
+      const { error } = await json<{ error: { code: string; details: { policy: { name: string; limit: number } } } }>(response);
+      expect(error).toMatchObject({ code: 'RATE_LIMITED', details: { policy: { name: policy, limit: CALLER_RATE_LIMITS.user[policy] } } });
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    const write = await api('/api/v1/me/sessions?keepCurrent=true', { method: 'DELETE', auth: admin });
+    expect(write.status).toBe(204);
+    expect(write.headers.get('ratelimit-policy')).toBe(`"write";q=${CALLER_RATE_LIMITS.user.write};w=${RATE_WINDOW_SECONDS}`);
+  });
+
+  it('an admitted request carries its RateLimit fields, counted per user across sessions', async () => {
+    const user = await createUser();
+    const first = await api(FLAGS, { auth: user });
+    const login = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
+    const { accessToken } = (await json<{ data: { tokens: { accessToken: string } } }>(login)).data.tokens;
+    const second = await api(FLAGS, { auth: { token: accessToken } });
+    expect(first.headers.get('ratelimit')).toMatch(new RegExp(`^"read";r=${READ_LIMIT - 1};t=\\d+$`));
+    expect(second.headers.get('ratelimit')).toMatch(new RegExp(`^"read";r=${READ_LIMIT - 2};t=\\d+$`));
+  });
+
+  it('fails open to the Postgres gate when the authority cannot be reached, and logs it; a dead session is still refused', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const broken = { ...env, USER_AUTHORITY: env.CACHE } as unknown as Env;
+    const user = await createUser();
+    const response = await request(FLAGS, { headers: { authorization: `Bearer ${user.accessToken}` } }, { bindings: broken });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('ratelimit')).toBeNull();
+    expect(errors.mock.calls.some(([line]) => String(line).includes('user authority unreachable'))).toBe(true);
+    await logOut(user);
+    const refused = await request(FLAGS, { headers: { authorization: `Bearer ${user.accessToken}` } }, { bindings: broken });
+    expect(refused.status).toBe(401);
+  });
+});
+
+async function logOut(user: TestUser): Promise<void> {
+  expect((await api('/api/v1/auth/logout', { method: 'POST', auth: user })).status).toBe(204);
+}
