@@ -15,10 +15,9 @@ const WINDOW_MS = RATE_WINDOW_SECONDS * 1000;
  * one RateLimiter object per address. Signed-in users are limited by their own edge authority
  * (middleware/user-admission.ts), org routes by their org's (middleware/edge-admission.ts). When the limiter
  * cannot be reached, `auth` routes fail closed (503; or open with RATE_LIMIT_FAIL_MODE_AUTH=open) and the others
- * open; both are logged. Typed for the env of the middleware that composes it (middleware/refresh-sign-in.ts runs
- * it inside its own).
+ * open; both are logged.
  */
-export function ipRateLimit<E extends AppEnv = AppEnv>(routeClass: RouteClass): MiddlewareHandler<E> {
+export function ipRateLimit(routeClass: RouteClass): MiddlewareHandler<AppEnv> {
   const limit = CALLER_RATE_LIMITS.ip[routeClass];
   if (limit === undefined) return async function notLimited(_, next) {
     await next();
@@ -69,9 +68,9 @@ export function rateLimited(policy: string, decision: LimitDecision, scope?: Lim
   return new ApiError('RATE_LIMITED', message, details, { ...rateLimitHeaders(policy, { ...decision, remaining: 0 }, WINDOW_MS), 'Retry-After': String(retryAfter) });
 }
 
-/** Publishes an admitted request's limit state (IETF `RateLimit-Policy` / `RateLimit`). */
-export function setRateLimitHeaders<E extends AppEnv>(c: Context<E>, routeClass: RouteClass, decision: LimitDecision): void {
-  for (const [header, value] of Object.entries(rateLimitHeaders(routeClass, decision, WINDOW_MS))) c.header(header, value);
+/** Publishes an admitted request's limit state (IETF `RateLimit-Policy` / `RateLimit`) under `policy` (its route class, usually). */
+export function setRateLimitHeaders<E extends AppEnv>(c: Context<E>, policy: string, decision: LimitDecision): void {
+  for (const [header, value] of Object.entries(rateLimitHeaders(policy, decision, WINDOW_MS))) c.header(header, value);
 }
 
 /** The client's address as Cloudflare's edge saw it; `unknown` off Cloudflare, or for anything not shaped like one (one shared bucket). */

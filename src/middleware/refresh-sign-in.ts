@@ -4,7 +4,8 @@ import { ApiError } from '../errors.ts';
 import { sessionOfRefreshToken } from '../services/sessions.ts';
 import { authenticate, type AuthVariables } from './auth.ts';
 import { requestDatabase } from './database.ts';
-import { ipRateLimit } from './rate-limit.ts';
+import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS } from '../lib/limits.ts';
+import { clientAddress, limitOrUnreachable, rateLimited, setRateLimitHeaders } from './rate-limit.ts';
 
 type SignInEnv = KindEnv<AuthVariables>;
 
@@ -25,19 +26,32 @@ export interface RefreshTokenSignIn {
  * browser app that reloaded, or whose access token expired, holds nothing else). A request with a credential
  * header (`Authorization`, `X-API-Key`) is authenticated by it alone, as on every user route; the token is
  * then never examined, so a session is never revoked on the word of a credential that does not prove it.
- * Without one, the token is admitted (`admit`), limited per client IP as refresh is (it costs a lookup before
- * anyone is known), and must be the current token of a live session (`sessionOfRefreshToken`). Any other token
+ * Without one, the token is admitted (`admit`), limited per client IP (it costs a lookup before anyone is known;
+ * `SIGN_IN_LIMIT`), and must be the current token of a live session (`sessionOfRefreshToken`). Any other token
  * gets the same answer whatever it is (expired, revoked, exchanged, made up): 401 `refresh_token_invalid`.
  */
 export function accessTokenOrRefreshToken(signIn: RefreshTokenSignIn): MiddlewareHandler<SignInEnv> {
   const byHeader = authenticate({ allow: ['user'] });
-  const limitPerIp = ipRateLimit<SignInEnv>('auth');
   return async function accessTokenOrRefreshToken(c, next) {
     const token = signIn.token(c);
     if (token === undefined || hasCredentialHeader(c)) return byHeader(c, next);
     signIn.admit(c);
-    await limitPerIp(c, () => signInWithRefreshToken(c, signIn, token, next));
+    await limitPerIp(c);
+    await signInWithRefreshToken(c, signIn, token, next);
   };
+}
+
+/**
+ * As many lookups per client IP as the auth routes allow, in a bucket of its own, so logins from one address (an
+ * office behind one NAT) never keep its people from signing out; open when the limiter cannot be reached (logged),
+ * since this sign-in only ever ends a session: a guessed token would need 256 random bits.
+ */
+const SIGN_IN_LIMIT = { key: 'refresh-token-sign-in', limit: CALLER_RATE_LIMITS.ip.auth ?? 0, windowMs: RATE_WINDOW_SECONDS * 1000 };
+
+async function limitPerIp(c: Context<SignInEnv>): Promise<void> {
+  const decision = await limitOrUnreachable(c.env, `ip:${clientAddress(c)}`, [SIGN_IN_LIMIT], { scope: 'ip', policy: SIGN_IN_LIMIT.key, failing: 'open' });
+  if (decision && !decision.allowed) throw rateLimited(SIGN_IN_LIMIT.key, decision);
+  if (decision) setRateLimitHeaders(c, SIGN_IN_LIMIT.key, decision);
 }
 
 const hasCredentialHeader = (c: Context<SignInEnv>) => c.req.header('authorization') !== undefined || c.req.header('x-api-key') !== undefined;

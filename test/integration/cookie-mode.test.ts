@@ -1,7 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { refreshTokens, sessions } from '../../src/db/schema/index.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
+import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts';
 import { api, clientAddress, createMember, createOrg, createProject, createUser, json, ownerDb, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { env, request } from '../helpers/worker.ts';
 
@@ -220,12 +222,32 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
       expect(await revokedReasonOf(b.cookie)).toBe('logout');
     });
 
-    it('is limited per client IP as refresh is (the cookie costs a lookup before anyone is known)', async () => {
+    it('is limited per client IP (the cookie costs a lookup before anyone is known), in a bucket of its own', async () => {
       const address = clientAddress();
       const statuses: number[] = [];
       for (let sent = 0; sent < 31; sent++) statuses.push((await logoutWithCookie('not-a-token', { ...browser, 'cf-connecting-ip': address })).status);
       expect(statuses.slice(0, 30).every((status) => status === 401)).toBe(true);
       expect(statuses[30]).toBe(429);
+      const { error } = await json<ErrorBody & { error: { details: { policy: { name: string } } } }>(await logoutWithCookie('not-a-token', { ...browser, 'cf-connecting-ip': address }));
+      expect(error.details.policy.name).toBe('refresh-token-sign-in');
+    });
+
+    it('logins from the same address never keep its people from signing out', async () => {
+      const address = clientAddress();
+      const auth = CALLER_RATE_LIMITS.ip.auth ?? 0;
+      await rateLimiterFor(env, `ip:${address}`).limit([{ key: 'auth', limit: auth, windowMs: RATE_WINDOW_SECONDS * 1000 }], auth);
+      expect((await api('/api/v1/auth/login', { body: { email: 'nobody@example.com', password: 'x'.repeat(12) }, headers: { 'cf-connecting-ip': address } })).status).toBe(429);
+      const { cookie } = await signedIn(await createUser());
+      expect((await logoutWithCookie(cookie, { ...browser, 'cf-connecting-ip': address })).status).toBe(204);
+    });
+
+    it('signs out even when the limiter cannot be reached (it can only end a session), and logs it', async () => {
+      const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+      const { cookie } = await signedIn(await createUser());
+      expect((await logoutWithCookie(cookie, browser, { ...env, RATE_LIMITER: env.CACHE } as unknown as Env)).status).toBe(204);
+      expect(await revokedReasonOf(cookie)).toBe('logout');
+      expect(errors.mock.calls.some(([line]) => String(line).includes('rate limiter unreachable'))).toBe(true);
+      errors.mockRestore();
     });
   });
 
