@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { api, createApiKey, createMember, createOrg, createUser, json } from '../helpers/factories.ts';
-import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
+import { accept, closedWithin, joinRoom, roomTicket, upgrade, withLimits } from '../helpers/room-client.ts';
 
 const orgRoomPath = (orgId: string, roomId = 'general') => `/api/v1/orgs/${orgId}/rooms/${roomId}`;
 
@@ -111,6 +111,26 @@ describe('presence, broadcast, ephemeral', () => {
     expect(resumed.hello.history).toEqual([expect.objectContaining({ id: 3, data: 3 })]);
     expect(resumed.hello.missed).toBe(false);
     for (const socket of [a, fresh, resumed]) socket.ws.close(1000);
+  });
+
+  it('the history keeps the last historyMessages; a resume from before them says missed: true', async () => {
+    const { owner, base } = await tenant();
+    await withLimits({ historyMessages: 2 }, async () => {
+      const a = await joinRoom(base, owner);
+      for (const n of [1, 2, 3]) a.send({ v: 1, type: 'broadcast', data: n });
+      for (const n of [1, 2, 3]) expect(await a.next('broadcast')).toMatchObject({ id: n, data: n });
+      const fresh = await joinRoom(base, owner);
+      expect((fresh.hello.history as Array<{ id: number }>).map((frame) => frame.id)).toEqual([2, 3]);
+      expect(fresh.hello.missed).toBe(false);
+      // Id 1 was dropped: a client that saw nothing after 0 has missed it, one that saw 1 has missed nothing.
+      const behind = await joinRoom(base, owner, { lastId: 0 });
+      expect((behind.hello.history as Array<{ id: number }>).map((frame) => frame.id)).toEqual([2, 3]);
+      expect(behind.hello.missed).toBe(true);
+      const caughtUp = await joinRoom(base, owner, { lastId: 1 });
+      expect((caughtUp.hello.history as Array<{ id: number }>).map((frame) => frame.id)).toEqual([2, 3]);
+      expect(caughtUp.hello.missed).toBe(false);
+      for (const socket of [a, fresh, behind, caughtUp]) socket.ws.close(1000);
+    });
   });
 });
 
