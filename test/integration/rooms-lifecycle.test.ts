@@ -59,6 +59,32 @@ describe('hibernation', () => {
   });
 });
 
+describe('a failing socket', () => {
+  it('a socket whose send throws is skipped during a broadcast; every other socket still gets it', async () => {
+    const { owner, org, base, stub } = await tenant();
+    const member = await createMember(org, 'member');
+    // Connected first, so the room meets it before the others.
+    const broken = await joinRoom(base, member);
+    const a = await joinRoom(base, owner);
+    const b = await joinRoom(base, owner);
+    await runInDurableObject(stub, (_, state) => {
+      for (const ws of state.getWebSockets(`user:${member.id}`)) {
+        ws.send = () => {
+          throw new Error('send failed');
+        };
+      }
+    });
+    expect(await stub.publish({ event: 'note', data: 'to all' })).toMatchObject({ delivered: 2 });
+    expect(await a.next('event')).toMatchObject({ data: 'to all' });
+    expect(await b.next('event')).toMatchObject({ data: 'to all' });
+    a.send({ v: 1, type: 'broadcast', data: 'from a' });
+    expect(await b.next('broadcast')).toMatchObject({ data: 'from a' });
+    expect(await a.next('broadcast')).toMatchObject({ data: 'from a' });
+    expect(broken.frames.filter((frame) => frame.type === 'event' || frame.type === 'broadcast')).toEqual([]);
+    for (const socket of [broken, a, b]) socket.ws.close(1000);
+  });
+});
+
 describe('history retention', () => {
   const stored = (stub: ReturnType<typeof roomFor>) => runInDurableObject(stub, (_, state) => state.storage.sql.exec('SELECT count(*) AS n FROM history').one().n);
   const alarm = (stub: ReturnType<typeof roomFor>) => runInDurableObject(stub, (_, state) => state.storage.getAlarm());
