@@ -3,8 +3,8 @@ import { roomMember } from '../../durable-objects/room/room.schemas.ts';
 import type { Attachment } from '../../durable-objects/room/room-sockets.ts';
 
 // A socket's attachment must survive `serializeAttachment`, whose documented limit was 2,048 bytes (16,384 today).
-// workerd enforces only its own limit (16,384) and reports no size, so the test measures by padding: an attachment
-// that still fits beside 14,336 bytes of padding is under 2,048 bytes itself.
+// workerd enforces only its own limit (16,384; a size appears only in its error's text), so the test measures by
+// padding: an attachment that still fits beside 14,336 bytes of padding is under 2,048 bytes itself.
 const RUNTIME_LIMIT = 16_384;
 const BUDGET = 2_048;
 
