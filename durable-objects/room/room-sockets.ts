@@ -1,6 +1,9 @@
 import { roomMember, type DisconnectTarget, type RoomMember } from './room.schemas.ts';
 
-/** What a socket carries across hibernation (`serializeAttachment`, well under its 16 KiB). */
+/**
+ * What a socket carries across hibernation (`serializeAttachment`): under 2,048 bytes at its largest, the limit Cloudflare
+ * first documented (16,384 bytes today), so it fits either (test/unit/room-attachment.test.ts).
+ */
 export interface Attachment extends RoomMember {
   /** The connection's id, as others see it in presence and `from`. */
   id: string;

@@ -41,12 +41,23 @@ export class RoomStore {
     return frame;
   }
 
-  /** The kept frames after `afterId` (all when undefined), oldest first, and whether older ones were already dropped. */
-  since(afterId: number | undefined): { frames: string[]; missed: boolean } {
-    const from = afterId ?? 0;
-    const frames = this.#sql.exec<{ frame: string }>('SELECT frame FROM history WHERE id > ? ORDER BY id', from).toArray().map((row) => row.frame);
+  /**
+   * The kept frames after `afterId` (all when undefined), oldest first: the newest that fit in `budget` UTF-8 bytes
+   * (each counted with a separating comma). `missed`: a frame after `afterId` is not among them (dropped from the
+   * history, or left out to fit).
+   */
+  since(afterId: number | undefined, budget: number): { frames: string[]; missed: boolean } {
+    const rows = this.#sql.exec<{ frame: string; bytes: number }>('SELECT frame, length(CAST(frame AS BLOB)) AS bytes FROM history WHERE id > ? ORDER BY id DESC', afterId ?? 0).toArray();
+    const frames: string[] = [];
+    let used = 0;
+    for (const row of rows) {
+      used += Number(row.bytes) + 1;
+      if (used > budget) break;
+      frames.push(row.frame);
+    }
     const oldest = this.#sql.exec<{ id: number | null }>('SELECT min(id) AS id FROM history').one().id;
-    return { frames, missed: afterId !== undefined && oldest !== null && oldest > afterId + 1 };
+    const dropped = oldest !== null && afterId !== undefined && oldest > afterId + 1;
+    return { frames: frames.reverse(), missed: afterId !== undefined && (dropped || frames.length < rows.length) };
   }
 
   /** Forgets everything but the directory's list: history, tickets, pending presence and the last activity. */

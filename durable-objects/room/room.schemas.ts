@@ -34,11 +34,17 @@ export const ticketActor = z.discriminatedUnion('type', [
 ]);
 export type TicketActor = z.infer<typeof ticketActor>;
 
+/**
+ * An id a member carries: the app's are UUIDs (36 characters). Bounded so the attachment stays small whatever it is
+ * handed (test/unit/room-attachment.test.ts: a maximal one serializes under 2,048 bytes).
+ */
+const memberId = z.string().max(64).nullable();
+
 /** Who a socket belongs to, as the app admitted it (handed to the room with the upgrade, kept in the attachment). */
 export const roomMember = z.object({
-  userId: z.string().nullable(),
-  keyId: z.string().nullable(),
-  sessionId: z.string().nullable(),
+  userId: memberId,
+  keyId: memberId,
+  sessionId: memberId,
   role: z.string().max(32),
   /** Whether the member may send broadcast and ephemeral frames (viewers and personal rooms: no). */
   canSend: z.boolean(),

@@ -203,12 +203,15 @@ export class Room extends DurableObject<Env> {
     return read;
   }
 
+  /** The hello: who you are, presence, and as much history as fits in `ROOM_LIMITS.helloBytes` beside them (newest kept). */
   #hello(attachment: Attachment, lastId: number | undefined): string {
-    const { frames, missed } = this.#store.since(lastId);
     const members = this.presence().members;
     const presence = attachment.v === 2 ? membersPage(members, undefined) : members;
-    const head = JSON.stringify({ v: attachment.v ?? 1, type: 'hello', you: publicMember(attachment), canSend: attachment.canSend, presence, missed });
-    return `${head.slice(0, -1)},"history":[${frames.join(',')}]}`;
+    const head = (missed: boolean) => JSON.stringify({ v: attachment.v ?? 1, type: 'hello', you: publicMember(attachment), canSend: attachment.canSend, presence, missed });
+    // The head's size does not depend on `missed` (`true` is one byte shorter than `false`).
+    const budget = ROOM_LIMITS.helloBytes - new TextEncoder().encode(head(false)).byteLength - ',"history":[]'.length;
+    const { frames, missed } = this.#store.since(lastId, budget);
+    return `${head(missed).slice(0, -1)},"history":[${frames.join(',')}]}`;
   }
 
   /** A member's socket leaves: its attachment is cleared (so it leaves once) and the others are told. */

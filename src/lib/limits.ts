@@ -159,6 +159,12 @@ export const ROOM_LIMITS = {
   messagesPerSecond: 20,
   /** Broadcasts and server events kept in the room's storage and replayed on hello. */
   historyMessages: 100,
+  /**
+   * The largest hello, in UTF-8 bytes: its history is cut, oldest first, to fit (100 broadcasts of 16 KiB would make
+   * 1.6 MB). 1 MiB was Cloudflare's documented limit on a WebSocket message a Worker receives (32 MiB today) and is a
+   * common default of WebSocket clients and proxies; every other frame the room sends is far smaller.
+   */
+  helloBytes: 1_048_576,
   /** A room nobody is in forgets its history this long after its last message or member (a deleted org's rooms too). */
   historyIdleMs: 30 * 24 * 60 * 60 * 1000,
   /** How long a connect ticket is valid, and it is valid once. */

@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { api, json, type Credential } from './factories.ts';
 
 /** A frame of the rooms protocol as a test reads it. */
@@ -76,4 +77,16 @@ export function accept(response: Response): TestSocket {
 /** Resolves the close, or fails after `timeoutMs`. */
 export function closedWithin(socket: TestSocket, timeoutMs = 3_000): Promise<{ code: number; reason: string }> {
   return Promise.race([socket.closed, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('socket not closed in time')), timeoutMs))]);
+}
+
+/** Runs `work` with some room limits changed (the Worker and the test share one module instance). */
+export async function withLimits<T>(changes: Partial<Record<keyof typeof ROOM_LIMITS, number>>, work: () => Promise<T>): Promise<T> {
+  const limits = ROOM_LIMITS as Record<string, number>;
+  const before = { ...limits };
+  Object.assign(limits, changes);
+  try {
+    return await work();
+  } finally {
+    Object.assign(limits, before);
+  }
 }

@@ -1,11 +1,12 @@
-import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it, vi } from 'vitest';
+import { createExecutionContext, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { roomDirectoryFor, roomFor, roomName } from '../../durable-objects/room/index.ts';
+import { createApp } from '../../src/app.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { bytesOf, uploadFile } from '../helpers/files.ts';
 import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
-import { env } from '../helpers/worker.ts';
+import { env, request } from '../helpers/worker.ts';
 
 const roomId = () => `r-${crypto.randomUUID().slice(0, 8)}`;
 
@@ -55,6 +56,32 @@ describe('hibernation', () => {
     const stamped = await runInDurableObject(stub, (_, state) => state.getWebSockets().map((ws) => state.getWebSocketAutoResponseTimestamp(ws)));
     expect(stamped[0]).toBeInstanceOf(Date);
     a.ws.close(1000);
+  });
+});
+
+describe('a failing socket', () => {
+  it('a socket whose send throws is skipped during a broadcast; every other socket still gets it', async () => {
+    const { owner, org, base, stub } = await tenant();
+    const member = await createMember(org, 'member');
+    // Connected first, so the room meets it before the others.
+    const broken = await joinRoom(base, member);
+    const a = await joinRoom(base, owner);
+    const b = await joinRoom(base, owner);
+    await runInDurableObject(stub, (_, state) => {
+      for (const ws of state.getWebSockets(`user:${member.id}`)) {
+        ws.send = () => {
+          throw new Error('send failed');
+        };
+      }
+    });
+    expect(await stub.publish({ event: 'note', data: 'to all' })).toMatchObject({ delivered: 2 });
+    expect(await a.next('event')).toMatchObject({ data: 'to all' });
+    expect(await b.next('event')).toMatchObject({ data: 'to all' });
+    a.send({ v: 1, type: 'broadcast', data: 'from a' });
+    expect(await b.next('broadcast')).toMatchObject({ data: 'from a' });
+    expect(await a.next('broadcast')).toMatchObject({ data: 'from a' });
+    expect(broken.frames.filter((frame) => frame.type === 'event' || frame.type === 'broadcast')).toEqual([]);
+    for (const socket of [broken, a, b]) socket.ws.close(1000);
   });
 });
 
@@ -235,5 +262,48 @@ describe('domain events and personal rooms', () => {
     expect(again.hello.history).toEqual([expect.objectContaining({ type: 'event', event: 'membership.role_changed', data: { role: 'viewer' } })]);
     again.ws.close(1000);
     orgEvents.ws.close(1000);
+  });
+});
+
+describe('publishing never costs the request', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  const rename = (owner: TestUser, name: string): RequestInit => ({
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+
+  it('a publish that fails (the namespace is broken) is logged; the PATCH still answers 200', async () => {
+    const { owner, org } = await tenant();
+    const project = await createProject(org);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const broken = { ...env, ROOMS: env.CACHE } as unknown as Env;
+    const response = await request(`/api/v1/orgs/${org.id}/projects/${project.id}`, rename(owner, 'Renamed'), { bindings: broken });
+    expect(response.status).toBe(200);
+    expect(await json(response)).toMatchObject({ data: { name: 'Renamed' } });
+    const lines = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as { message: string; event?: string });
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'room event not published', event: 'project.updated' }));
+  });
+
+  it('a publish that has not settled does not hold the response (waitUntil): the PATCH answers while it waits', async () => {
+    const { owner, org } = await tenant();
+    const project = await createProject(org);
+    let release = () => {};
+    const pending = new Promise<void>((resolve) => (release = resolve));
+    const published: unknown[] = [];
+    // A room that takes the event and never answers until the test lets it.
+    const rooms = { getByName: () => ({ publish: (event: unknown) => (published.push(event), pending) }) };
+    const ctx = createExecutionContext();
+    const patch = new Request(`http://localhost/api/v1/orgs/${org.id}/projects/${project.id}`, rename(owner, 'Renamed'));
+    patch.headers.set('cf-connecting-ip', '198.19.7.9');
+    const answered = createApp().request(patch, undefined, { ...env, ROOMS: rooms } as unknown as Env, ctx);
+    let timer = 0;
+    const tooLate = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the response waited for the publish')), 5_000)));
+    const response = await Promise.race([answered, tooLate]).finally(() => clearTimeout(timer));
+    expect(response.status).toBe(200);
+    expect(published).toEqual([expect.objectContaining({ event: 'project.updated' })]);
+    release();
+    await waitOnExecutionContext(ctx);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { createMember, createOrg, createUser } from '../helpers/factories.ts';
-import { joinRoom, type Frame } from '../helpers/room-client.ts';
+import { joinRoom, withLimits, type Frame } from '../helpers/room-client.ts';
 import { env } from '../helpers/worker.ts';
 
 async function tenant() {
@@ -11,18 +11,6 @@ async function tenant() {
   const org = await createOrg(owner);
   const id = `r-${crypto.randomUUID().slice(0, 8)}`;
   return { owner, org, base: `/api/v1/orgs/${org.id}/rooms/${id}`, stub: roomFor(env, roomName({ kind: 'org', orgId: org.id, roomId: id })) };
-}
-
-/** Runs `work` with some room limits changed (the Worker and the test share one module instance). */
-async function withLimits<T>(changes: Partial<Record<keyof typeof ROOM_LIMITS, number>>, work: () => Promise<T>): Promise<T> {
-  const limits = ROOM_LIMITS as Record<string, number>;
-  const before = { ...limits };
-  Object.assign(limits, changes);
-  try {
-    return await work();
-  } finally {
-    Object.assign(limits, before);
-  }
 }
 
 const you = (socket: { hello: Frame }) => (socket.hello.you as { connectionId: string }).connectionId;

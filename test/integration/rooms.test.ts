@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { roomFor, roomName } from '../../durable-objects/room/index.ts';
+import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { api, createApiKey, createMember, createOrg, createUser, json } from '../helpers/factories.ts';
-import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
+import { accept, closedWithin, joinRoom, roomTicket, upgrade, withLimits, type Frame } from '../helpers/room-client.ts';
+import { env } from '../helpers/worker.ts';
 
 const orgRoomPath = (orgId: string, roomId = 'general') => `/api/v1/orgs/${orgId}/rooms/${roomId}`;
 
 async function tenant() {
   const owner = await createUser();
   const org = await createOrg(owner);
-  return { owner, org, base: orgRoomPath(org.id, `r-${crypto.randomUUID().slice(0, 8)}`) };
+  const id = `r-${crypto.randomUUID().slice(0, 8)}`;
+  return { owner, org, id, base: orgRoomPath(org.id, id) };
 }
 
 describe('connect', () => {
@@ -111,6 +115,54 @@ describe('presence, broadcast, ephemeral', () => {
     expect(resumed.hello.history).toEqual([expect.objectContaining({ id: 3, data: 3 })]);
     expect(resumed.hello.missed).toBe(false);
     for (const socket of [a, fresh, resumed]) socket.ws.close(1000);
+  });
+
+  it('the history keeps the last historyMessages; a resume from before them says missed: true', async () => {
+    const { owner, base } = await tenant();
+    await withLimits({ historyMessages: 2 }, async () => {
+      const a = await joinRoom(base, owner);
+      for (const n of [1, 2, 3]) a.send({ v: 1, type: 'broadcast', data: n });
+      for (const n of [1, 2, 3]) expect(await a.next('broadcast')).toMatchObject({ id: n, data: n });
+      const fresh = await joinRoom(base, owner);
+      expect((fresh.hello.history as Array<{ id: number }>).map((frame) => frame.id)).toEqual([2, 3]);
+      expect(fresh.hello.missed).toBe(false);
+      // Id 1 was dropped: a client that saw nothing after 0 has missed it, one that saw 1 has missed nothing.
+      const behind = await joinRoom(base, owner, { lastId: 0 });
+      expect((behind.hello.history as Array<{ id: number }>).map((frame) => frame.id)).toEqual([2, 3]);
+      expect(behind.hello.missed).toBe(true);
+      const caughtUp = await joinRoom(base, owner, { lastId: 1 });
+      expect((caughtUp.hello.history as Array<{ id: number }>).map((frame) => frame.id)).toEqual([2, 3]);
+      expect(caughtUp.hello.missed).toBe(false);
+      for (const socket of [a, fresh, behind, caughtUp]) socket.ws.close(1000);
+    });
+  });
+});
+
+describe('hello size', () => {
+  const bytes = (frame: unknown) => new TextEncoder().encode(JSON.stringify(frame)).byteLength;
+
+  it('a hello never passes helloBytes (1 MiB): its history keeps the newest frames that fit; a resume they cut says missed: true', async () => {
+    const { owner, org, base, id } = await tenant();
+    const stub = roomFor(env, roomName({ kind: 'org', orgId: org.id, roomId: id }));
+    // A full history of the largest frames a client can cause: 100 × ~16.4 KB, 1.6 MB in all.
+    const data = 'x'.repeat(ROOM_LIMITS.messageBytes - 80);
+    for (let n = 0; n < ROOM_LIMITS.historyMessages; n++) await stub.publish({ event: 'note', data });
+    const fresh = await joinRoom(base, owner);
+    const ids = (hello: Frame) => (hello.history as Array<{ id: number }>).map((frame) => frame.id);
+    expect(bytes(fresh.hello)).toBeLessThanOrEqual(ROOM_LIMITS.helloBytes);
+    const kept = ids(fresh.hello);
+    expect(kept.length).toBeGreaterThan(50);
+    expect(kept.length).toBeLessThan(ROOM_LIMITS.historyMessages);
+    // The newest, in order, none skipped; a first connect promised no more.
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, index) => ROOM_LIMITS.historyMessages - kept.length + 1 + index));
+    expect(fresh.hello.missed).toBe(false);
+    const behind = await joinRoom(base, owner, { lastId: 0 });
+    expect(ids(behind.hello)).toEqual(kept);
+    expect(behind.hello.missed).toBe(true);
+    const recent = await joinRoom(base, owner, { lastId: 90 });
+    expect(ids(recent.hello)).toEqual([91, 92, 93, 94, 95, 96, 97, 98, 99, 100]);
+    expect(recent.hello.missed).toBe(false);
+    for (const socket of [fresh, behind, recent]) socket.ws.close(1000);
   });
 });
 

@@ -43,7 +43,7 @@ describe('README room limits table', () => {
       .map((line) => line.split('|')[2]?.trim());
     const figure = (n: number) => n.toLocaleString('en-US');
     expect(figures).toEqual(
-      [ROOM_LIMITS.connectionsPerRoom, ROOM_LIMITS.messageBytes, ROOM_LIMITS.messagesPerSecond, ROOM_LIMITS.historyMessages, ROOM_LIMITS.historyIdleMs / 86_400_000, ROOM_LIMITS.ticketTtlMs, ROOM_LIMITS.roomDeliveriesPerSecond, ROOM_LIMITS.presenceImmediateMax, ROOM_LIMITS.presenceFlushMs, ROOM_LIMITS.presencePage].map(figure),
+      [ROOM_LIMITS.connectionsPerRoom, ROOM_LIMITS.messageBytes, ROOM_LIMITS.messagesPerSecond, ROOM_LIMITS.historyMessages, ROOM_LIMITS.helloBytes, ROOM_LIMITS.historyIdleMs / 86_400_000, ROOM_LIMITS.ticketTtlMs, ROOM_LIMITS.roomDeliveriesPerSecond, ROOM_LIMITS.presenceImmediateMax, ROOM_LIMITS.presenceFlushMs, ROOM_LIMITS.presencePage].map(figure),
     );
   });
 });
