@@ -1,7 +1,9 @@
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { files } from '../../src/db/schema/index.ts';
 import { FILE_RETENTION, MULTIPART } from '../../src/lib/limits.ts';
 import { cleanupFiles } from '../../workers/tasks/files-cleanup.ts';
-import { api, createOrg, createUser, json, type TestOrg, type TestUser } from '../helpers/factories.ts';
+import { api, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { bearer, bytesOf, fileRows, send, sha256Hex, storedKeys } from '../helpers/files.ts';
 import { env, testDb } from '../helpers/worker.ts';
 
@@ -101,6 +103,54 @@ describe('multipart uploads', () => {
     expect((await putPart(org, owner, data.file.id, 2, bytesOf(1000))).status).toBe(200);
     const done = await complete(org, owner, data.file.id);
     expect(await done.json()).toMatchObject({ error: { details: { reason: 'part_too_small', partNumber: 1 } } });
+  });
+
+  it('parts of unequal size (R2 wants every part but the last the same, the last no larger) are 400 before R2 is asked; the upload stays resumable', async () => {
+    const { owner, org } = await tenant();
+    const part = MULTIPART.minPartBytes;
+    const bytes = bytesOf(2 * part + 10, [], 0x64);
+    bytes[part + 7] = 0x0a;
+    const { data } = await json<Upload>(await start(org, owner, bytes.length));
+    const id = data.file.id;
+    expect((await putPart(org, owner, id, 1, bytes.slice(0, part))).status).toBe(200);
+    expect((await putPart(org, owner, id, 2, bytes.slice(part))).status).toBe(200);
+    const unequal = await complete(org, owner, id);
+    expect(unequal.status).toBe(400);
+    expect(await unequal.json()).toMatchObject({ error: { details: { reason: 'unequal_parts', partNumber: 2, partBytes: part } } });
+    const listed = await api(`/api/v1/orgs/${org.id}/files/${id}/parts`, { auth: owner });
+    expect(listed.status).toBe(200);
+    expect((await json<Upload>(listed)).data.parts.map((p) => p.size)).toEqual([part, part + 10]);
+
+    // Resent at equal size (the second part first, so each fits the declared size): stored, whole.
+    const half = part + 5;
+    expect((await putPart(org, owner, id, 2, bytes.slice(half))).status).toBe(200);
+    expect((await putPart(org, owner, id, 1, bytes.slice(0, half))).status).toBe(200);
+    const done = await complete(org, owner, id);
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ data: { id, status: 'ready', size: bytes.length, sha256: await sha256Hex(bytes) } });
+    const object = await env.FILES.get(`orgs/${org.id}/files/${id}`);
+    expect(await sha256Hex(new Uint8Array(await (object as R2ObjectBody).arrayBuffer()))).toBe(await sha256Hex(bytes));
+  });
+
+  it('R2 refusing to join the parts releases the claim (503): the row and the R2 upload stay, a resent part completes', async () => {
+    const { owner, org } = await tenant();
+    const bytes = bytesOf(5000, [], 0x65);
+    const { data } = await json<Upload>(await start(org, owner, bytes.length));
+    const id = data.file.id;
+    expect((await putPart(org, owner, id, 1, bytes)).status).toBe(200);
+    // A part R2 does not know (as if its record were stale): R2's complete fails.
+    await ownerDb.http.update(files).set({ parts: { '1': { etag: 'not-an-etag', size: bytes.length } } }).where(eq(files.id, id));
+    const failed = await complete(org, owner, id);
+    expect(failed.status).toBe(503);
+    const [row] = await fileRows(org);
+    expect(row).toMatchObject({ status: 'pending', uploadId: expect.not.stringMatching(/^completing:/) as unknown });
+    expect(row?.uploadId).toBeTruthy();
+    expect((await api(`/api/v1/orgs/${org.id}/files/${id}/parts`, { auth: owner })).status).toBe(200);
+
+    expect((await putPart(org, owner, id, 1, bytes)).status).toBe(200);
+    const done = await complete(org, owner, id);
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ data: { id, status: 'ready', sha256: await sha256Hex(bytes) } });
   });
 
   it('abort (DELETE of a pending upload) removes the reservation and the parts', async () => {
