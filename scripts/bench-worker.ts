@@ -23,12 +23,26 @@ const bench = new Hono<{ Bindings: Env }>()
   // The files baseline (scripts/lib/bench-files.ts): the body straight to R2 and back, nothing checked.
   .put('/__bench/r2-put', async (c) => {
     const length = Number(c.req.header('content-length'));
-    await c.env.FILES.put(`bench/${c.req.query('key')}`, (c.req.raw.body ?? new ReadableStream()).pipeThrough(new FixedLengthStream(length)));
+    const body = (c.req.raw.body ?? new ReadableStream()).pipeThrough(new FixedLengthStream(length));
+    await c.env.FILES.put(`bench/${c.req.query('key')}`, body, { httpMetadata: { contentType: c.req.header('content-type') ?? 'application/octet-stream' } });
     return c.text('ok');
   })
+  // The same response headers as the API's signed download (src/routes/files/files.signed.ts), so the two
+  // differ only in what the API does before streaming: the signature, the row, the conditional checks.
   .get('/__bench/r2-get', async (c) => {
     const object = await c.env.FILES.get(`bench/${c.req.query('key')}`);
-    return object ? new Response(object.body, { headers: { 'content-length': String(object.size) } }) : c.text('missing', 404);
+    if (!object) return c.text('missing', 404);
+    const headers = new Headers({
+      ETag: object.httpEtag,
+      'Last-Modified': object.uploaded.toUTCString(),
+      'Cache-Control': 'private, no-cache',
+      'Content-Type': object.httpMetadata?.contentType ?? 'application/octet-stream',
+      'Content-Length': String(object.size),
+      'Accept-Ranges': 'bytes',
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'; sandbox",
+    });
+    return new Response(object.body, { headers });
   });
 
 // GET /__bench/usage-<side>/<path>: the real Worker serving <path> with usage recording changed, to split what

@@ -162,7 +162,6 @@ export async function selectSignedFile(db: HttpDatabase, fileId: string, orgId: 
   };
 }
 
-/** Finishes a signed upload within the storage quota; false if it is no longer a live, unexpired signed upload. */
 /** What upload_id holds while one request completes a multipart upload: `completing:<R2's upload id>`. */
 export const COMPLETING_PREFIX = 'completing:';
 
@@ -175,6 +174,15 @@ export function claimCompletion(db: HttpDatabase, fileId: string, uploadId: stri
     .returning({ id: files.id });
 }
 
+/** Gives a completion claim back (R2 joined nothing): the upload takes parts and a complete again. */
+export function releaseCompletion(db: HttpDatabase, fileId: string, uploadId: string) {
+  return db
+    .update(files)
+    .set({ uploadId })
+    .where(and(live(fileId), eq(files.status, 'pending'), eq(files.uploadId, `${COMPLETING_PREFIX}${uploadId}`)))
+    .returning({ id: files.id });
+}
+
 /** What upload_id holds while a signed upload's request streams (R2's multipart ids never look like this). */
 export const SIGNED_CLAIM_PREFIX = 'signed:';
 
@@ -183,6 +191,7 @@ export function signedUploadClaimSql(fileId: string, orgId: string, claim: strin
   return sql`select app_signed_upload_claim(${fileId}::uuid, ${orgId}::uuid, ${claim}) as claimed`;
 }
 
+/** Finishes a signed upload within the storage quota; false if it is no longer a live, unexpired signed upload. */
 export function signedUploadFinishSql(fileId: string, orgId: string, claim: string, size: number, sha256: string, meta: object) {
   return sql`select app_signed_upload_finish(${fileId}::uuid, ${orgId}::uuid, ${claim}, ${size}::bigint, ${sha256}, ${limitsJson}::jsonb, ${JSON.stringify(meta)}::jsonb) as finished`;
 }

@@ -32,9 +32,12 @@ export function selectPlatformOrgPage(db: HttpDatabase, filter: PlatformOrgFilte
   );
 }
 
+/** An org with what it holds: per quota, and the bytes it stores. */
+export type PlatformOrgOverview = PlatformOrgRow & { usage: Record<QuotaResource, number> & { storageBytes: number | string } };
+
 /** One live org with its usage (no row if there is none). */
 export function selectPlatformOrg(db: HttpDatabase, orgId: string) {
-  return db.execute<PlatformOrgRow & { usage: Record<QuotaResource, number> }>(sql`select * from platform_org_get(${orgId}::uuid)`);
+  return db.execute<PlatformOrgOverview>(sql`select * from platform_org_get(${orgId}::uuid)`);
 }
 
 export interface LimitsChange {

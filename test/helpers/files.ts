@@ -13,6 +13,18 @@ export function bytesOf(size: number, head: readonly number[] = [], fill = 0x61)
 
 export const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d];
 
+/**
+ * `size` random bytes after a PNG signature: unlike a fill, a chunk lost, repeated, reordered or read from a
+ * reused buffer changes the hash.
+ */
+export function randomPng(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  // getRandomValues fills at most 65,536 bytes a call.
+  for (let offset = 0; offset < size; offset += 65_536) crypto.getRandomValues(bytes.subarray(offset, Math.min(offset + 65_536, size)));
+  bytes.set(PNG_HEAD.slice(0, size));
+  return bytes;
+}
+
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }

@@ -5,6 +5,7 @@ import { auditLogs, organizations, platformAuditLog } from '../../src/db/schema/
 import { createScopedDatabase } from '../../src/db/tenant.ts';
 import { FILE_LIMITS, MAX_FILE_BYTES, MAX_RATE_LIMIT, ORG_CALLER_RATE_LIMITS, QUOTAS, RATE_LIMITS } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
+import { bytesOf, PNG_HEAD, uploadFile } from '../helpers/files.ts';
 import { testDb } from '../helpers/worker.ts';
 
 /**
@@ -244,6 +245,20 @@ describe('GET /admin/orgs/{orgId}', () => {
       limits: { rateLimits: RATE_LIMITS.free, quotas: QUOTAS.free },
       usage: { projects: 1, members: 3, apiKeys: 0 },
     });
+  });
+
+  it('shows the bytes the org stores, as its usage endpoint does (stored files and uploads in progress)', async () => {
+    const admin = await createPlatformAdmin();
+    const { owner, org } = await freeOrg();
+    const bytes = bytesOf(1234, PNG_HEAD);
+    expect((await uploadFile(org, owner, bytes, { type: 'image/png', name: 'a.png' })).status).toBe(201);
+    const started = await api(`/api/v1/orgs/${org.id}/files/multipart`, { auth: owner, body: { name: 'b.zip', contentType: 'application/zip', size: 5678 } });
+    expect(started.status).toBe(201);
+    const detail = (await json<Detail>(await api(`/api/v1/admin/orgs/${org.id}`, { auth: admin }))).data;
+    const usage = await json<{ data: { storage: { usedBytes: number } } }>(await api(`/api/v1/orgs/${org.id}/usage`, { auth: owner }));
+    expect(usage.data.storage.usedBytes).toBe(1234 + 5678);
+    expect(detail.usage).toEqual({ projects: 0, members: 1, apiKeys: 0, storageBytes: usage.data.storage.usedBytes });
+    expect(detail.limits.files).toEqual(FILE_LIMITS.free);
   });
 });
 

@@ -124,6 +124,25 @@ describe('file figures a platform admin overrides', () => {
     expect((await fileRows(org)).map((row) => row.name)).toEqual(['filler']);
   });
 
+  it('a multipart upload whose storage override is lowered between start and complete is refused at completion (403), no object, no row', async () => {
+    const admin = await createPlatformAdmin();
+    const { owner, org } = await tenant('free');
+    await filler(org, owner, FILE_LIMITS.free.storageBytes - 1_000);
+    await overrideFiles(org, admin, { storageBytes: FILE_LIMITS.free.storageBytes + 100_000 });
+    const bytes = png(3_000);
+    const started = await api(`/api/v1/orgs/${org.id}/files/multipart`, { auth: owner, body: { name: 'm.png', contentType: 'image/png', size: bytes.length } });
+    expect(started.status).toBe(201);
+    const { data } = await json<{ data: { file: { id: string } } }>(started);
+    const part = await send(`/api/v1/orgs/${org.id}/files/${data.file.id}/parts/1`, { method: 'PUT', headers: bearer(owner), body: bytes });
+    expect(part.status).toBe(200);
+    expect((await overrideFiles(org, admin, { storageBytes: FILE_LIMITS.free.storageBytes })).status).toBe(200);
+    const done = await api(`/api/v1/orgs/${org.id}/files/${data.file.id}/complete`, { auth: owner, method: 'POST' });
+    expect(done.status).toBe(403);
+    expect(await done.json()).toMatchObject({ error: { code: 'QUOTA_EXCEEDED', details: { resource: 'storageBytes', limit: FILE_LIMITS.free.storageBytes } } });
+    expect(await storedKeys(org)).toEqual([]);
+    expect((await fileRows(org)).map((row) => row.name)).toEqual(['filler']);
+  });
+
   it('a lower largest file refuses, with 413 and nothing left, what the tier accepts (simple, signed and multipart); {} restores the tier’s', async () => {
     const admin = await createPlatformAdmin();
     const { owner, org } = await tenant('pro');
@@ -194,14 +213,20 @@ describe('cleanup beyond due rows', () => {
     await uploadFile(org, owner, bytesOf(10));
     const started = await api(`/api/v1/orgs/${org.id}/files/multipart`, { auth: owner, body: { name: 'v.zip', contentType: 'application/zip', size: MULTIPART.minPartBytes + 1 } });
     expect(started.status).toBe(201);
+    const fileId = (await json<{ data: { file: { id: string } } }>(started)).data.file.id;
+    const [pending] = (await fileRows(org)).filter((row) => row.id === fileId);
+    const upload = env.FILES.resumeMultipartUpload(`orgs/${org.id}/files/${fileId}`, pending?.uploadId ?? '');
     expect((await api(`/api/v1/orgs/${org.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
     const db = testDb();
     await cleanupFiles({ env, db, scheduledTime: Date.now() });
     expect(await fileRows(org)).toHaveLength(2);
     expect(await storedKeys(org)).toHaveLength(1);
+    // Within the retention period R2's multipart upload is still open.
+    expect((await upload.uploadPart(1, bytesOf(10))).partNumber).toBe(1);
     await cleanupFiles({ env, db, scheduledTime: Date.now() + (FILE_RETENTION.deletedSeconds + 60) * 1000 });
     expect(await fileRows(org)).toEqual([]);
     expect(await storedKeys(org)).toEqual([]);
+    await expect(upload.uploadPart(2, bytesOf(10))).rejects.toThrow();
   });
 });
 

@@ -3,7 +3,7 @@ import { getConfig } from '../../src/config.ts';
 import { signGrant, urlKeys } from '../../src/lib/file-signing.ts';
 import { FILE_LIMITS } from '../../src/lib/limits.ts';
 import { api, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
-import { bytesOf, fileRows, pathOf, PNG_HEAD, send, sha256Hex, storedKeys, uploadFile } from '../helpers/files.ts';
+import { bytesOf, fileRows, pathOf, PNG_HEAD, randomPng, send, sha256Hex, storedKeys, uploadFile } from '../helpers/files.ts';
 import { env, request } from '../helpers/worker.ts';
 import { and, eq } from 'drizzle-orm';
 import { auditLogs, files } from '../../src/db/schema/index.ts';
@@ -71,6 +71,37 @@ describe('signed downloads', () => {
     // If-Range: the range only while the validator still matches.
     expect((await send(path, { headers: { range: 'bytes=0-0', 'if-range': etag } })).status).toBe(206);
     expect((await send(path, { headers: { range: 'bytes=0-0', 'if-range': '"stale"' } })).status).toBe(200);
+  });
+
+  it('integrity of random bytes past several 512 KiB chunks: simple and signed upload, signed download; one hash in the answer, in R2 and downloaded', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner, { tier: 'pro' });
+    const hashOf = async (response: Response) => sha256Hex(new Uint8Array(await response.arrayBuffer()));
+    const storedHash = async (fileId: string) => {
+      const object = await env.FILES.get(`orgs/${org.id}/files/${fileId}`);
+      return object ? sha256Hex(new Uint8Array(await object.arrayBuffer())) : undefined;
+    };
+
+    const simpleBytes = randomPng(3 * 2 ** 20 + 123);
+    const simple = await uploadFile(org, owner, simpleBytes, { type: 'image/png', name: 'random.png' });
+    expect(simple.status).toBe(201);
+    const stored = (await json<Stored>(simple)).data;
+    const expected = await sha256Hex(simpleBytes);
+    expect(stored).toMatchObject({ sha256: expected, size: simpleBytes.length });
+    expect(await storedHash(stored.id)).toBe(expected);
+    const download = await send(await signDownload(org, owner, stored.id));
+    expect(download.status).toBe(200);
+    expect(await hashOf(download)).toBe(expected);
+
+    const signedBytes = randomPng(3 * 2 ** 20 + 123);
+    const signing = await api(`/api/v1/orgs/${org.id}/files/upload-url`, { auth: owner, body: { name: 'random.png', contentType: 'image/png', size: signedBytes.length } });
+    const { data } = await json<{ data: { file: { id: string }; upload: { url: string } } }>(signing);
+    const put = await send(pathOf(data.upload.url), { method: 'PUT', headers: { 'content-type': 'image/png' }, body: signedBytes });
+    expect(put.status).toBe(200);
+    const signedExpected = await sha256Hex(signedBytes);
+    expect(await put.json()).toMatchObject({ data: { id: data.file.id, sha256: signedExpected, size: signedBytes.length } });
+    expect(await storedHash(data.file.id)).toBe(signedExpected);
+    expect(await hashOf(await send(await signDownload(org, owner, data.file.id)))).toBe(signedExpected);
   });
 
   it('Content-Disposition carries any name safely (RFC 6266 / 8187)', async () => {
@@ -202,6 +233,44 @@ describe('signed uploads', () => {
     expect(huge.response.status).toBe(413);
     await ownerDb.http.insert(files).values({ orgId: org.id, name: 'filler', size: FILE_LIMITS.free.storageBytes - 10, contentType: 'text/plain', sha256: '0'.repeat(64), status: 'ready', uploaderType: 'user', uploaderId: owner.id });
     expect((await signUpload(org, owner, { size: 11 })).response.status).toBe(403);
+  });
+
+  it('expired and other-org upload signatures: the same 403 with nothing more, nothing stored, both reservations intact', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const outsider = await createUser();
+    const otherOrg = await createOrg(outsider);
+    const mine = await signUpload(org, owner, { size: 100 });
+    const theirs = await signUpload(otherOrg, outsider, { size: 100 });
+    const fileId = mine.body.data.file.id;
+    const url = new URL(mine.body.data.upload.url);
+    const theirUrl = new URL(theirs.body.data.upload.url);
+    const keys = urlKeys(undefined, getConfig(env).TOKEN_SECRET);
+    const expired = await signGrant(keys, { purpose: 'upload', fileId, orgId: org.id, expires: Math.floor(Date.now() / 1000) - 1 });
+    const withOrg = (source: URL, orgId: string) => {
+      const copy = new URL(source);
+      copy.searchParams.set('org', orgId);
+      return copy.search;
+    };
+    const attempts = [
+      `/api/v1/files/${fileId}/content?${expired.toString()}`,
+      // This URL presented for the other org, and the other org's URL (its own valid signature) for this file.
+      `${url.pathname}${withOrg(url, otherOrg.id)}`,
+      `${url.pathname}${theirUrl.search}`,
+      `${theirUrl.pathname}${url.search}`,
+      `${theirUrl.pathname}${withOrg(theirUrl, org.id)}`,
+    ];
+    for (const attempt of attempts) {
+      const response = await send(attempt, { method: 'PUT', headers: { 'content-type': 'application/pdf' }, body: pdf(100) });
+      expect({ attempt, status: response.status }).toEqual({ attempt, status: 403 });
+      expect(await response.json()).toEqual({ error: { ...GENERIC.error, requestId: expect.any(String) as unknown } });
+    }
+    expect(await storedKeys(org)).toEqual([]);
+    expect(await storedKeys(otherOrg)).toEqual([]);
+    for (const tenantOrg of [org, otherOrg]) expect((await fileRows(tenantOrg)).map((row) => [row.status, row.uploadId])).toEqual([['pending', null]]);
+    // Both URLs still do what they were signed for.
+    expect((await send(pathOf(mine.body.data.upload.url), { method: 'PUT', headers: { 'content-type': 'application/pdf' }, body: pdf(100) })).status).toBe(200);
+    expect((await send(pathOf(theirs.body.data.upload.url), { method: 'PUT', headers: { 'content-type': 'application/pdf' }, body: pdf(100) })).status).toBe(200);
   });
 
   it('a forged or expired upload signature is the same 403, and stores nothing', async () => {

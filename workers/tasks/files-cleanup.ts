@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { FILE_RETENTION } from '../../src/lib/limits.ts';
 import { log } from '../../src/lib/log.ts';
 import { objectKey } from '../../src/services/file-store.ts';
+import { COMPLETING_PREFIX, SIGNED_CLAIM_PREFIX } from '../../src/services/files.ts';
 import type { TaskContext } from './types.ts';
 
 /** Rows handled per run; a backlog drains over the next runs. */
@@ -15,6 +16,12 @@ export const ORPHAN_AGE_MS = 3_600_000;
 
 const ORPHAN_CURSOR_KEY = 'files-cleanup:orphan-cursor';
 const FILE_KEY = /^orgs\/([0-9a-f-]{36})\/files\/([0-9a-f-]{36})$/;
+
+/** R2's multipart upload id in a row's upload_id: under a completion claim too; a signed upload's claim has none. */
+function r2UploadId(uploadId: string | null): string | null {
+  if (!uploadId || uploadId.startsWith(SIGNED_CLAIM_PREFIX)) return null;
+  return uploadId.startsWith(COMPLETING_PREFIX) ? uploadId.slice(COMPLETING_PREFIX.length) : uploadId;
+}
 
 /**
  * Removes what files leave behind: uploads abandoned past their expiry (the R2 multipart upload aborted, any
@@ -33,7 +40,8 @@ export async function cleanupFiles(context: TaskContext): Promise<void> {
   for (const row of rows) {
     const key = objectKey(row.org_id, row.id);
     try {
-      if (row.upload_id) await env.FILES.resumeMultipartUpload(key, row.upload_id).abort().catch(() => undefined);
+      const uploadId = r2UploadId(row.upload_id);
+      if (uploadId) await env.FILES.resumeMultipartUpload(key, uploadId).abort().catch(() => undefined);
       await env.FILES.delete(key);
       await db.http.execute(sql`select app_file_purge(${row.id}::uuid, ${now}::timestamptz, ${deletedBefore}::timestamptz)`);
       removed++;

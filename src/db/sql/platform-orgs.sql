@@ -88,7 +88,8 @@ BEGIN
     LIMIT p_limit;
 END $$;
 
--- One live org with what it holds (app_org_usage); no row if there is none.
+-- One live org with what it holds (app_org_usage) and the bytes it stores (app_org_storage, as the org's usage
+-- endpoint reads them: files and uploads in progress); no row if there is none.
 CREATE OR REPLACE FUNCTION platform_org_get(p_org uuid)
 RETURNS TABLE (id uuid, name text, slug text, subscription_tier text, limit_overrides jsonb, created_at text, updated_at text, usage jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -97,7 +98,7 @@ BEGIN
   PERFORM platform_require_admin();
   RETURN QUERY
     SELECT o.id, o.name, o.slug, o.subscription_tier::text, o.limit_overrides, platform_exact_time(o.created_at), platform_exact_time(o.updated_at),
-      app_org_usage(o.id)
+      app_org_usage(o.id) || jsonb_build_object('storageBytes', app_org_storage(o.id))
     FROM organizations o WHERE o.id = p_org AND o.deleted_at IS NULL;
 END $$;
 

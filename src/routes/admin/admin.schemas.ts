@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { cursorTimestamp, lineField, pathId } from '../../lib/fields.ts';
 import { effectiveLimits, limitOverridesSchema, QUOTA_RESOURCES, ORG_ROUTE_CLASSES, TIERS, type Tier } from '../../lib/limits.ts';
 import { paginationQuery } from '../../lib/pagination.ts';
-import type { PlatformOrgRow } from '../../services/platform-orgs.ts';
+import type { PlatformOrgOverview, PlatformOrgRow } from '../../services/platform-orgs.ts';
 
 export const tierSchema = z.enum(TIERS).openapi('SubscriptionTier');
 
@@ -14,6 +14,14 @@ const quotasSchema = z.record(z.enum(QUOTA_RESOURCES), z.int());
 const fileLimitsSchema = z
   .object({ maxUploadBytes: z.int().openapi({ description: 'The largest single file.' }), storageBytes: z.int().openapi({ description: 'The bytes the org may store.' }) })
   .openapi({ description: 'Files: the largest single file and the storage quota.' });
+
+/** What an org holds: per quota, and the bytes it stores. */
+const adminUsageSchema = z.object({
+  projects: z.int(),
+  members: z.int(),
+  apiKeys: z.int(),
+  storageBytes: z.int().openapi({ description: 'Bytes of stored files and of uploads in progress (their declared size): the org usage endpoint’s `storage.usedBytes`.' }),
+});
 
 /** An org as platform admins see it in lists. */
 export const adminOrgSchema = z
@@ -38,7 +46,7 @@ export const adminOrgDetailSchema = adminOrgSchema
         quotas: quotasSchema,
         files: fileLimitsSchema,
       }).openapi({ description: 'The tier’s figures with the overrides applied.' }),
-    usage: quotasSchema.openapi({ description: 'What the org holds now, per quota (members count pending invitations).' }),
+    usage: adminUsageSchema.openapi({ description: 'What the org holds now, per quota (members count pending invitations), and the bytes it stores.' }),
   })
   .openapi('AdminOrganizationDetail');
 
@@ -77,10 +85,12 @@ export function toAdminOrg(row: PlatformOrgRow): z.infer<typeof adminOrgSchema> 
   };
 }
 
-export function toAdminOrgDetail(row: PlatformOrgRow & { usage: z.infer<typeof quotasSchema> }): z.infer<typeof adminOrgDetailSchema> {
+export function toAdminOrgDetail(row: PlatformOrgOverview): z.infer<typeof adminOrgDetailSchema> {
   const org = toAdminOrg(row);
   const tier: Tier = org.subscriptionTier;
-  return { ...org, limits: effectiveLimits(tier, org.limitOverrides), usage: { projects: row.usage.projects, members: row.usage.members, apiKeys: row.usage.apiKeys } };
+  const { projects, members, apiKeys, storageBytes } = row.usage;
+  // bigint in SQL: JSON carries it as a number, exact below 2^53 bytes.
+  return { ...org, limits: effectiveLimits(tier, org.limitOverrides), usage: { projects, members, apiKeys, storageBytes: Number(storageBytes) } };
 }
 
 /** One platform audit entry. */

@@ -3,8 +3,9 @@ import type { ScopedDatabase } from '../../db/tenant.ts';
 import { ApiError } from '../../errors.ts';
 import { FILE_TYPES, type FileType } from '../../lib/file-types.ts';
 import { MULTIPART } from '../../lib/limits.ts';
+import { log } from '../../lib/log.ts';
 import { checkStored, declaredLength, discardObject, FileRejected, objectKey, rejectionError, type Checked } from '../../services/file-store.ts';
-import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow, SIGNED_CLAIM_PREFIX, COMPLETING_PREFIX, claimCompletion } from '../../services/files.ts';
+import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow, SIGNED_CLAIM_PREFIX, COMPLETING_PREFIX, claimCompletion, releaseCompletion } from '../../services/files.ts';
 import type { completeMultipart, listParts, startMultipart, uploadPart } from './files.routes.ts';
 import { toFile, toParts } from './files.schemas.ts';
 import { admitFile, fileEvent } from './files.shared.ts';
@@ -89,14 +90,18 @@ function partsProblem(row: FileRow, parts: ReturnType<typeof toParts>): Record<s
   if (missing.length > 0) return { reason: 'missing_parts', missing: missing.slice(0, 1) };
   const small = parts.slice(0, -1).find((part) => part.size < MULTIPART.minPartBytes);
   if (small) return { reason: 'part_too_small', partNumber: small.partNumber, minPartBytes: MULTIPART.minPartBytes };
+  // R2 joins only parts of one size (the last no larger): refused here, the upload stays open for resent parts.
+  const partBytes = parts[0]?.size ?? 0;
+  const unequal = parts.find((part, index) => (index === parts.length - 1 ? part.size > partBytes : part.size !== partBytes));
+  if (unequal) return { reason: 'unequal_parts', partNumber: unequal.partNumber, partBytes };
   if (received !== row.size) return { reason: 'size_mismatch', declared: row.size, received };
   return undefined;
 }
 
 /**
  * Joins the parts, reads the whole object back through the same checks as a streamed upload (type, UTF-8, hash),
- * then marks the file stored within the quota. Anything refused or failing after R2 joined the parts removes the
- * object and the row.
+ * then marks the file stored within the quota. R2 failing to join the parts gives the claim back (503: the client
+ * may resend parts and retry); anything refused or failing after R2 joined them removes the object and the row.
  */
 export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = async (c) => {
   const { orgId, fileId } = c.req.valid('param');
@@ -108,14 +113,23 @@ export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = 
   const [[claimed]] = await c.var.tenant.batch((db) => [claimCompletion(db, fileId, row.uploadId)]);
   if (!claimed) throw completing();
   const key = objectKey(orgId, fileId);
+  const upload = c.env.FILES.resumeMultipartUpload(key, row.uploadId);
+  try {
+    await upload.complete(parts.map(({ partNumber, etag }) => ({ partNumber, etag })));
+  } catch (error) {
+    log('warn', 'R2 did not complete a multipart upload; the claim is released', { fileId, error: String(error) });
+    await c.var.tenant.batch((db) => [releaseCompletion(db, fileId, row.uploadId)]).catch(() => undefined);
+    throw storageUnavailable();
+  }
   const type = (FILE_TYPES as readonly string[]).includes(row.contentType) ? (row.contentType as FileType) : 'application/zip';
+  // The row goes with its object, and the R2 upload with them (a no-op once R2 has joined it).
   const discard = async () => {
+    await upload.abort().catch(() => undefined);
     await discardObject(c.env.FILES, key);
     await c.var.tenant.batch((db) => [deletePendingFile(db, fileId)]).catch(() => undefined);
   };
   let checked: Checked | undefined;
   try {
-    await c.env.FILES.resumeMultipartUpload(key, row.uploadId).complete(parts.map(({ partNumber, etag }) => ({ partNumber, etag })));
     checked = await checkStored(c.env.FILES, key, type, row.size);
     if (!checked) throw storageUnavailable();
   } catch (error) {

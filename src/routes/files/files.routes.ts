@@ -136,7 +136,7 @@ export const uploadPart = streamRoute('upload', 'files:write', {
   path: '/orgs/{orgId}/files/{fileId}/parts/{partNumber}',
   tags,
   summary: 'Upload one part (streamed)',
-  description: 'Every part but the last at least `minPartBytes`; sending a part number again replaces that part.',
+  description: 'Every part but the last the same size and at least `minPartBytes`, the last no larger (R2’s rules, checked at completion); sending a part number again replaces that part.',
   request: { params: partParams, body: bytesBody('The part.') },
   responses: { 200: jsonContent(dataEnvelope(partSchema), 'The part as received.'), ...bytesErrors },
 });
@@ -156,7 +156,7 @@ export const completeMultipart = orgRoute('files:write', {
   path: '/orgs/{orgId}/files/{fileId}/complete',
   tags,
   summary: 'Complete a multipart upload',
-  description: 'The parts must add up to the declared size. The whole file is checked (type, hash) before it counts as stored; a refused file is removed.',
+  description: 'The parts must be numbered from 1 without a gap (400 `missing_parts`), every one but the last the same size and at least `minPartBytes` (400 `part_too_small`), the last no larger (400 `unequal_parts`), and add up to the declared size (400 `size_mismatch`); such a 400 leaves the upload open for resent parts, as does a 503 (R2 failed to join them). The whole file is checked (type, hash) before it counts as stored; a refused file is removed.',
   request: { params: fileParams },
   responses: { 200: jsonContent(file, 'The stored file.'), 409: errorResponse('Another request is completing this upload.'), ...bytesErrors },
 });

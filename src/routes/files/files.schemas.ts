@@ -63,7 +63,7 @@ export const multipartSchema = z
   .object({
     file: fileSchema,
     parts: z.array(partSchema).openapi({ description: 'Parts received so far, by part number: a client resumes by sending the others.' }),
-    minPartBytes: z.int().openapi({ example: MULTIPART.minPartBytes, description: 'Every part but the last must be at least this large.' }),
+    minPartBytes: z.int().openapi({ example: MULTIPART.minPartBytes, description: 'Every part but the last must be at least this large, and all of them the same size (the last no larger).' }),
     maxPartBytes: z.int().openapi({ example: MULTIPART.maxPartBytes, description: 'R2 takes 5 GiB; here at most 100 MiB, and no more than one request may carry (`MAX_REQUEST_BODY_BYTES`).' }),
   })
   .openapi('MultipartUpload');
