@@ -14,38 +14,50 @@ import { forgetSpent } from './edge-admission.ts';
 /**
  * After a write that may have committed: tells the org's authority, before the response leaves, so no later
  * request is admitted on a grant it changed, or served a body it made stale (`grants` drops every grant,
- * `data` moves the data version). A failure is retried once, then logged:
- * the authority's grants then expire within its maximum age (10 min).
+ * `data` moves the data version). See `tell` for what happens when it cannot be reached.
  */
 export async function reportWrite<E extends AppEnv>(c: Context<E>, orgId: string, kind: 'grants' | 'data'): Promise<void> {
   // This isolate may hold the org's limits as spent; a grant change (a new tier among them) lifts that here at
   // once, and elsewhere when the refusal it holds runs out (within a window).
   if (kind === 'grants') forgetSpent(orgId);
-  // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
-  const reported = tellAuthority(c.env, orgId, kind);
-  c.executionCtx.waitUntil(reported);
   // The write's audit entries become webhook events (services/webhook-fanout.ts); off the response's path.
   c.executionCtx.waitUntil(promptFanOut(c.env, orgId));
-  await reported;
+  await tell(c, () => orgAuthorityFor(c.env, orgId).changed(kind), { orgId, kind });
 }
 
-function tellAuthority(env: Env, orgId: string, kind: 'grants' | 'data'): Promise<void> {
-  return retriedOnce(() => orgAuthorityFor(env, orgId).changed(kind), { orgId, kind });
+/** When the tells that missed before the response are tried again (ms after the last): inside the 30 s a Worker may run on after it. */
+const LATER_TELLS_MS = [1_000, 2_000, 4_000, 8_000];
+
+/**
+ * Tells an authority of a committed write: twice before the response leaves (a blip), then, should both fail, in
+ * the background with backoff (LATER_TELLS_MS), logged. Held by waitUntil, so a client that hangs up after the commit
+ * cancels nothing. An authority never told drops what it holds within its maximum age (10 min); meanwhile it may
+ * still admit a grant the write revoked, which the error log says.
+ */
+async function tell<E extends AppEnv>(c: Context<E>, call: () => Promise<unknown>, context: Record<string, unknown>): Promise<void> {
+  const beforeResponse = (async () => (await failureOf(call)) && failureOf(call))();
+  c.executionCtx.waitUntil(beforeResponse.then((failure) => failure && keepTelling(call, { ...context, error: describeError(failure.error) })));
+  await beforeResponse;
 }
 
-/** Tells an authority of a committed write: retried once, then logged (what it holds then expires within its maximum age, 10 min). */
-async function retriedOnce(tell: () => Promise<unknown>, context: Record<string, unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await tell();
-      return;
-    } catch (error) {
-      if (attempt === 2) {
-        log('error', 'edge authority not told of a committed write', { ...context, error: describeError(error) });
-        return;
-      }
-    }
+async function failureOf(call: () => Promise<unknown>): Promise<{ error: unknown } | undefined> {
+  try {
+    await call();
+    return undefined;
+  } catch (error) {
+    return { error };
   }
+}
+
+async function keepTelling(call: () => Promise<unknown>, context: Record<string, unknown>): Promise<void> {
+  log('error', 'edge authority not told of a committed write before its response: trying again in the background', context);
+  for (const delay of LATER_TELLS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    const failure = await failureOf(call);
+    if (!failure) return log('info', 'edge authority told of a committed write, late', context);
+    context = { ...context, error: describeError(failure.error) };
+  }
+  log('error', 'edge authority never told of a committed write: what it holds expires within its maximum age (10 min)', context);
 }
 
 /**
@@ -63,10 +75,7 @@ export async function reportGrantsChanged<E extends AppEnv>(c: Context<E>, orgId
  * and test/integration/edge-authority.test.ts and user-authority.test.ts hold every one of them to it.
  */
 export async function reportSessionsEnded<E extends AppEnv>(c: Context<E>, userId: string, orgIds: readonly string[]): Promise<void> {
-  const told = retriedOnce(() => userAuthorityFor(c.env, userId).changed(), { userId });
-  // Held by waitUntil too: a client that hangs up after the commit does not cancel the report.
-  c.executionCtx.waitUntil(told);
-  await Promise.all([told, reportGrantsChanged(c, orgIds)]);
+  await Promise.all([tell(c, () => userAuthorityFor(c.env, userId).changed(), { userId }), reportGrantsChanged(c, orgIds)]);
 }
 
 /** As `reportSessionsEnded`, for a write that knows only the user (a reused refresh token): one more round trip. Answers the orgs. */

@@ -149,6 +149,32 @@ describe('revocation is immediate at the edge (the org\'s authority and the user
     expect((await api(path, { auth: demoted })).status).toBe(200);
   });
 
+  it('a write whose authority cannot be told before it answers still revokes: the tell goes on in the background, logged', async () => {
+    const { owner, org, path } = await warmProject();
+    const removed = await memberOf(org);
+    await expectWarm(path, removed);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    // The org's authority, whose first two `changed` calls are lost (both tries before the response).
+    let lost = 2;
+    const flaky = {
+      getByName(name: string) {
+        const stub = env.ORG_AUTHORITY.getByName(name);
+        return {
+          admit: (...args: Parameters<typeof stub.admit>) => stub.admit(...args),
+          fill: (...args: Parameters<typeof stub.fill>) => stub.fill(...args),
+          refuse: (...args: Parameters<typeof stub.refuse>) => stub.refuse(...args),
+          changed: (kind: 'grants' | 'data') => (lost-- > 0 ? Promise.reject(new Error('lost on the way')) : stub.changed(kind)),
+        };
+      },
+    };
+    const bindings = { ...env, ORG_AUTHORITY: flaky } as unknown as Env;
+    const removal = await request(`/api/v1/orgs/${org.id}/members/${removed.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${owner.accessToken}` } }, { bindings });
+    expect(removal.status).toBe(204);
+    expect(lost).toBeLessThan(0); // told on the third try, after the response (request() waits for waitUntil work)
+    expect(errors.mock.calls.some(([line]) => String(line).includes('not told of a committed write before its response'))).toBe(true);
+    expect((await api(path, { auth: removed })).status).toBe(404);
+  });
+
   it('leaving the org', async () => {
     const { org, path } = await warmProject();
     const member = await memberOf(org);
