@@ -4,6 +4,7 @@
 // repository root), DATABASE_URL (if set, any PostgreSQL used instead of a local one, as its owner) and
 // WORKER_DATABASE_URL (with DATABASE_URL: the runtime role the Worker connects as).
 // Ctrl-C / SIGTERM stops everything it started and exits 0.
+// stdout carries only the Worker's JSON log lines (`npm run -s dev | jq`); every line meant for a human goes to stderr.
 import { resolve } from 'node:path';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
@@ -16,7 +17,7 @@ let stopping = false;
 onShutdownSignal((signal) => {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping…`);
+  console.error(`\n${signal}: stopping…`);
   // While starting, startPlatform stops what it started itself and rejects.
   if (!platform) return controller.abort(new Error(`interrupted by ${signal}`));
   void platform.stop().then(
@@ -60,11 +61,11 @@ try {
 }
 
 // Browse the data as its owner (RLS shows a runtime role nothing outside a tenant's context).
-console.log(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
-console.log(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
+console.error(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
+console.error(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
 const readiness = await waitForReady(platform.url);
 if (readiness === undefined) {
-  console.log(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
+  console.error(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
 } else {
   console.error(`\nStarted, but NOT ready: ${platform.url}/api/health/ready answers ${readiness} (causes: the "readiness check failed" lines above)\n`);
 }

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 
 // wrangler prints a Worker's console.warn/error through its own logger: a "▲ [WARNING]" / "✘ [ERROR]"
-// banner in ANSI colours around our JSON line, which breaks `npm run dev | jq`.
+// banner in ANSI colours around our JSON line, which breaks `npm run -s dev | jq`.
 const ANSI = /\u001b\[[0-9;]*m/g;
 const BANNER = /^\s*(?:▲ \[WARNING\]|✘ \[ERROR\])\s*/;
 // wrangler's access line repeats what the Worker's own request line says.

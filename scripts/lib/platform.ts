@@ -153,7 +153,7 @@ function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string
   });
   const tail: string[] = [];
   if (options.inheritOutput) {
-    // The Worker's log: one JSON line per request (and per event) on stdout, so `npm run dev | jq` works.
+    // The Worker's log: one JSON line per request (and per event) on stdout, so `npm run -s dev | jq` works.
     for (const stream of [child.stdout, child.stderr]) if (stream) forwardDevOutput(stream, process.stdout, process.stderr);
     return { child, tail };
   }

@@ -14,8 +14,9 @@ import { DevServer, startDevServer, type RunningDevServer } from './helpers/dev-
 let dev: RunningDevServer;
 
 beforeAll(async () => {
-  // Any Worker var set in the environment overrides wrangler.toml (README): checked below.
-  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform' });
+  // Any Worker var set in the environment overrides wrangler.toml (README): checked below. Started as README's
+  // `npm run -s dev | jq` starts it (-s: without npm's banner on stdout).
+  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform' }, ['run', '-s', 'dev']);
 });
 
 afterAll(async () => {
@@ -187,7 +188,7 @@ describe('the dev console', () => {
   });
 
 
-  it('logs each request once, as one JSON line (no wrangler access line), so `npm run dev | jq` works', async () => {
+  it('logs each request once, as one JSON line (no wrangler access line), so `npm run -s dev | jq` works', async () => {
     const response = await fetch(`${dev.url}/api/v1/whoami`);
     expect(response.status).toBe(401);
     const id = response.headers.get('x-request-id') ?? 'missing';
@@ -198,6 +199,14 @@ describe('the dev console', () => {
     expect(JSON.parse(mine[0] ?? '')).toMatchObject({ level: 'info', message: 'request', route: '/api/v1/whoami', status: 401, requestId: id });
     expect(lines.filter((line) => /\[wrangler:info\] (GET|POST)/.test(line))).toEqual([]);
     for (const line of lines.filter((line) => line.includes('"level":'))) expect(() => JSON.parse(line), line).not.toThrow();
+  });
+
+  it('`npm run -s dev | jq` reads JSON lines only: every line for a human (Ready, Debugger, wrangler) goes to stderr', () => {
+    const stdout = dev.server.stdout.split('\n').filter((line) => line.trim() !== '');
+    expect(stdout.length).toBeGreaterThan(0);
+    for (const line of stdout) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(dev.server.output).toMatch(/^Ready: /m);
+    expect(dev.server.output).toMatch(/^Debugger: /m);
   });
 });
 
