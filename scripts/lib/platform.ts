@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generateSecrets, loadOrCreateSecrets } from './dev-secrets.ts';
 import { ensureRuntimeRole, startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
-import { checkDatabaseUrl, isNeonHost, runtimeRoleWarning } from './database-check.ts';
+import { checkDatabaseUrl, isNeonHost, runtimeRoleWarning, setupFailure } from './database-check.ts';
 import { forwardDevOutput } from './dev-output.ts';
 import { applyMigrations } from './migrate.ts';
 import { isLoopbackHost } from './neon-http-sql.ts';
@@ -86,9 +86,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     let postgres: LocalPostgres | undefined;
     if (options.databaseUrl) {
       await checkDatabaseUrl(options.databaseUrl, 'DATABASE_URL');
-      const worker = options.workerDatabaseUrl ? await checkDatabaseUrl(options.workerDatabaseUrl, 'WORKER_DATABASE_URL') : undefined;
-      const warning = runtimeRoleWarning(worker ?? (await checkDatabaseUrl(options.databaseUrl)), 'WORKER_DATABASE_URL');
-      if (warning) console.error(`\n${warning}\n`);
+      if (options.workerDatabaseUrl) await checkDatabaseUrl(options.workerDatabaseUrl, 'WORKER_DATABASE_URL');
     } else {
       const cluster = `${options.dataDir}/postgres`;
       assertClusterFree(cluster);
@@ -98,10 +96,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       signal?.throwIfAborted();
     }
     const databaseUrl = options.databaseUrl ?? postgres?.url ?? '';
-    await applyMigrations(databaseUrl);
+    const given = options.databaseUrl ? 'DATABASE_URL' : undefined;
+    await applyMigrations(databaseUrl).catch((error: unknown) => {
+      // Permission denied there almost always means the runtime role's URL was given where the owner's belongs.
+      throw setupFailure(error, 'the migrations', given, given && "DATABASE_URL must be the owner role (the migrations create schemas, tables and functions); the Worker's runtime role goes in WORKER_DATABASE_URL. An owner that is no superuser needs README's one-time setup first (\"Database roles\").");
+    });
     // A given database's roles are set up by hand (README, "Database roles").
     const workerDatabaseUrl = postgres ? await ensureRuntimeRole(databaseUrl) : (options.workerDatabaseUrl ?? databaseUrl);
-    await seed(databaseUrl);
+    // After the migrations: on a fresh database the owner owns no table before them, so it would pass unwarned.
+    if (!postgres) await warnAboutRuntimeRole(workerDatabaseUrl);
+    await seed(databaseUrl).catch((error: unknown) => {
+      throw setupFailure(error, 'the demo seed', given);
+    });
     // Kept with the data when persistent, so sessions and tokens survive a restart.
     const secrets = options.persistent ? await loadOrCreateSecrets(`${options.dataDir}/dev-secrets.json`) : await generateSecrets();
     signal?.throwIfAborted();
@@ -128,6 +134,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await stop();
     throw error;
   }
+}
+
+/** Warns loudly when the Worker's role (a given WORKER_DATABASE_URL, else DATABASE_URL) bypasses row-level security. */
+async function warnAboutRuntimeRole(workerDatabaseUrl: string): Promise<void> {
+  const warning = runtimeRoleWarning(await checkDatabaseUrl(workerDatabaseUrl, 'WORKER_DATABASE_URL'), 'WORKER_DATABASE_URL');
+  if (warning) console.error(`\n${warning}\n`);
 }
 
 interface Wrangler {

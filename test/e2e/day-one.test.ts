@@ -1,7 +1,9 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateClientTypes } from '../../scripts/lib/client-types.ts';
@@ -212,6 +214,7 @@ describe('the dev console', () => {
 
 describe('failures that say why, next to a running server', () => {
   const owner = () => `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app`;
+  const runtime = () => `postgres://app:app@127.0.0.1:${dev.ports.pg}/app`;
 
   it('prints the owner connection string, and Ready only once /api/health/ready is 200', async () => {
     expect(dev.server.output).toContain(`Database (owner): ${owner()}`);
@@ -243,11 +246,80 @@ describe('failures that say why, next to a running server', () => {
     expect(second.output).toContain('DATA_DIR=<folder> npm run dev');
   });
 
+  it('a DATABASE_URL of the runtime role (not the owner) exits 1 with PostgreSQL\'s reason and the fix, not a bare "Failed query"', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-runtime-'));
+    try {
+      const server = new DevServer({ http: await freePort(), pg: await freePort(), proxy: await freePort() }, dataDir, { DATABASE_URL: runtime() });
+      const [code] = await server.exited;
+      expect(code, server.output).toBe(1);
+      expect(server.output).toMatch(/npm run dev could not start: DATABASE_URL: the migrations failed: permission denied for database app \[SQLSTATE 42501\]/);
+      expect(server.output).toContain("Fix: DATABASE_URL must be the owner role (the migrations create schemas, tables and functions); the Worker's runtime role goes in WORKER_DATABASE_URL.");
+      expect(server.output).not.toContain('Failed query');
+      expect(server.output).not.toContain('params:');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('npm run db:reset refuses while the server uses the data, and deletes nothing', async () => {
     const reset = spawnSync('npm', ['run', 'db:reset'], { cwd: new URL('../..', import.meta.url), env: { ...process.env, DATA_DIR: dev.dataDir }, encoding: 'utf8' });
     expect(reset.status).toBe(1);
     expect(reset.stderr).toContain('npm run db:reset refused');
     expect((await fetch(`${dev.url}/api/health/ready`)).status).toBe(200);
+  });
+});
+
+describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\'s PostgreSQL', () => {
+  const dataDirs: string[] = [];
+  const servers: DevServer[] = [];
+  afterAll(async () => {
+    for (const server of servers) if (server.child.exitCode === null) await server.stop('SIGINT', 'group').catch(() => server.kill());
+    for (const dataDir of dataDirs) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** `npm run dev` with its own DATA_DIR and ports, and the given database variables. */
+  async function second(env: NodeJS.ProcessEnv): Promise<DevServer> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-any-pg-'));
+    dataDirs.push(dataDir);
+    const server = new DevServer({ http: await freePort(), pg: await freePort(), proxy: await freePort() }, dataDir, env);
+    servers.push(server);
+    return server;
+  }
+
+  it('as the owner, with the runtime role in WORKER_DATABASE_URL: ready, demo login and whoami work, no WARNING', async () => {
+    const server = await second({ DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app`, WORKER_DATABASE_URL: `postgres://app:app@127.0.0.1:${dev.ports.pg}/app` });
+    const url = await server.ready();
+    expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
+    const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
+    expect(login.status).toBe(200);
+    const { accessToken } = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
+    const whoami = await fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(whoami.status).toBe(200);
+    expect(server.output).not.toContain('WARNING');
+    expect((await server.stop('SIGINT', 'group')).code).toBe(0);
+  });
+
+  it('without WORKER_DATABASE_URL the Worker would use the owner: the WARNING with its fix, even on a fresh database whose owner is no superuser', async () => {
+    // A fresh database of an owner that is neither superuser nor BYPASSRLS (Neon's neondb_owner, after README's
+    // one-time setup: it may hand objects to app_internal): before the migrations it owns no table at all.
+    const asSuperuser = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app` });
+    await asSuperuser.connect();
+    await asSuperuser.query("create role fresh_owner login password 'fresh' createrole");
+    await asSuperuser.query('grant app_internal, app_runtime to fresh_owner with admin option');
+    await asSuperuser.query('create database fresh owner fresh_owner');
+    await asSuperuser.end();
+    const fresh = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/fresh` });
+    await fresh.connect();
+    await fresh.query('alter schema public owner to fresh_owner');
+    await fresh.query('grant create on schema public to app_internal');
+    await fresh.end();
+
+    const server = await second({ DATABASE_URL: `postgres://fresh_owner:fresh@127.0.0.1:${dev.ports.pg}/fresh` });
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline && server.child.exitCode === null && !server.output.includes('Fix: create the runtime role'); ) {
+      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+    expect(server.output).toMatch(/WARNING: the Worker would connect as "fresh_owner" \(the owner of the tables\): row-level security does NOT apply/);
+    expect(server.output).toMatch(/Fix: create the runtime role once .* and set WORKER_DATABASE_URL to its URL\./);
   });
 });
 
