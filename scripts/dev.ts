@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
+import { readinessMessage, waitForReady } from './lib/readiness.ts';
 
 const env = process.env;
 const controller = new AbortController();
@@ -63,35 +64,7 @@ try {
 // Browse the data as its owner (RLS shows a runtime role nothing outside a tenant's context).
 console.error(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
 console.error(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
-const readiness = await waitForReady(platform.url);
-if (readiness === undefined) {
-  console.error(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
-} else {
-  console.error(`\nStarted, but NOT ready: ${platform.url}/api/health/ready answers ${readiness} (causes: the "readiness check failed" lines above)\n`);
-}
-
-/** Waits (up to 15 s) for /api/health/ready to answer 200; otherwise returns what it said (the failing checks). */
-async function waitForReady(url: string): Promise<string | undefined> {
-  let last = 'nothing';
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-    const response = await fetch(`${url}/api/health/ready`, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => String(error));
-    if (typeof response === 'string') last = response;
-    else if (response.ok) return undefined;
-    else last = `${response.status}: ${failingChecks(await response.text())}`;
-    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
-  }
-  return last;
-}
-
-function failingChecks(body: string): string {
-  try {
-    const { data } = JSON.parse(body) as { data?: { checks?: Record<string, { status: string; error?: string }> } };
-    const failing = Object.entries(data?.checks ?? {}).filter(([, check]) => check.status !== 'ok');
-    return failing.map(([name, check]) => `${name} (${check.error ?? check.status})`).join(', ') || body.slice(0, 300);
-  } catch {
-    return body.slice(0, 300);
-  }
-}
+console.error(`\n${readinessMessage(platform.url, await waitForReady(platform.url))}\n`);
 
 function port(name: string, fallback: number): number {
   const value = Number(env[name] || fallback);
