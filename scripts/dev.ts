@@ -6,6 +6,7 @@
 // Ctrl-C / SIGTERM stops everything it started and exits 0.
 // stdout carries only the Worker's JSON log lines (`npm run -s dev | jq`); every line meant for a human goes to stderr.
 import { resolve } from 'node:path';
+import { CONFIG_KEYS } from '../src/config.ts';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { readinessMessage, waitForReady } from './lib/readiness.ts';
@@ -30,12 +31,13 @@ onShutdownSignal((signal) => {
   );
 });
 
-// Any Worker var set in the environment overrides wrangler.toml for this run (README); email links point at
-// this server's port unless APP_URL says otherwise (the frontend's URL).
-const WORKER_VARS = ['APP_URL', 'CORS_ORIGINS', 'BODY_LIMIT_BYTES', 'LOG_LEVEL', 'EMAIL_FROM', 'SIGNUP_RESPONSE', 'RATE_LIMIT_FAIL_MODE_AUTH', 'JWT_ISSUER', 'ACCESS_TOKEN_TTL_SECONDS', 'REFRESH_TOKEN_TTL_DAYS', 'REFRESH_GRACE_SECONDS'];
+// Any Worker var (src/config.ts) set in the environment overrides wrangler.toml for this run (README), but for those
+// npm run dev sets itself (DATABASE_URL here is the owner's: WORKER_DATABASE_URL gives the Worker's). Email links
+// point at this server's port unless APP_URL says otherwise (the frontend's URL).
+const SET_BY_DEV = new Set(['APP_ENV', 'DATABASE_URL', 'NEON_LOCAL_PROXY', 'JWT_SIGNING_KEY', 'TOKEN_SECRET', 'DEV_OUTBOX']);
 const httpPort = port('PORT', 8787);
-const vars = WORKER_VARS.filter((name) => env[name]).map((name) => `${name}:${env[name]}`);
-if (!env.APP_URL) vars.push(`APP_URL:http://localhost:${httpPort}`);
+const workerEnv = Object.fromEntries(CONFIG_KEYS.flatMap((name) => (!SET_BY_DEV.has(name) && env[name] ? [[name, env[name]]] : [])));
+const vars = env.APP_URL ? [] : [`APP_URL:http://localhost:${httpPort}`];
 
 const inspectorPort = env.INSPECTOR_PORT ? port('INSPECTOR_PORT', 9229) : await freePort();
 
@@ -46,6 +48,7 @@ try {
     inspectorPort,
     port: httpPort,
     vars,
+    workerEnv,
     databaseUrl: env.DATABASE_URL || undefined,
     workerDatabaseUrl: env.WORKER_DATABASE_URL || undefined,
     dataDir: resolve(ROOT, env.DATA_DIR || '.data'),

@@ -41,6 +41,11 @@ export interface PlatformOptions {
   entry?: string;
   /** More Worker vars (`NAME:value`), e.g. the benchmark's LOG_LEVEL. */
   vars?: string[];
+  /**
+   * More Worker vars by name, passed with the secrets in wrangler's private env file: any of them may be a secret
+   * (EMAIL_API_KEY, FILE_URL_KEYS …), and wrangler's command line is visible to every user (`ps`).
+   */
+  workerEnv?: Record<string, string>;
   /** false: an unminified bundle, so stack traces name src/ lines (dev); default wrangler.toml's `minify`. */
   minify?: boolean;
   /** The DevTools inspector port (default: any free one). */
@@ -116,8 +121,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const secretsDir = mkdtempSync(join(tmpdir(), 'edge-saas-dev-'));
     stack.push(async () => rmSync(secretsDir, { recursive: true, force: true }));
     const secretsFile = join(secretsDir, 'worker.env');
-    const secretLines = Object.entries({ DATABASE_URL: workerDatabaseUrl, JWT_SIGNING_KEY: secrets.JWT_SIGNING_KEY, TOKEN_SECRET: secrets.TOKEN_SECRET });
-    writeFileSync(secretsFile, secretLines.map(([name, value]) => `${name}='${value}'\n`).join(''), { mode: 0o600 });
+    const secretLines = Object.entries({ ...options.workerEnv, DATABASE_URL: workerDatabaseUrl, JWT_SIGNING_KEY: secrets.JWT_SIGNING_KEY, TOKEN_SECRET: secrets.TOKEN_SECRET });
+    writeFileSync(secretsFile, secretLines.map(([name, value]) => envFileLine(name, value)).join(''), { mode: 0o600 });
     const vars = ['DEV_OUTBOX:on', ...(options.vars ?? [])];
     if (proxied) {
       const allowHosts = givenHost && !isLoopbackHost(givenHost) ? [givenHost] : [];
@@ -134,6 +139,16 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await stop();
     throw error;
   }
+}
+
+/**
+ * `name=value` for wrangler's env file, which it reads with dotenv and then expands `$NAME` in (dotenv-expand):
+ * quoted so the value is taken as it is, each `$` escaped. A value no quote can hold is refused, named.
+ */
+export function envFileLine(name: string, value: string): string {
+  const quote = ["'", '"', '`'].find((candidate) => !value.includes(candidate));
+  if (quote === undefined || /[\r\n]/.test(value)) throw new Error(`${name}: a value with line breaks, or with ', " and \` all at once, cannot be passed to wrangler dev.`);
+  return `${name}=${quote}${value.replaceAll('$', '\\$')}${quote}\n`;
 }
 
 /** Warns loudly when the Worker's role (a given WORKER_DATABASE_URL, else DATABASE_URL) bypasses row-level security. */

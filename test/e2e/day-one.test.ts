@@ -18,7 +18,7 @@ let dev: RunningDevServer;
 beforeAll(async () => {
   // Any Worker var set in the environment overrides wrangler.toml (README): checked below. Started as README's
   // `npm run -s dev | jq` starts it (-s: without npm's banner on stdout).
-  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform' }, ['run', '-s', 'dev']);
+  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform', MAX_REQUEST_BODY_BYTES: '6000000' }, ['run', '-s', 'dev']);
 });
 
 afterAll(async () => {
@@ -375,6 +375,17 @@ describe('a frontend in ten minutes', () => {
   it('a Worker var set in the environment of npm run dev overrides wrangler.toml (SIGNUP_RESPONSE=uniform: 202)', async () => {
     const response = await fetch(`${dev.url}/api/v1/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `new-${Date.now()}@example.com`, password: 'a long enough password', name: 'New' }) });
     expect(response.status).toBe(202);
+  });
+
+  it('any Worker var of src/config.ts reaches the Worker, not only a fixed list (MAX_REQUEST_BODY_BYTES=6000000: the largest part)', async () => {
+    const login = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
+    const { accessToken } = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
+    const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
+    const started = await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/multipart`, { method: 'POST', headers, body: JSON.stringify({ name: 'big.csv', contentType: 'text/csv', size: 20_000_000 }) });
+    expect(started.status, await started.clone().text()).toBe(201);
+    const { data } = (await started.json()) as { data: { file: { id: string }; maxPartBytes: number } };
+    expect(data.maxPartBytes).toBe(6_000_000);
+    expect((await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/${data.file.id}`, { method: 'DELETE', headers: { authorization: headers.authorization } })).status).toBe(204);
   });
 
   it("emails link to APP_URL, which follows PORT; the outbox lists every mail without ?to=, each with its url", async () => {
