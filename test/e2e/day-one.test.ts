@@ -130,7 +130,11 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     });
   });
 
-  it('the dev mail viewer renders in a browser without breaking its CSP', async () => {
+  it('the dev mail viewer renders in a browser without breaking its CSP, and opens a mail', async () => {
+    // A mail of its own first, so there is one to open whatever ran before.
+    const email = demo.users[3]?.email ?? '';
+    expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
+    await waitForMail((mail) => mail.to === email && mail.subject === 'Reset your password');
     const page = await browser.newPage();
     const problems: string[] = [];
     page.on('console', (message) => {
@@ -140,11 +144,11 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     expect(list?.status()).toBe(200);
     await page.getByText('Dev mail').first().waitFor();
     const first = page.locator('a[href^="mail/"]').first();
-    if ((await first.count()) > 0) {
-      await first.click();
-      await page.waitForLoadState();
-      expect(page.url()).toMatch(/\/api\/dev\/mail\/\d+$/);
-    }
+    expect(await first.count()).toBe(1);
+    await first.click();
+    await page.waitForLoadState();
+    expect(page.url()).toMatch(/\/api\/dev\/mail\/\d+$/);
+    await page.getByText('Choose a new password').first().waitFor();
     expect(problems).toEqual([]);
     await page.close();
   });
@@ -154,6 +158,27 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/javascript/);
     expect((await response.text()).length).toBeGreaterThan(1_000_000);
+  });
+});
+
+type Mail = { to: string; subject: string; text: string; data: { url?: string; token?: string } };
+
+/** The newest mail in the dev outbox that `matches`, waiting for the queue to deliver it (well under a second). */
+async function waitForMail(matches: (mail: Mail) => boolean): Promise<Mail | undefined> {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((resolveWait) => setTimeout(resolveWait, 200))) {
+    const { data } = (await (await fetch(`${dev.url}/api/dev/outbox`)).json()) as { data: Mail[] };
+    const mail = data.find(matches);
+    if (mail) return mail;
+  }
+  return undefined;
+}
+
+describe('looking at the data, as README says', () => {
+  it('npm run db:query prints the rows as the owner (the local cluster on PG_PORT)', () => {
+    const query = spawnSync('npm', ['run', '-s', 'db:query', '--', `select slug, name from organizations where id = '${demo.org.id}'`], { cwd: new URL('../..', import.meta.url), env: { ...process.env, DATABASE_URL: '', PG_PORT: `${dev.ports.pg}` }, encoding: 'utf8' });
+    expect(query.status, query.stderr).toBe(0);
+    expect(query.stdout).toMatch(/│ 0 +│ 'demo' +│ 'Demo Inc\.' +│/);
+    expect(query.stdout).toContain('SELECT 1');
   });
 });
 
@@ -362,6 +387,21 @@ describe('a typed client generated from the OpenAPI document (openapi-typescript
   });
 });
 
+describe('npm run client:generate, as README runs it', () => {
+  it('writes the types from the running server (PORT) to the file given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-saas-client-'));
+    try {
+      const out = join(dir, 'api.d.ts');
+      const generate = spawnSync('npm', ['run', '-s', 'client:generate', '--', out], { cwd: new URL('../..', import.meta.url), env: { ...process.env, API_URL: '', PORT: `${dev.ports.http}` }, encoding: 'utf8' });
+      expect(generate.status, generate.stderr).toBe(0);
+      expect(generate.stdout).toContain(`${out} ← http://127.0.0.1:${dev.ports.http}/api/openapi.json`);
+      expect(readFileSync(out, 'utf8')).toMatch(/"\/api\/v1\/whoami": \{/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a frontend in ten minutes', () => {
   it('CORS answers the usual dev-server origins on localhost and 127.0.0.1', async () => {
     for (const origin of ['http://127.0.0.1:5173', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://localhost:4321', 'http://127.0.0.1:8080']) {
@@ -391,12 +431,7 @@ describe('a frontend in ten minutes', () => {
   it("emails link to APP_URL, which follows PORT; the outbox lists every mail without ?to=, each with its url", async () => {
     const email = demo.users[0]?.email ?? '';
     expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
-    type Mail = { to: string; text: string; data: { url?: string; token?: string } };
-    let mail: Mail | undefined;
-    for (const deadline = Date.now() + 15_000; !mail && Date.now() < deadline; await new Promise((resolveWait) => setTimeout(resolveWait, 200))) {
-      const { data } = (await (await fetch(`${dev.url}/api/dev/outbox`)).json()) as { data: Mail[] };
-      mail = data.find((sent) => sent.to === email && sent.data.url?.includes('/reset-password'));
-    }
+    const mail = await waitForMail((sent) => sent.to === email && sent.data.url?.includes('/reset-password') === true);
     expect(mail?.data.url).toBe(`http://localhost:${dev.ports.http}/reset-password?token=${mail?.data.token}`);
     expect(mail?.text).toContain(mail?.data.url);
   });
