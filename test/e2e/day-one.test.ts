@@ -1,5 +1,6 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +162,17 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
   });
 });
 
+/** `npm run -s <args>` in the repository, without blocking the event loop (spawnSync would hold up the sockets of fetch). */
+async function npmRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn('npm', ['run', '-s', ...args], { cwd: new URL('../..', import.meta.url), env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const [status] = (await once(child, 'close')) as [number | null];
+  return { status, stdout, stderr };
+}
+
 type Mail = { to: string; subject: string; text: string; data: { url?: string; token?: string } };
 
 /** The newest mail in the dev outbox that `matches`, waiting for the queue to deliver it (well under a second). */
@@ -174,8 +186,8 @@ async function waitForMail(matches: (mail: Mail) => boolean): Promise<Mail | und
 }
 
 describe('looking at the data, as README says', () => {
-  it('npm run db:query prints the rows as the owner (the local cluster on PG_PORT)', () => {
-    const query = spawnSync('npm', ['run', '-s', 'db:query', '--', `select slug, name from organizations where id = '${demo.org.id}'`], { cwd: new URL('../..', import.meta.url), env: { ...process.env, DATABASE_URL: '', PG_PORT: `${dev.ports.pg}` }, encoding: 'utf8' });
+  it('npm run db:query prints the rows as the owner (the local cluster on PG_PORT)', async () => {
+    const query = await npmRun(['db:query', '--', `select slug, name from organizations where id = '${demo.org.id}'`], { DATABASE_URL: '', PG_PORT: `${dev.ports.pg}` });
     expect(query.status, query.stderr).toBe(0);
     expect(query.stdout).toMatch(/│ 0 +│ 'demo' +│ 'Demo Inc\.' +│/);
     expect(query.stdout).toContain('SELECT 1');
@@ -294,6 +306,97 @@ describe('failures that say why, next to a running server', () => {
   });
 });
 
+// The README's example, as a frontend would write it against the generated types.
+const CLIENT_EXAMPLE = `import createClient from 'openapi-fetch';
+import type { paths } from './api.js';
+
+export async function main(baseUrl: string, apiKey: string): Promise<string> {
+  const client = createClient<paths>({ baseUrl, headers: { 'X-API-Key': apiKey } });
+  const { data, error } = await client.GET('/api/v1/whoami');
+  if (error) throw new Error(error.error.message);
+  const orgId = data.data.type === 'api_key' ? data.data.org.id : '';
+  const projects = await client.GET('/api/v1/orgs/{orgId}/projects', { params: { path: { orgId } } });
+  if (projects.error) throw new Error(projects.error.error.message);
+  return JSON.stringify({ orgId, projects: projects.data.data.map((project) => project.name) });
+}
+
+// @ts-expect-error -- the generated paths know every route: a wrong one does not compile.
+export const wrong = () => createClient<paths>({ baseUrl: '' }).GET('/api/v1/no-such-route');
+`;
+
+describe('a typed client generated from the OpenAPI document (openapi-typescript + openapi-fetch)', () => {
+  const root = new URL('../..', import.meta.url).pathname;
+  // Inside the repository, so the example resolves openapi-fetch from its node_modules.
+  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
+  const dir = mkdtempSync(join(root, 'node_modules/.cache/client-e2e-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('generates types that typecheck the example (and reject an unknown route), and the example calls the running API', async () => {
+    await generateClientTypes(dev.url, join(dir, 'api.d.ts'));
+    writeFileSync(join(dir, 'example.ts'), CLIENT_EXAMPLE);
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--outDir', dir, '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--skipLibCheck', join(dir, 'example.ts')], { encoding: 'utf8' });
+    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+
+    // Compiled by tsc above: Node does not strip types under node_modules.
+    const script = `const m = await import(${JSON.stringify(join(dir, 'example.js'))}); console.log(await m.main(process.argv[1], process.argv[2]));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, dev.url, demo.apiKey.key], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ orgId: demo.org.id, projects: expect.arrayContaining([demo.project.name]) });
+  });
+});
+
+describe('npm run client:generate, as README runs it', () => {
+  it('writes the types from the running server (PORT) to the file given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-saas-client-'));
+    try {
+      const out = join(dir, 'api.d.ts');
+      const generate = await npmRun(['client:generate', '--', out], { API_URL: '', PORT: `${dev.ports.http}` });
+      expect(generate.status, generate.stderr).toBe(0);
+      expect(generate.stdout).toContain(`${out} ← http://127.0.0.1:${dev.ports.http}/api/openapi.json`);
+      expect(readFileSync(out, 'utf8')).toMatch(/"\/api\/v1\/whoami": \{/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a frontend in ten minutes', () => {
+  it('CORS answers the usual dev-server origins on localhost and 127.0.0.1', async () => {
+    for (const origin of ['http://127.0.0.1:5173', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://localhost:4321', 'http://127.0.0.1:8080']) {
+      const response = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      expect(response.headers.get('access-control-allow-origin'), origin).toBe(origin);
+    }
+    const foreign = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('a Worker var set in the environment of npm run dev overrides wrangler.toml (SIGNUP_RESPONSE=uniform: 202)', async () => {
+    const response = await fetch(`${dev.url}/api/v1/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `new-${Date.now()}@example.com`, password: 'a long enough password', name: 'New' }) });
+    expect(response.status).toBe(202);
+  });
+
+  it('any Worker var of src/config.ts reaches the Worker, not only a fixed list (MAX_REQUEST_BODY_BYTES=6000000: the largest part)', async () => {
+    const login = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
+    const { accessToken } = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
+    const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
+    const started = await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/multipart`, { method: 'POST', headers, body: JSON.stringify({ name: 'big.csv', contentType: 'text/csv', size: 20_000_000 }) });
+    expect(started.status, await started.clone().text()).toBe(201);
+    const { data } = (await started.json()) as { data: { file: { id: string }; maxPartBytes: number } };
+    expect(data.maxPartBytes).toBe(6_000_000);
+    expect((await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/${data.file.id}`, { method: 'DELETE', headers: { authorization: headers.authorization } })).status).toBe(204);
+  });
+
+  it("emails link to APP_URL, which follows PORT; the outbox lists every mail without ?to=, each with its url", async () => {
+    const email = demo.users[0]?.email ?? '';
+    expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
+    const mail = await waitForMail((sent) => sent.to === email && sent.data.url?.includes('/reset-password') === true);
+    expect(mail?.data.url).toBe(`http://localhost:${dev.ports.http}/reset-password?token=${mail?.data.token}`);
+    expect(mail?.text).toContain(mail?.data.url);
+  });
+});
+
+// Last in the file: the second server's wrangler joins and leaves the machine-wide dev registry, which makes the first
+// one's wrangler reload, closing its idle connections under the tests that would follow.
 describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\'s PostgreSQL', () => {
   const dataDirs: string[] = [];
   const servers: DevServer[] = [];
@@ -345,94 +448,5 @@ describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\
     }
     expect(server.output).toMatch(/WARNING: the Worker would connect as "fresh_owner" \(the owner of the tables\): row-level security does NOT apply/);
     expect(server.output).toMatch(/Fix: create the runtime role once .* and set WORKER_DATABASE_URL to its URL\./);
-  });
-});
-
-// The README's example, as a frontend would write it against the generated types.
-const CLIENT_EXAMPLE = `import createClient from 'openapi-fetch';
-import type { paths } from './api.js';
-
-export async function main(baseUrl: string, apiKey: string): Promise<string> {
-  const client = createClient<paths>({ baseUrl, headers: { 'X-API-Key': apiKey } });
-  const { data, error } = await client.GET('/api/v1/whoami');
-  if (error) throw new Error(error.error.message);
-  const orgId = data.data.type === 'api_key' ? data.data.org.id : '';
-  const projects = await client.GET('/api/v1/orgs/{orgId}/projects', { params: { path: { orgId } } });
-  if (projects.error) throw new Error(projects.error.error.message);
-  return JSON.stringify({ orgId, projects: projects.data.data.map((project) => project.name) });
-}
-
-// @ts-expect-error -- the generated paths know every route: a wrong one does not compile.
-export const wrong = () => createClient<paths>({ baseUrl: '' }).GET('/api/v1/no-such-route');
-`;
-
-describe('a typed client generated from the OpenAPI document (openapi-typescript + openapi-fetch)', () => {
-  const root = new URL('../..', import.meta.url).pathname;
-  // Inside the repository, so the example resolves openapi-fetch from its node_modules.
-  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
-  const dir = mkdtempSync(join(root, 'node_modules/.cache/client-e2e-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('generates types that typecheck the example (and reject an unknown route), and the example calls the running API', async () => {
-    await generateClientTypes(dev.url, join(dir, 'api.d.ts'));
-    writeFileSync(join(dir, 'example.ts'), CLIENT_EXAMPLE);
-    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--outDir', dir, '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--skipLibCheck', join(dir, 'example.ts')], { encoding: 'utf8' });
-    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
-
-    // Compiled by tsc above: Node does not strip types under node_modules.
-    const script = `const m = await import(${JSON.stringify(join(dir, 'example.js'))}); console.log(await m.main(process.argv[1], process.argv[2]));`;
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, dev.url, demo.apiKey.key], { encoding: 'utf8' });
-    expect(run.status, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ orgId: demo.org.id, projects: expect.arrayContaining([demo.project.name]) });
-  });
-});
-
-describe('npm run client:generate, as README runs it', () => {
-  it('writes the types from the running server (PORT) to the file given', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'edge-saas-client-'));
-    try {
-      const out = join(dir, 'api.d.ts');
-      const generate = spawnSync('npm', ['run', '-s', 'client:generate', '--', out], { cwd: new URL('../..', import.meta.url), env: { ...process.env, API_URL: '', PORT: `${dev.ports.http}` }, encoding: 'utf8' });
-      expect(generate.status, generate.stderr).toBe(0);
-      expect(generate.stdout).toContain(`${out} ← http://127.0.0.1:${dev.ports.http}/api/openapi.json`);
-      expect(readFileSync(out, 'utf8')).toMatch(/"\/api\/v1\/whoami": \{/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-describe('a frontend in ten minutes', () => {
-  it('CORS answers the usual dev-server origins on localhost and 127.0.0.1', async () => {
-    for (const origin of ['http://127.0.0.1:5173', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://localhost:4321', 'http://127.0.0.1:8080']) {
-      const response = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
-      expect(response.headers.get('access-control-allow-origin'), origin).toBe(origin);
-    }
-    const foreign = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
-    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
-  });
-
-  it('a Worker var set in the environment of npm run dev overrides wrangler.toml (SIGNUP_RESPONSE=uniform: 202)', async () => {
-    const response = await fetch(`${dev.url}/api/v1/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `new-${Date.now()}@example.com`, password: 'a long enough password', name: 'New' }) });
-    expect(response.status).toBe(202);
-  });
-
-  it('any Worker var of src/config.ts reaches the Worker, not only a fixed list (MAX_REQUEST_BODY_BYTES=6000000: the largest part)', async () => {
-    const login = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
-    const { accessToken } = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
-    const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
-    const started = await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/multipart`, { method: 'POST', headers, body: JSON.stringify({ name: 'big.csv', contentType: 'text/csv', size: 20_000_000 }) });
-    expect(started.status, await started.clone().text()).toBe(201);
-    const { data } = (await started.json()) as { data: { file: { id: string }; maxPartBytes: number } };
-    expect(data.maxPartBytes).toBe(6_000_000);
-    expect((await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/${data.file.id}`, { method: 'DELETE', headers: { authorization: headers.authorization } })).status).toBe(204);
-  });
-
-  it("emails link to APP_URL, which follows PORT; the outbox lists every mail without ?to=, each with its url", async () => {
-    const email = demo.users[0]?.email ?? '';
-    expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
-    const mail = await waitForMail((sent) => sent.to === email && sent.data.url?.includes('/reset-password') === true);
-    expect(mail?.data.url).toBe(`http://localhost:${dev.ports.http}/reset-password?token=${mail?.data.token}`);
-    expect(mail?.text).toContain(mail?.data.url);
   });
 });
