@@ -4,9 +4,12 @@
 // repository root), DATABASE_URL (if set, any PostgreSQL used instead of a local one, as its owner) and
 // WORKER_DATABASE_URL (with DATABASE_URL: the runtime role the Worker connects as).
 // Ctrl-C / SIGTERM stops everything it started and exits 0.
+// stdout carries only the Worker's JSON log lines (`npm run -s dev | jq`); every line meant for a human goes to stderr.
 import { resolve } from 'node:path';
+import { CONFIG_KEYS } from '../src/config.ts';
 import { freePort } from './lib/ports.ts';
 import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
+import { readinessMessage, waitForReady } from './lib/readiness.ts';
 
 const env = process.env;
 const controller = new AbortController();
@@ -16,7 +19,7 @@ let stopping = false;
 onShutdownSignal((signal) => {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping…`);
+  console.error(`\n${signal}: stopping…`);
   // While starting, startPlatform stops what it started itself and rejects.
   if (!platform) return controller.abort(new Error(`interrupted by ${signal}`));
   void platform.stop().then(
@@ -28,12 +31,13 @@ onShutdownSignal((signal) => {
   );
 });
 
-// Any Worker var set in the environment overrides wrangler.toml for this run (README); email links point at
-// this server's port unless APP_URL says otherwise (the frontend's URL).
-const WORKER_VARS = ['APP_URL', 'CORS_ORIGINS', 'BODY_LIMIT_BYTES', 'LOG_LEVEL', 'EMAIL_FROM', 'SIGNUP_RESPONSE', 'RATE_LIMIT_FAIL_MODE_AUTH', 'JWT_ISSUER', 'ACCESS_TOKEN_TTL_SECONDS', 'REFRESH_TOKEN_TTL_DAYS', 'REFRESH_GRACE_SECONDS'];
+// Any Worker var (src/config.ts) set in the environment overrides wrangler.toml for this run (README), but for those
+// npm run dev sets itself (DATABASE_URL here is the owner's: WORKER_DATABASE_URL gives the Worker's). Email links
+// point at this server's port unless APP_URL says otherwise (the frontend's URL).
+const SET_BY_DEV = new Set(['APP_ENV', 'DATABASE_URL', 'NEON_LOCAL_PROXY', 'JWT_SIGNING_KEY', 'TOKEN_SECRET', 'DEV_OUTBOX']);
 const httpPort = port('PORT', 8787);
-const vars = WORKER_VARS.filter((name) => env[name]).map((name) => `${name}:${env[name]}`);
-if (!env.APP_URL) vars.push(`APP_URL:http://localhost:${httpPort}`);
+const workerEnv = Object.fromEntries(CONFIG_KEYS.flatMap((name) => (!SET_BY_DEV.has(name) && env[name] ? [[name, env[name]]] : [])));
+const vars = env.APP_URL ? [] : [`APP_URL:http://localhost:${httpPort}`];
 
 const inspectorPort = env.INSPECTOR_PORT ? port('INSPECTOR_PORT', 9229) : await freePort();
 
@@ -44,6 +48,7 @@ try {
     inspectorPort,
     port: httpPort,
     vars,
+    workerEnv,
     databaseUrl: env.DATABASE_URL || undefined,
     workerDatabaseUrl: env.WORKER_DATABASE_URL || undefined,
     dataDir: resolve(ROOT, env.DATA_DIR || '.data'),
@@ -60,37 +65,9 @@ try {
 }
 
 // Browse the data as its owner (RLS shows a runtime role nothing outside a tenant's context).
-console.log(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
-console.log(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
-const readiness = await waitForReady(platform.url);
-if (readiness === undefined) {
-  console.log(`\nReady: ${platform.url}  (health: ${platform.url}/api/health/ready, docs: ${platform.url}/api/docs)\n`);
-} else {
-  console.error(`\nStarted, but NOT ready: ${platform.url}/api/health/ready answers ${readiness} (causes: the "readiness check failed" lines above)\n`);
-}
-
-/** Waits (up to 15 s) for /api/health/ready to answer 200; otherwise returns what it said (the failing checks). */
-async function waitForReady(url: string): Promise<string | undefined> {
-  let last = 'nothing';
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
-    const response = await fetch(`${url}/api/health/ready`, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => String(error));
-    if (typeof response === 'string') last = response;
-    else if (response.ok) return undefined;
-    else last = `${response.status}: ${failingChecks(await response.text())}`;
-    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
-  }
-  return last;
-}
-
-function failingChecks(body: string): string {
-  try {
-    const { data } = JSON.parse(body) as { data?: { checks?: Record<string, { status: string; error?: string }> } };
-    const failing = Object.entries(data?.checks ?? {}).filter(([, check]) => check.status !== 'ok');
-    return failing.map(([name, check]) => `${name} (${check.error ?? check.status})`).join(', ') || body.slice(0, 300);
-  } catch {
-    return body.slice(0, 300);
-  }
-}
+console.error(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
+console.error(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
+console.error(`\n${readinessMessage(platform.url, await waitForReady(platform.url))}\n`);
 
 function port(name: string, fallback: number): number {
   const value = Number(env[name] || fallback);

@@ -9,3 +9,9 @@ declare module 'crypto' {
     }
   }
 }
+
+declare global {
+  // The Worker's env (`wrangler types`, src/worker-configuration.d.ts), which src/config.ts names: scripts import
+  // that file for its list of var names (npm run dev) and never call getConfig.
+  type Env = Record<string, unknown>;
+}

@@ -87,6 +87,9 @@ const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** The name of every var and secret the Worker reads: `npm run dev` forwards those set in its environment. */
+export const CONFIG_KEYS: readonly string[] = Object.keys(configSchema.shape);
+
 // The Worker's env object is the same for every request of an isolate: remembering the last one parsed
 // pays the cost once, and holds nothing more than the one configuration in use.
 let parsed: { env: Env; config: Config } | undefined;

@@ -80,3 +80,45 @@ export function runtimeRoleWarning(powers: RolePowers, name: string): string | u
     `Fix: create the runtime role once (README, "Database roles": CREATE ROLE app LOGIN PASSWORD '…' IN ROLE app_runtime;) and set ${name} to its URL.`,
   ].join('\n');
 }
+
+/**
+ * The messages of `error` and of each error it wraps, outermost first. drizzle's "Failed query: <sql>" says
+ * only which statement failed; why (PostgreSQL's own message) is in its `cause`.
+ */
+export function causeChain(error: unknown): string[] {
+  const messages: string[] = [];
+  for (let current: unknown = error; current !== undefined && messages.length < 10; current = (current as { cause?: unknown }).cause) {
+    // A failed query's parameters may hold the data it wrote: the statement is enough to say where.
+    messages.push(current instanceof Error ? current.message.replace(/\nparams:[\s\S]*$/, '').trim() : String(current));
+    if (!(current instanceof Error)) break;
+  }
+  return messages;
+}
+
+/**
+ * Why setting up the database failed (`step`: "the migrations", "the demo seed"; `name`: the variable that gave
+ * its URL, if any), PostgreSQL's reason first; `permissionFix` is added when that reason is a permission denied
+ * (SQLSTATE 42501).
+ */
+export function setupFailure(error: unknown, step: string, name?: string, permissionFix?: string): Error {
+  const [statement, ...causes] = causeChain(error);
+  const reason = causes.at(-1) ?? statement;
+  const code = codeInChain(error);
+  const where = causes.length > 0 && statement ? ` (in: ${oneLine(statement.replace(/^Failed query: /, ''))})` : '';
+  const fix = code === '42501' && permissionFix ? ` Fix: ${permissionFix}` : '';
+  return new Error(`${name ? `${name}: ` : ''}${step} failed: ${reason}${code ? ` [SQLSTATE ${code}]` : ''}${where}.${fix}`, { cause: error });
+}
+
+/** A statement on one line, without SQL comments, cut at 200 characters (a migration file is one long statement). */
+function oneLine(statement: string): string {
+  const text = statement.split('\n').filter((line) => !line.trim().startsWith('--')).join(' ').replace(/\s+/g, ' ').trim();
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+function codeInChain(error: unknown): string | undefined {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) {
+    const { code } = current as { code?: unknown };
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}

@@ -1,7 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
+import { mapBundleFrames } from './dev-stacks.ts';
 
 // wrangler prints a Worker's console.warn/error through its own logger: a "▲ [WARNING]" / "✘ [ERROR]"
-// banner in ANSI colours around our JSON line, which breaks `npm run dev | jq`.
+// banner in ANSI colours around our JSON line, which breaks `npm run -s dev | jq`.
 const ANSI = /\u001b\[[0-9;]*m/g;
 const BANNER = /^\s*(?:▲ \[WARNING\]|✘ \[ERROR\])\s*/;
 // wrangler's access line repeats what the Worker's own request line says.
@@ -14,7 +15,7 @@ const TABLE_ROW = /^(?:Binding\s+Resource\s+Mode|env\.\S+)/;
 
 /**
  * Copies wrangler's output line by line: a line holding one of the Worker's JSON log lines goes to `json`
- * as that JSON alone (no banner, no colour); blank lines and wrangler's access lines are dropped; the bindings
+ * as that JSON alone (no banner, no colour; stack frames mapped to src/); blank lines and wrangler's access lines are dropped; the bindings
  * table only when it differs from the one printed last; anything else (wrangler's own messages) goes to
  * `other` unchanged.
  */
@@ -51,6 +52,7 @@ export function forwardDevOutput(source: Readable, json: Writable, other: Writab
 
 function forwardLine(line: string, json: Writable, other: Writable): void {
   const plain = line.replace(ANSI, '').replace(BANNER, '').trim();
-  if (plain.startsWith('{"level":')) json.write(`${plain}\n`);
+  // Its stacks name src/ lines, not lines of wrangler's bundle.
+  if (plain.startsWith('{"level":')) json.write(`${mapBundleFrames(plain)}\n`);
   else if (plain !== '' && !ACCESS_LINE.test(plain)) other.write(`${line}\n`);
 }

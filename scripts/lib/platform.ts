@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generateSecrets, loadOrCreateSecrets } from './dev-secrets.ts';
 import { ensureRuntimeRole, startLocalPostgres, type LocalPostgres } from './local-postgres.ts';
-import { checkDatabaseUrl, isNeonHost, runtimeRoleWarning } from './database-check.ts';
+import { checkDatabaseUrl, isNeonHost, runtimeRoleWarning, setupFailure } from './database-check.ts';
 import { forwardDevOutput } from './dev-output.ts';
 import { applyMigrations } from './migrate.ts';
 import { isLoopbackHost } from './neon-http-sql.ts';
@@ -41,6 +41,11 @@ export interface PlatformOptions {
   entry?: string;
   /** More Worker vars (`NAME:value`), e.g. the benchmark's LOG_LEVEL. */
   vars?: string[];
+  /**
+   * More Worker vars by name, passed with the secrets in wrangler's private env file: any of them may be a secret
+   * (EMAIL_API_KEY, FILE_URL_KEYS …), and wrangler's command line is visible to every user (`ps`).
+   */
+  workerEnv?: Record<string, string>;
   /** false: an unminified bundle, so stack traces name src/ lines (dev); default wrangler.toml's `minify`. */
   minify?: boolean;
   /** The DevTools inspector port (default: any free one). */
@@ -86,9 +91,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     let postgres: LocalPostgres | undefined;
     if (options.databaseUrl) {
       await checkDatabaseUrl(options.databaseUrl, 'DATABASE_URL');
-      const worker = options.workerDatabaseUrl ? await checkDatabaseUrl(options.workerDatabaseUrl, 'WORKER_DATABASE_URL') : undefined;
-      const warning = runtimeRoleWarning(worker ?? (await checkDatabaseUrl(options.databaseUrl)), 'WORKER_DATABASE_URL');
-      if (warning) console.error(`\n${warning}\n`);
+      if (options.workerDatabaseUrl) await checkDatabaseUrl(options.workerDatabaseUrl, 'WORKER_DATABASE_URL');
     } else {
       const cluster = `${options.dataDir}/postgres`;
       assertClusterFree(cluster);
@@ -98,10 +101,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       signal?.throwIfAborted();
     }
     const databaseUrl = options.databaseUrl ?? postgres?.url ?? '';
-    await applyMigrations(databaseUrl);
+    const given = options.databaseUrl ? 'DATABASE_URL' : undefined;
+    await applyMigrations(databaseUrl).catch((error: unknown) => {
+      // Permission denied there almost always means the runtime role's URL was given where the owner's belongs.
+      throw setupFailure(error, 'the migrations', given, given && "DATABASE_URL must be the owner role (the migrations create schemas, tables and functions); the Worker's runtime role goes in WORKER_DATABASE_URL. An owner that is no superuser needs README's one-time setup first (\"Database roles\").");
+    });
     // A given database's roles are set up by hand (README, "Database roles").
     const workerDatabaseUrl = postgres ? await ensureRuntimeRole(databaseUrl) : (options.workerDatabaseUrl ?? databaseUrl);
-    await seed(databaseUrl);
+    // After the migrations: on a fresh database the owner owns no table before them, so it would pass unwarned.
+    if (!postgres) await warnAboutRuntimeRole(workerDatabaseUrl);
+    await seed(databaseUrl).catch((error: unknown) => {
+      throw setupFailure(error, 'the demo seed', given);
+    });
     // Kept with the data when persistent, so sessions and tokens survive a restart.
     const secrets = options.persistent ? await loadOrCreateSecrets(`${options.dataDir}/dev-secrets.json`) : await generateSecrets();
     signal?.throwIfAborted();
@@ -110,8 +121,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const secretsDir = mkdtempSync(join(tmpdir(), 'edge-saas-dev-'));
     stack.push(async () => rmSync(secretsDir, { recursive: true, force: true }));
     const secretsFile = join(secretsDir, 'worker.env');
-    const secretLines = Object.entries({ DATABASE_URL: workerDatabaseUrl, JWT_SIGNING_KEY: secrets.JWT_SIGNING_KEY, TOKEN_SECRET: secrets.TOKEN_SECRET });
-    writeFileSync(secretsFile, secretLines.map(([name, value]) => `${name}='${value}'\n`).join(''), { mode: 0o600 });
+    const secretLines = Object.entries({ ...options.workerEnv, DATABASE_URL: workerDatabaseUrl, JWT_SIGNING_KEY: secrets.JWT_SIGNING_KEY, TOKEN_SECRET: secrets.TOKEN_SECRET });
+    writeFileSync(secretsFile, secretLines.map(([name, value]) => envFileLine(name, value)).join(''), { mode: 0o600 });
     const vars = ['DEV_OUTBOX:on', ...(options.vars ?? [])];
     if (proxied) {
       const allowHosts = givenHost && !isLoopbackHost(givenHost) ? [givenHost] : [];
@@ -128,6 +139,22 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await stop();
     throw error;
   }
+}
+
+/**
+ * `name=value` for wrangler's env file, which it reads with dotenv and then expands `$NAME` in (dotenv-expand):
+ * quoted so the value is taken as it is, each `$` escaped. A value no quote can hold is refused, named.
+ */
+export function envFileLine(name: string, value: string): string {
+  const quote = ["'", '"', '`'].find((candidate) => !value.includes(candidate));
+  if (quote === undefined || /[\r\n]/.test(value)) throw new Error(`${name}: a value with line breaks, or with ', " and \` all at once, cannot be passed to wrangler dev.`);
+  return `${name}=${quote}${value.replaceAll('$', '\\$')}${quote}\n`;
+}
+
+/** Warns loudly when the Worker's role (a given WORKER_DATABASE_URL, else DATABASE_URL) bypasses row-level security. */
+async function warnAboutRuntimeRole(workerDatabaseUrl: string): Promise<void> {
+  const warning = runtimeRoleWarning(await checkDatabaseUrl(workerDatabaseUrl, 'WORKER_DATABASE_URL'), 'WORKER_DATABASE_URL');
+  if (warning) console.error(`\n${warning}\n`);
 }
 
 interface Wrangler {
@@ -153,7 +180,7 @@ function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string
   });
   const tail: string[] = [];
   if (options.inheritOutput) {
-    // The Worker's log: one JSON line per request (and per event) on stdout, so `npm run dev | jq` works.
+    // The Worker's log: one JSON line per request (and per event) on stdout, so `npm run -s dev | jq` works.
     for (const stream of [child.stdout, child.stderr]) if (stream) forwardDevOutput(stream, process.stdout, process.stderr);
     return { child, tail };
   }

@@ -1,7 +1,10 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateClientTypes } from '../../scripts/lib/client-types.ts';
@@ -14,8 +17,9 @@ import { DevServer, startDevServer, type RunningDevServer } from './helpers/dev-
 let dev: RunningDevServer;
 
 beforeAll(async () => {
-  // Any Worker var set in the environment overrides wrangler.toml (README): checked below.
-  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform' });
+  // Any Worker var set in the environment overrides wrangler.toml (README): checked below. Started as README's
+  // `npm run -s dev | jq` starts it (-s: without npm's banner on stdout).
+  dev = await startDevServer({ SIGNUP_RESPONSE: 'uniform', MAX_REQUEST_BODY_BYTES: '6000000' }, ['run', '-s', 'dev']);
 });
 
 afterAll(async () => {
@@ -127,7 +131,11 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     });
   });
 
-  it('the dev mail viewer renders in a browser without breaking its CSP', async () => {
+  it('the dev mail viewer renders in a browser without breaking its CSP, and opens a mail', async () => {
+    // A mail of its own first, so there is one to open whatever ran before.
+    const email = demo.users[3]?.email ?? '';
+    expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
+    await waitForMail((mail) => mail.to === email && mail.subject === 'Reset your password');
     const page = await browser.newPage();
     const problems: string[] = [];
     page.on('console', (message) => {
@@ -137,11 +145,11 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     expect(list?.status()).toBe(200);
     await page.getByText('Dev mail').first().waitFor();
     const first = page.locator('a[href^="mail/"]').first();
-    if ((await first.count()) > 0) {
-      await first.click();
-      await page.waitForLoadState();
-      expect(page.url()).toMatch(/\/api\/dev\/mail\/\d+$/);
-    }
+    expect(await first.count()).toBe(1);
+    await first.click();
+    await page.waitForLoadState();
+    expect(page.url()).toMatch(/\/api\/dev\/mail\/\d+$/);
+    await page.getByText('Choose a new password').first().waitFor();
     expect(problems).toEqual([]);
     await page.close();
   });
@@ -151,6 +159,38 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/javascript/);
     expect((await response.text()).length).toBeGreaterThan(1_000_000);
+  });
+});
+
+/** `npm run -s <args>` in the repository, without blocking the event loop (spawnSync would hold up the sockets of fetch). */
+async function npmRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn('npm', ['run', '-s', ...args], { cwd: new URL('../..', import.meta.url), env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const [status] = (await once(child, 'close')) as [number | null];
+  return { status, stdout, stderr };
+}
+
+type Mail = { to: string; subject: string; text: string; data: { url?: string; token?: string } };
+
+/** The newest mail in the dev outbox that `matches`, waiting for the queue to deliver it (well under a second). */
+async function waitForMail(matches: (mail: Mail) => boolean): Promise<Mail | undefined> {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((resolveWait) => setTimeout(resolveWait, 200))) {
+    const { data } = (await (await fetch(`${dev.url}/api/dev/outbox`)).json()) as { data: Mail[] };
+    const mail = data.find(matches);
+    if (mail) return mail;
+  }
+  return undefined;
+}
+
+describe('looking at the data, as README says', () => {
+  it('npm run db:query prints the rows as the owner (the local cluster on PG_PORT)', async () => {
+    const query = await npmRun(['db:query', '--', `select slug, name from organizations where id = '${demo.org.id}'`], { DATABASE_URL: '', PG_PORT: `${dev.ports.pg}` });
+    expect(query.status, query.stderr).toBe(0);
+    expect(query.stdout).toMatch(/│ 0 +│ 'demo' +│ 'Demo Inc\.' +│/);
+    expect(query.stdout).toContain('SELECT 1');
   });
 });
 
@@ -187,7 +227,7 @@ describe('the dev console', () => {
   });
 
 
-  it('logs each request once, as one JSON line (no wrangler access line), so `npm run dev | jq` works', async () => {
+  it('logs each request once, as one JSON line (no wrangler access line), so `npm run -s dev | jq` works', async () => {
     const response = await fetch(`${dev.url}/api/v1/whoami`);
     expect(response.status).toBe(401);
     const id = response.headers.get('x-request-id') ?? 'missing';
@@ -199,10 +239,19 @@ describe('the dev console', () => {
     expect(lines.filter((line) => /\[wrangler:info\] (GET|POST)/.test(line))).toEqual([]);
     for (const line of lines.filter((line) => line.includes('"level":'))) expect(() => JSON.parse(line), line).not.toThrow();
   });
+
+  it('`npm run -s dev | jq` reads JSON lines only: every line for a human (Ready, Debugger, wrangler) goes to stderr', () => {
+    const stdout = dev.server.stdout.split('\n').filter((line) => line.trim() !== '');
+    expect(stdout.length).toBeGreaterThan(0);
+    for (const line of stdout) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(dev.server.output).toMatch(/^Ready: /m);
+    expect(dev.server.output).toMatch(/^Debugger: /m);
+  });
 });
 
 describe('failures that say why, next to a running server', () => {
   const owner = () => `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app`;
+  const runtime = () => `postgres://app:app@127.0.0.1:${dev.ports.pg}/app`;
 
   it('prints the owner connection string, and Ready only once /api/health/ready is 200', async () => {
     expect(dev.server.output).toContain(`Database (owner): ${owner()}`);
@@ -232,6 +281,21 @@ describe('failures that say why, next to a running server', () => {
     expect(code).toBe(1);
     expect(second.output).toMatch(/data folder .* is in use by another PostgreSQL \(pid \d+; PostgreSQL: lock file "postmaster.pid" already exists\)/);
     expect(second.output).toContain('DATA_DIR=<folder> npm run dev');
+  });
+
+  it('a DATABASE_URL of the runtime role (not the owner) exits 1 with PostgreSQL\'s reason and the fix, not a bare "Failed query"', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-runtime-'));
+    try {
+      const server = new DevServer({ http: await freePort(), pg: await freePort(), proxy: await freePort() }, dataDir, { DATABASE_URL: runtime() });
+      const [code] = await server.exited;
+      expect(code, server.output).toBe(1);
+      expect(server.output).toMatch(/npm run dev could not start: DATABASE_URL: the migrations failed: permission denied for database app \[SQLSTATE 42501\]/);
+      expect(server.output).toContain("Fix: DATABASE_URL must be the owner role (the migrations create schemas, tables and functions); the Worker's runtime role goes in WORKER_DATABASE_URL.");
+      expect(server.output).not.toContain('Failed query');
+      expect(server.output).not.toContain('params:');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('npm run db:reset refuses while the server uses the data, and deletes nothing', async () => {
@@ -281,6 +345,21 @@ describe('a typed client generated from the OpenAPI document (openapi-typescript
   });
 });
 
+describe('npm run client:generate, as README runs it', () => {
+  it('writes the types from the running server (PORT) to the file given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-saas-client-'));
+    try {
+      const out = join(dir, 'api.d.ts');
+      const generate = await npmRun(['client:generate', '--', out], { API_URL: '', PORT: `${dev.ports.http}` });
+      expect(generate.status, generate.stderr).toBe(0);
+      expect(generate.stdout).toContain(`${out} ← http://127.0.0.1:${dev.ports.http}/api/openapi.json`);
+      expect(readFileSync(out, 'utf8')).toMatch(/"\/api\/v1\/whoami": \{/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a frontend in ten minutes', () => {
   it('CORS answers the usual dev-server origins on localhost and 127.0.0.1', async () => {
     for (const origin of ['http://127.0.0.1:5173', 'http://localhost:5173', 'http://127.0.0.1:3000', 'http://localhost:4321', 'http://127.0.0.1:8080']) {
@@ -296,16 +375,78 @@ describe('a frontend in ten minutes', () => {
     expect(response.status).toBe(202);
   });
 
+  it('any Worker var of src/config.ts reaches the Worker, not only a fixed list (MAX_REQUEST_BODY_BYTES=6000000: the largest part)', async () => {
+    const login = await fetch(`${dev.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
+    const { accessToken } = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
+    const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
+    const started = await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/multipart`, { method: 'POST', headers, body: JSON.stringify({ name: 'big.csv', contentType: 'text/csv', size: 20_000_000 }) });
+    expect(started.status, await started.clone().text()).toBe(201);
+    const { data } = (await started.json()) as { data: { file: { id: string }; maxPartBytes: number } };
+    expect(data.maxPartBytes).toBe(6_000_000);
+    expect((await fetch(`${dev.url}/api/v1/orgs/${demo.org.id}/files/${data.file.id}`, { method: 'DELETE', headers: { authorization: headers.authorization } })).status).toBe(204);
+  });
+
   it("emails link to APP_URL, which follows PORT; the outbox lists every mail without ?to=, each with its url", async () => {
     const email = demo.users[0]?.email ?? '';
     expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
-    type Mail = { to: string; text: string; data: { url?: string; token?: string } };
-    let mail: Mail | undefined;
-    for (const deadline = Date.now() + 15_000; !mail && Date.now() < deadline; await new Promise((resolveWait) => setTimeout(resolveWait, 200))) {
-      const { data } = (await (await fetch(`${dev.url}/api/dev/outbox`)).json()) as { data: Mail[] };
-      mail = data.find((sent) => sent.to === email && sent.data.url?.includes('/reset-password'));
-    }
+    const mail = await waitForMail((sent) => sent.to === email && sent.data.url?.includes('/reset-password') === true);
     expect(mail?.data.url).toBe(`http://localhost:${dev.ports.http}/reset-password?token=${mail?.data.token}`);
     expect(mail?.text).toContain(mail?.data.url);
+  });
+});
+
+// Last in the file: the second server's wrangler joins and leaves the machine-wide dev registry, which makes the first
+// one's wrangler reload, closing its idle connections under the tests that would follow.
+describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\'s PostgreSQL', () => {
+  const dataDirs: string[] = [];
+  const servers: DevServer[] = [];
+  afterAll(async () => {
+    for (const server of servers) if (server.child.exitCode === null) await server.stop('SIGINT', 'group').catch(() => server.kill());
+    for (const dataDir of dataDirs) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** `npm run dev` with its own DATA_DIR and ports, and the given database variables. */
+  async function second(env: NodeJS.ProcessEnv): Promise<DevServer> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-any-pg-'));
+    dataDirs.push(dataDir);
+    const server = new DevServer({ http: await freePort(), pg: await freePort(), proxy: await freePort() }, dataDir, env);
+    servers.push(server);
+    return server;
+  }
+
+  it('as the owner, with the runtime role in WORKER_DATABASE_URL: ready, demo login and whoami work, no WARNING', async () => {
+    const server = await second({ DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app`, WORKER_DATABASE_URL: `postgres://app:app@127.0.0.1:${dev.ports.pg}/app` });
+    const url = await server.ready();
+    expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
+    const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
+    expect(login.status).toBe(200);
+    const { accessToken } = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
+    const whoami = await fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(whoami.status).toBe(200);
+    expect(server.output).not.toContain('WARNING');
+    expect((await server.stop('SIGINT', 'group')).code).toBe(0);
+  });
+
+  it('without WORKER_DATABASE_URL the Worker would use the owner: the WARNING with its fix, even on a fresh database whose owner is no superuser', async () => {
+    // A fresh database of an owner that is neither superuser nor BYPASSRLS (Neon's neondb_owner, after README's
+    // one-time setup: it may hand objects to app_internal): before the migrations it owns no table at all.
+    const asSuperuser = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app` });
+    await asSuperuser.connect();
+    await asSuperuser.query("create role fresh_owner login password 'fresh' createrole");
+    await asSuperuser.query('grant app_internal, app_runtime to fresh_owner with admin option');
+    await asSuperuser.query('create database fresh owner fresh_owner');
+    await asSuperuser.end();
+    const fresh = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/fresh` });
+    await fresh.connect();
+    await fresh.query('alter schema public owner to fresh_owner');
+    await fresh.query('grant create on schema public to app_internal');
+    await fresh.end();
+
+    const server = await second({ DATABASE_URL: `postgres://fresh_owner:fresh@127.0.0.1:${dev.ports.pg}/fresh` });
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline && server.child.exitCode === null && !server.output.includes('Fix: create the runtime role'); ) {
+      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+    expect(server.output).toMatch(/WARNING: the Worker would connect as "fresh_owner" \(the owner of the tables\): row-level security does NOT apply/);
+    expect(server.output).toMatch(/Fix: create the runtime role once .* and set WORKER_DATABASE_URL to its URL\./);
   });
 });

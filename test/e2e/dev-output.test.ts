@@ -1,6 +1,10 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { forwardDevOutput } from '../../scripts/lib/dev-output.ts';
+import { mapBundleFrames } from '../../scripts/lib/dev-stacks.ts';
 
 async function forward(input: string): Promise<{ json: string; other: string }> {
   const source = new PassThrough();
@@ -55,5 +59,26 @@ describe('npm run dev output', () => {
     );
     expect(other.match(/following bindings/g)).toHaveLength(2);
     expect(other).toBe(`${table('1')}⎔ Starting local server...\n⎔ Connection status updated\n[wrangler:info] Ready on http://127.0.0.1:8787\n${table('2')}`);
+  });
+
+  it("maps the stack frames of wrangler's dev bundle in a JSON line to src/ lines, with the bundle's source map", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'edge-saas-stacks-'));
+    try {
+      const bundle = join(root, '.wrangler/tmp/dev-AbC123/index.js');
+      mkdirSync(join(root, '.wrangler/tmp/dev-AbC123'), { recursive: true });
+      // Bundle line 1 comes from src/a.ts line 1; bundle line 2 from src/services/b.ts line 3 (VLQ: source +1, line +2).
+      writeFileSync(`${bundle}.map`, JSON.stringify({ version: 3, sources: ['../../../src/a.ts', '../../../src/services/b.ts'], names: [], mappings: 'AAAA;ACEA' }));
+      const line = JSON.stringify({ level: 'error', message: 'unhandled error', error: { stack: `Error: boom\n    at logIn (file://${bundle}:2:15)\n    at file://${bundle}:1:3\n    at elsewhere (file:///x/y.js:1:1)` } });
+      expect(mapBundleFrames(line, root)).toBe(line.replace(`file://${bundle}:2:15`, 'src/services/b.ts:3:1').replace(`file://${bundle}:1:3`, 'src/a.ts:1:1'));
+      const { json } = await forward(`${line}\n`);
+      expect(json).toContain('src/services/b.ts:3:1');
+      expect(json).not.toContain('.wrangler/tmp');
+      // No map (yet, or any more): the frame stays as it was.
+      rmSync(`${bundle}.map`);
+      const other = line.replaceAll('dev-AbC123', 'dev-Gone99');
+      expect(mapBundleFrames(other, root)).toBe(other);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

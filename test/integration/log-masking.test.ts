@@ -56,7 +56,7 @@ describe('log lines during database failures', () => {
       expect(line).not.toMatch(/[\w.+-]{4,}@example\.com/);
       expect(line).not.toMatch(/pbkdf2-sha256\$|sk_(live|test)_\w|eyJ[\w-]+\.|rt_[\w-]{20}/);
       expect(line).not.toMatch(/\b[0-9a-f]{64}\b/);
-      // JSON lines: each parses on its own, so `npm run dev | jq` works.
+      // JSON lines: each parses on its own, so `npm run -s dev | jq` works.
       expect(() => JSON.parse(line), line).not.toThrow();
     }
   });

@@ -21,18 +21,26 @@ export interface Ports {
 export class DevServer {
   readonly child: ChildProcess;
   readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+  /** stdout and stderr, interleaved as a terminal shows them. */
   output = '';
+  /** stdout alone: what `npm run -s dev | jq` reads. */
+  stdout = '';
 
-  /** `extraEnv` is applied last (e.g. a DATABASE_URL, or `CORS_ORIGINS` for the Worker). */
-  constructor(ports: Ports, dataDir: string, extraEnv: NodeJS.ProcessEnv = {}) {
+  /**
+   * `extraEnv` is applied last (e.g. a DATABASE_URL, or `CORS_ORIGINS` for the Worker); `npmArgs` as typed after
+   * `npm` (`['run', '-s', 'dev']` for README's `npm run -s dev | jq`).
+   */
+  constructor(ports: Ports, dataDir: string, extraEnv: NodeJS.ProcessEnv = {}, npmArgs = ['run', 'dev']) {
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: `${ports.http}`, PG_PORT: `${ports.pg}`, NEON_PROXY_PORT: `${ports.proxy}`, DATA_DIR: dataDir };
     delete env.DATABASE_URL;
     Object.assign(env, extraEnv);
-    this.child = spawn('npm', ['run', 'dev'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.child = spawn('npm', npmArgs, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.exited = once(this.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    const keep = (chunk: Buffer) => (this.output += chunk.toString('utf8'));
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      this.output += chunk.toString('utf8');
+      this.stdout += chunk.toString('utf8');
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString('utf8')));
   }
 
   /** Resolves with the URL from the "Ready:" line. */
@@ -73,12 +81,12 @@ export interface RunningDevServer {
 }
 
 /** One `npm run dev` on free ports and a throwaway DATA_DIR, started and ready; for a test file's beforeAll. */
-export async function startDevServer(extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningDevServer> {
+export async function startDevServer(extraEnv: NodeJS.ProcessEnv = {}, npmArgs?: string[]): Promise<RunningDevServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-e2e-'));
   // As root, PostgreSQL runs as the `postgres` user, who must be able to enter the data folder.
   chmodSync(dataDir, 0o755);
   const ports = { http: await freePort(), pg: await freePort(), proxy: await freePort() };
-  const server = new DevServer(ports, dataDir, extraEnv);
+  const server = new DevServer(ports, dataDir, extraEnv, npmArgs);
   const close = async () => {
     await server.stop('SIGINT', 'group').catch(() => server.kill());
     rmSync(dataDir, { recursive: true, force: true });
