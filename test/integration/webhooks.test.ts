@@ -5,6 +5,7 @@ import { WEBHOOK_ENDPOINTS_PER_ORG } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createUser, json, ownerDb, type TestUser } from '../helpers/factories.ts';
 import { endpointRow, messageRow, receiverUrl, received, verify, waitForDeliveries } from '../helpers/webhooks.ts';
 import { openApiDocument } from '../helpers/route-matrix.ts';
+import { env, request } from '../helpers/worker.ts';
 
 type Endpoint = { id: string; url: string; secret: string; enabled: boolean; eventTypes: string[] | null; previousSecretExpiresAt: string | null };
 type Delivery = { id: string; eventType: string; status: string; attempts: number; lastStatusCode: number | null };
@@ -63,6 +64,22 @@ describe('webhook endpoints', () => {
     }
     const member = await createMember(org, 'member');
     expect((await api(base, { auth: member, body: { url: 'https://example.com/hook' } })).status).toBe(403);
+  });
+
+  it('under production bindings the local receiver is refused too (400), on create and on update; test bindings take it', async () => {
+    const { owner, base } = await setup();
+    const local = receiverUrl();
+    expect(new URL(local).hostname).toBe('127.0.0.1');
+    const production = { ...env, APP_ENV: 'production', DEV_OUTBOX: 'off' } as Env;
+    const send = (path: string, method: string, body: unknown) =>
+      request(path, { method, headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }, { bindings: production });
+    const created = await send(base, 'POST', { url: local });
+    expect(created.status).toBe(400);
+    expect(await json(created)).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: { issues: [{ path: 'url', message: 'must use https' }] } } });
+    const endpoint = await createEndpoint(owner, base, { url: local });
+    const moved = await send(`${base}/${endpoint.id}`, 'PATCH', { url: receiverUrl() });
+    expect(moved.status).toBe(400);
+    expect((await endpointRow(endpoint.id))?.url).toBe(local);
   });
 
   it(`an org holds at most ${WEBHOOK_ENDPOINTS_PER_ORG} endpoints (403 QUOTA_EXCEEDED)`, async () => {
