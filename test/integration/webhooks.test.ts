@@ -4,7 +4,9 @@ import { auditChainHeads, webhookEndpoints, webhookEndpointStates, webhookMessag
 import { WEBHOOK_ENDPOINTS_PER_ORG } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createUser, json, ownerDb, type TestUser } from '../helpers/factories.ts';
 import { endpointRow, messageRow, receiverUrl, received, verify, waitForDeliveries } from '../helpers/webhooks.ts';
+import { createOpenApiValidator } from '../helpers/openapi-validator.ts';
 import { openApiDocument } from '../helpers/route-matrix.ts';
+import type { JsonSchema, SchemaDocument } from '../helpers/schema-arbitraries.ts';
 import { env, request } from '../helpers/worker.ts';
 
 type Endpoint = { id: string; url: string; secret: string; enabled: boolean; eventTypes: string[] | null; previousSecretExpiresAt: string | null };
@@ -20,6 +22,20 @@ async function createEndpoint(owner: TestUser, base: string, body: Record<string
   const response = await api(base, { auth: owner, body });
   expect(response.status, await response.clone().text()).toBe(201);
   return (await json<{ data: Endpoint }>(response)).data;
+}
+
+const published = (openApiDocument as { webhooks?: Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: JsonSchema }> } } }> }).webhooks ?? {};
+const validator = createOpenApiValidator(openApiDocument as SchemaDocument);
+
+/**
+ * A received body checked against the JSON Schema the OpenAPI document publishes for its type (`webhooks[type]`),
+ * strictly (an unpublished key is an error), as a receiver generating its types from the document would read it.
+ */
+function expectPublished(body: string) {
+  const event = JSON.parse(body) as { type: string };
+  const schema = published[event.type]?.post?.requestBody?.content?.['application/json']?.schema;
+  expect(schema, `no schema published for ${event.type}`).toBeDefined();
+  expect(validator.requestBody(schema as JsonSchema, event), `${event.type}: ${body}`).toBeUndefined();
 }
 
 describe('webhook endpoints', () => {
@@ -107,6 +123,7 @@ describe('events, end to end through the real queue', () => {
     // The first endpoint also gets the second one's creation (ordering between events is not promised).
     const requests = await waitForDeliveries(all, 2);
     const events = requests.map((request) => verify(endpoint.secret, request as never));
+    for (const request of requests) expectPublished(request.body);
     expect(events.map((event) => event.type).sort()).toEqual(['project.created', 'webhook_endpoint.created']);
     const event = events.find((candidate) => candidate.type === 'project.created');
     expect(event).toMatchObject({ type: 'project.created', data: { id: project.data.id, orgId: org.id, actor: { type: 'user', id: owner.id } } });
@@ -127,6 +144,7 @@ describe('events, end to end through the real queue', () => {
     expect(queued).toMatchObject({ eventType: 'webhook.test', status: 'pending', attempts: 0 });
     const [first] = await waitForDeliveries(url);
     expect(verify(endpoint.secret, first as never).type).toBe('webhook.test');
+    expectPublished(first?.body ?? '');
 
     await expect.poll(async () => (await messageRow(queued.id)).status).toBe('succeeded');
     const log = await json<{ data: Delivery[] }>(await api(`${base}/${endpoint.id}/deliveries?status=succeeded`, { auth: owner }));
@@ -139,7 +157,7 @@ describe('events, end to end through the real queue', () => {
 
     const since = new Date().toISOString();
     await api(`/api/v1/orgs/${org.id}/projects`, { auth: owner, body: { name: 'Replayed' } });
-    await waitForDeliveries(url, 3);
+    expectPublished((await waitForDeliveries(url, 3))[2]?.body ?? '');
     await expect.poll(async () => (await json<{ data: Delivery[] }>(await api(`${base}/${endpoint.id}/deliveries?status=succeeded`, { auth: owner }))).data.length).toBe(2);
     // Everything since `since` that did not succeed: nothing; the succeeded project event is not sent again.
     const replay = await api(`${base}/${endpoint.id}/replay`, { auth: owner, body: { since } });
