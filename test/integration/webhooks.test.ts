@@ -1,13 +1,14 @@
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq, gt } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { auditChainHeads, webhookEndpoints, webhookEndpointStates, webhookMessages } from '../../src/db/schema/index.ts';
+import { auditChainHeads, auditLogs, webhookEndpoints, webhookEndpointStates, webhookMessages } from '../../src/db/schema/index.ts';
+import { fanOut } from '../../src/services/webhook-fanout.ts';
 import { WEBHOOK_ENDPOINTS_PER_ORG } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createUser, json, ownerDb, type TestUser } from '../helpers/factories.ts';
-import { endpointRow, messageRow, receiverUrl, received, verify, waitForDeliveries } from '../helpers/webhooks.ts';
+import { endpointRow, messageRow, receiverUrl, received, recordingQueue, verify, waitForDeliveries } from '../helpers/webhooks.ts';
 import { createOpenApiValidator } from '../helpers/openapi-validator.ts';
 import { openApiDocument } from '../helpers/route-matrix.ts';
 import type { JsonSchema, SchemaDocument } from '../helpers/schema-arbitraries.ts';
-import { env, request } from '../helpers/worker.ts';
+import { env, request, testDb } from '../helpers/worker.ts';
 
 type Endpoint = { id: string; url: string; secret: string; enabled: boolean; eventTypes: string[] | null; previousSecretExpiresAt: string | null };
 type Delivery = { id: string; eventType: string; status: string; attempts: number; lastStatusCode: number | null };
@@ -109,6 +110,48 @@ describe('webhook endpoints', () => {
     const listed = await json<{ data: Endpoint[]; meta: { nextCursor: string } }>(await api(`${base}?limit=15`, { auth: owner }));
     const rest = await json<{ data: Endpoint[] }>(await api(`${base}?limit=15&cursor=${listed.meta.nextCursor}`, { auth: owner }));
     expect(listed.data.length + rest.data.length).toBe(WEBHOOK_ENDPOINTS_PER_ORG);
+  });
+});
+
+describe('fan-out under concurrent writes', () => {
+  it('20 concurrent writes while 3 fan-outs run concurrently: one message per endpoint and audit entry, none missing, cursors at the head', async () => {
+    const owner = await createUser();
+    // Pro: room for 20 projects (free holds fewer).
+    const org = await createOrg(owner, { tier: 'pro' });
+    const base = `/api/v1/orgs/${org.id}/webhooks`;
+    const all = await createEndpoint(owner, base, { url: receiverUrl() });
+    // Its cursor as created (the audit head), before any write could move it.
+    const [start] = await ownerDb.http.select().from(webhookEndpointStates).where(eq(webhookEndpointStates.endpointId, all.id));
+    const projectsOnly = await createEndpoint(owner, base, { url: receiverUrl(), eventTypes: ['project.created'] });
+    const db = testDb();
+    const { queue } = recordingQueue();
+    let writing = true;
+    // Each fan-out loops for as long as the writes run, so their statements interleave with the writes' commits.
+    const fanning = Array.from({ length: 3 }, async () => {
+      for (let runs = 0; writing || runs === 0; runs++) await fanOut(db, queue, org.id, new Date());
+    });
+    const writes = await Promise.all(Array.from({ length: 20 }, (_, i) => api(`/api/v1/orgs/${org.id}/projects`, { auth: owner, body: { name: `Raced ${i}` } })));
+    writing = false;
+    await Promise.all(fanning);
+    expect(writes.map((response) => response.status)).toEqual(Array<number>(20).fill(201));
+    // A last pass takes only what lies beyond the cursors: an entry a concurrent pass skipped would stay missing.
+    await fanOut(db, queue, org.id, new Date());
+
+    const entries = await ownerDb.http
+      .select({ seq: auditLogs.seq, action: auditLogs.action })
+      .from(auditLogs)
+      .where(and(eq(auditLogs.orgId, org.id), gt(auditLogs.seq, start?.cursorSeq ?? Infinity)))
+      .orderBy(asc(auditLogs.seq));
+    // After the first endpoint's cursor: the second endpoint's creation and the 20 projects, nothing else.
+    expect(entries.map((entry) => entry.action)).toEqual(['webhook_endpoint.created', ...Array<string>(20).fill('project.created')]);
+    const messages = async (endpointId: string) =>
+      (await ownerDb.http.select({ seq: webhookMessages.auditSeq }).from(webhookMessages).where(eq(webhookMessages.endpointId, endpointId)).orderBy(asc(webhookMessages.auditSeq))).map((row) => row.seq);
+    expect(await messages(all.id)).toEqual(entries.map((entry) => entry.seq));
+    expect(await messages(projectsOnly.id)).toEqual(entries.filter((entry) => entry.action === 'project.created').map((entry) => entry.seq));
+    const [head] = await ownerDb.http.select().from(auditChainHeads).where(eq(auditChainHeads.orgId, org.id));
+    const cursors = await ownerDb.http.select({ seq: webhookEndpointStates.cursorSeq }).from(webhookEndpointStates).where(eq(webhookEndpointStates.orgId, org.id));
+    expect(cursors.map((cursor) => cursor.seq)).toEqual([head?.seq, head?.seq]);
+    expect(head?.seq).toBe(entries.at(-1)?.seq);
   });
 });
 
