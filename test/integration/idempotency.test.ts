@@ -373,9 +373,10 @@ describe('Idempotency-Key in the OpenAPI document', () => {
       for (const [method, operation] of Object.entries(item)) {
         const declares = (operation.parameters ?? []).some((parameter) => parameter.in === 'header' && parameter.name === 'Idempotency-Key');
         const kind = operation['x-route-kind'];
-        const gatedWrite = method !== 'get' && ['org', 'user', 'platform-admin'].includes(kind);
-        // A write of any other kind must be a decision: public (auth flows, see README) or a stream (no JSON body
-        // to fingerprint, no batch to claim in). A caller-kind write has no database, so it cannot take a key yet.
+        // The streamed upload that creates (POST) takes a key too, fingerprinted with its bytes' digest.
+        const gatedWrite = method !== 'get' && (['org', 'user', 'platform-admin'].includes(kind) || (kind === 'upload' && method === 'post'));
+        // A write of any other kind must be a decision: public (auth flows, see README), a part upload (PUT, idempotent
+        // by its number) or a socket ticket (changes nothing). A caller-kind write has no database, so it cannot take a key yet.
         if (method !== 'get' && !gatedWrite) expect(['public', 'upload', 'socket'], `${method.toUpperCase()} ${path}`).toContain(kind);
         expect(declares, `${method.toUpperCase()} ${path}`).toBe(gatedWrite);
         if (!gatedWrite) continue;
