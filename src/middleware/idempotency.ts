@@ -1,11 +1,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { isTransientDatabaseError, sqlDetail, sqlState } from '../db/errors.ts';
 import type { ScopedDatabase } from '../db/tenant.ts';
-import type { AppEnv } from '../env.ts';
+import type { AppEnv, KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
 import { describeError, log } from '../lib/log.ts';
 import { idempotencySecrets, isIdempotencyKey, replayResponse, storedResponse, type IdempotencySecrets } from '../lib/idempotency.ts';
 import { claimIdempotencyKey, completeIdempotencyKey, recordIdempotencyKey, releaseIdempotencyKey } from '../services/idempotency.ts';
+import type { TenantVariables } from './authorize.ts';
 import { requestDatabase } from './database.ts';
 
 /**
@@ -18,31 +19,71 @@ import { requestDatabase } from './database.ts';
  */
 export function idempotency<E extends AppEnv>(handle: (c: Context<E>) => ScopedDatabase): MiddlewareHandler<E> {
   return async function idempotency(c, next) {
-    const key = c.req.header('idempotency-key');
+    const key = requestKey(c);
     if (key === undefined) return next();
-    if (!isIdempotencyKey(key)) {
-      const message = 'must be 1–255 printable ASCII characters, with no space at either end';
-      throw new ApiError('VALIDATION_FAILED', 'Request validation failed.', { issues: [{ path: 'header.Idempotency-Key', code: 'invalid_format', message }] });
-    }
     const scoped = handle(c);
     const url = new URL(c.req.url);
     const request = { method: c.req.method, path: url.pathname + url.search, body: c.req.raw.body === null ? '' : await c.req.text() };
     const secrets = await idempotencySecrets(c.var.config.TOKEN_SECRET, scoped.actor.id, key, request);
     scoped.attach(claimIdempotencyKey(secrets));
     await next();
-    const outcome = scoped.attached;
-    // Withdrawn whatever happened: no later round trip (the gate's backstop, the record below) may claim the key.
-    scoped.attach(undefined);
-    // A 503 after a committed round trip: a dependency (R2, a second round trip) failed before the work was
-    // done, so the key is released for the retry the 503 asks for, rather than replaying the 503 for a day.
-    if (outcome.state === 'committed') return c.res.status === 503 ? release(c, scoped, secrets) : complete(c, scoped, secrets);
-    // Nothing reached Postgres (validation, a refusal before the handler, a handler without queries): nothing to store.
-    if (outcome.state !== 'failed') return;
-    const state = sqlState(outcome.error);
-    if (state === 'APIDR') return replay(c, secrets, sqlDetail(outcome.error));
-    if (state === 'APIDM' || state === 'APIDU' || c.res.status < 400 || c.res.status >= 500 || isTransientDatabaseError(outcome.error)) return;
-    await record(c, scoped, secrets);
+    await settle(c, scoped, secrets);
   };
+}
+
+/** What a streamed upload's handler is given when the request carries `Idempotency-Key` (see `uploadIdempotency`). */
+export type UploadKeyVariables = {
+  /** Attaches the key's claim to the handle's next round trip, fingerprinted with the stored bytes' type and SHA-256. */
+  claimUploadKey?: (contentType: string, sha256: string) => Promise<void>;
+};
+
+/**
+ * `Idempotency-Key` on a streamed upload (`POST /orgs/{orgId}/files`). The body is the file, never held whole,
+ * so the middleware cannot fingerprint it: the handler calls `claimUploadKey` with the type and SHA-256 it
+ * computed while storing the bytes, and the claim rides in its insert batch. The fingerprint covers the method,
+ * the path with its query, the content type and the digest. A duplicate's batch rolls back (its handler then
+ * removes its object) and it answers the replay, 409 or 422 as for JSON writes; a request refused before its
+ * bytes were stored (type, size, quota) claimed nothing and stores nothing.
+ */
+export function uploadIdempotency(): MiddlewareHandler<KindEnv<TenantVariables & UploadKeyVariables>> {
+  return async function uploadIdempotency(c, next) {
+    const key = requestKey(c);
+    if (key === undefined) return next();
+    const scoped = c.var.tenant;
+    let secrets: IdempotencySecrets | undefined;
+    c.set('claimUploadKey', async (contentType, sha256) => {
+      const url = new URL(c.req.url);
+      const request = { method: c.req.method, path: url.pathname + url.search, body: `content-type: ${contentType}\nsha-256: ${sha256}` };
+      secrets = await idempotencySecrets(c.var.config.TOKEN_SECRET, scoped.actor.id, key, request);
+      scoped.attach(claimIdempotencyKey(secrets));
+    });
+    await next();
+    if (secrets) await settle(c, scoped, secrets);
+  };
+}
+
+/** The request's `Idempotency-Key`, undefined without one; a malformed key is a 400 before anything runs. */
+function requestKey(c: Context): string | undefined {
+  const key = c.req.header('idempotency-key');
+  if (key === undefined || isIdempotencyKey(key)) return key;
+  const message = 'must be 1–255 printable ASCII characters, with no space at either end';
+  throw new ApiError('VALIDATION_FAILED', 'Request validation failed.', { issues: [{ path: 'header.Idempotency-Key', code: 'invalid_format', message }] });
+}
+
+/** After the handler: stores, releases, records or replays, by what became of the claim. */
+async function settle<E extends AppEnv>(c: Context<E>, scoped: ScopedDatabase, secrets: IdempotencySecrets) {
+  const outcome = scoped.attached;
+  // Withdrawn whatever happened: no later round trip (the gate's backstop, the record below) may claim the key.
+  scoped.attach(undefined);
+  // A 503 after a committed round trip: a dependency (R2, a second round trip) failed before the work was
+  // done, so the key is released for the retry the 503 asks for, rather than replaying the 503 for a day.
+  if (outcome.state === 'committed') return c.res.status === 503 ? release(c, scoped, secrets) : complete(c, scoped, secrets);
+  // Nothing reached Postgres (validation, a refusal before the handler, a handler without queries): nothing to store.
+  if (outcome.state !== 'failed') return;
+  const state = sqlState(outcome.error);
+  if (state === 'APIDR') return replay(c, secrets, sqlDetail(outcome.error));
+  if (state === 'APIDM' || state === 'APIDU' || c.res.status < 400 || c.res.status >= 500 || isTransientDatabaseError(outcome.error)) return;
+  await record(c, scoped, secrets);
 }
 
 async function complete<E extends AppEnv>(c: Context<E>, scoped: ScopedDatabase, secrets: IdempotencySecrets) {

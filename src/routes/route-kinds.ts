@@ -13,7 +13,7 @@ import { authorize, type TenantVariables } from '../middleware/authorize.ts';
 import { callerScope } from '../middleware/caller-scope.ts';
 import { edgeCache } from '../middleware/edge-cache.ts';
 import { requireFlag } from '../middleware/flags.ts';
-import { idempotency } from '../middleware/idempotency.ts';
+import { idempotency, uploadIdempotency, type UploadKeyVariables } from '../middleware/idempotency.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
 import { platformScope, type PlatformScopeVariables } from '../middleware/platform-scope.ts';
@@ -169,8 +169,10 @@ export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache
  */
 export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'socket' | 'upload', permission: Permission, config: R) {
   const [routeClass, route] = classify<OrgRouteClass, R>({ rateLimitClass: kind === 'upload' ? 'upload' : 'read', ...config }, 'write');
+  const keyed = uploadKeyPolicy(kind, config);
   return createRoute({
     ...route,
+    ...keyed.contract,
     'x-route-kind': kind,
     'x-permission': permission,
     'x-rate-limit-class': routeClass,
@@ -181,9 +183,27 @@ export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'so
       flagPolicy(config),
       authorize(permission, routeClass, { gateFirst: true, changesNothing: kind === 'socket' }),
       queryPolicy(config),
+      keyed.middleware,
     ] as const,
-    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses }, config.responses),
+    responses: withErrors({ ...commonErrorResponses, ...authErrorResponses, ...keyed.responses }, keyed.own(config.responses)),
   });
+}
+
+/**
+ * A streamed upload that creates (POST) accepts `Idempotency-Key` as JSON writes do, its claim fingerprinted
+ * with the stored bytes' digest (middleware/idempotency.ts, `uploadIdempotency`). A part upload (PUT) is
+ * idempotent by its number; a socket ticket changes nothing (README, "Idempotency keys").
+ */
+function uploadKeyPolicy(kind: 'socket' | 'upload', config: Pick<RouteConfig, 'method' | 'parameters'>) {
+  if (kind !== 'upload' || config.method !== 'post') {
+    return { middleware: pass as MiddlewareHandler<KindEnv<UploadKeyVariables>>, contract: {}, responses: {}, own: <O extends object>(responses: O) => responses };
+  }
+  return {
+    middleware: uploadIdempotency(),
+    contract: { parameters: [...(config.parameters ?? []), idempotencyKeyParameter] as RouteConfig['parameters'] },
+    responses: idempotencyErrorResponses,
+    own: withKeyInUse,
+  };
 }
 
 /**

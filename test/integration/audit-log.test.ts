@@ -214,6 +214,17 @@ describe('atomicity', () => {
     expect((await stored(org)).filter((entry) => entry.requestId === 'doomed')).toEqual([]);
   });
 
+  it('an entry whose changes are not a JSON object is refused, even from the schema owner (CHECK audit_logs_changes_object)', async () => {
+    const { org } = await setup();
+    for (const changes of ['[]', '"text"', 'null', '1']) {
+      const blocked = ownerDb.http.execute(
+        sql`insert into audit_logs (org_id, seq, actor_type, action, target_type, changes, prev_hash, hash) values (${org.id}, 999, 'system', 'x', 'x', ${changes}::jsonb, '', '')`,
+      );
+      const error = await blocked.then(() => undefined, (caught: unknown) => caught);
+      expect(sqlState(error), changes).toBe('23514'); // check_violation
+    }
+  });
+
   it('a mutation refused by validation writes neither change nor entry', async () => {
     const { owner, org } = await setup();
     const before = await stored(org);

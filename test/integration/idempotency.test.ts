@@ -8,7 +8,7 @@ import { schedule } from '../../workers/scheduled.ts';
 import { pruneExpiredIdempotencyKeys } from '../../workers/tasks/idempotency-keys.ts';
 import { api, createApiKey, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type Credential } from '../helpers/factories.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
-import { env, testDb } from '../helpers/worker.ts';
+import { env, request, testDb } from '../helpers/worker.ts';
 
 const newKey = () => `key-${crypto.randomUUID()}`;
 
@@ -172,6 +172,28 @@ describe('Idempotency-Key: refusals', () => {
     const replay = await write(path, key, owner, body);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(await projectsNamed(org.id, 'Released')).toHaveLength(1);
+  });
+
+  it('a 503 after the claim committed (the invitation email could not be queued) releases the key: the retry with it runs again', async () => {
+    const { owner, org } = await setup();
+    const key = newKey();
+    const path = `/api/v1/orgs/${org.id}/invitations`;
+    const body = { email: `released-${crypto.randomUUID().slice(0, 8)}@example.com`, role: 'member' };
+    // The queue binding refuses every send: the invitation's round trip (with the claim) commits, then its
+    // email cannot be queued, so the handler discards it and answers 503.
+    const down = () => Promise.reject(new Error('queue unavailable'));
+    const JOBS: Queue = { send: down, sendBatch: down, metrics: down };
+    const headers = { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json', 'idempotency-key': key };
+    const failed = await request(path, { method: 'POST', headers, body: JSON.stringify(body) }, { bindings: { ...env, JOBS } });
+    expect(failed.status).toBe(503);
+    expect(await ownerDb.http.select().from(idempotencyKeys).where(eq(idempotencyKeys.actorId, owner.id))).toEqual([]);
+    const retried = await write(path, key, owner, body);
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    // Its answer is the one kept now.
+    const again = await write(path, key, owner, body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(await retried.text());
   });
 
   it('invalid keys are a clean 400 VALIDATION_FAILED naming the header, and run nothing', async () => {
@@ -351,9 +373,10 @@ describe('Idempotency-Key in the OpenAPI document', () => {
       for (const [method, operation] of Object.entries(item)) {
         const declares = (operation.parameters ?? []).some((parameter) => parameter.in === 'header' && parameter.name === 'Idempotency-Key');
         const kind = operation['x-route-kind'];
-        const gatedWrite = method !== 'get' && ['org', 'user', 'platform-admin'].includes(kind);
-        // A write of any other kind must be a decision: public (auth flows, see README) or a stream (no JSON body
-        // to fingerprint, no batch to claim in). A caller-kind write has no database, so it cannot take a key yet.
+        // The streamed upload that creates (POST) takes a key too, fingerprinted with its bytes' digest.
+        const gatedWrite = method !== 'get' && (['org', 'user', 'platform-admin'].includes(kind) || (kind === 'upload' && method === 'post'));
+        // A write of any other kind must be a decision: public (auth flows, see README), a part upload (PUT, idempotent
+        // by its number) or a socket ticket (changes nothing). A caller-kind write has no database, so it cannot take a key yet.
         if (method !== 'get' && !gatedWrite) expect(['public', 'upload', 'socket'], `${method.toUpperCase()} ${path}`).toContain(kind);
         expect(declares, `${method.toUpperCase()} ${path}`).toBe(gatedWrite);
         if (!gatedWrite) continue;

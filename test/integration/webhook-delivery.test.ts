@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jobFailures, webhookEndpoints, webhookEndpointStates, webhookMessages } from '../../src/db/schema/index.ts';
 import { generateWebhookSecret, sealWebhookSecret } from '../../src/lib/webhook-signing.ts';
 import { getConfig } from '../../src/config.ts';
-import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_SECONDS } from '../../src/lib/webhook-events.ts';
+import { WEBHOOK_DISABLE_AFTER_MS, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_SECONDS } from '../../src/lib/webhook-events.ts';
 import { deliverWebhook, type DeliveryContext } from '../../src/services/webhook-delivery.ts';
 import { createQueueHandler } from '../../workers/queue.ts';
 import { sweepWebhooks } from '../../workers/tasks/webhooks.ts';
@@ -29,7 +29,60 @@ async function fixture(mode = 'ok') {
   return { owner, org, url, ...(await endpointWithMessage(org, url)) };
 }
 
+/**
+ * A fetcher as production has it, with DNS over HTTPS answering `address` for every name; any other request goes
+ * to `receiver` (the local receiver stands in for whatever `address` is), so a request the SSRF check let
+ * through would be seen there.
+ */
+function resolvingTo(address: string, receiver: string) {
+  const queries: string[] = [];
+  const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.hostname !== 'cloudflare-dns.com') return fetch(receiver, init);
+    const type = url.searchParams.get('type') ?? '';
+    queries.push(`${url.searchParams.get('name')} ${type}`);
+    return Response.json({ Answer: type === 'A' ? [{ type: 1, data: address }] : [] });
+  }) as typeof fetch;
+  return { fetcher, queries };
+}
+
 describe('webhook delivery', () => {
+  it("retries on Svix's schedule, literally: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; disabled after 5 days", () => {
+    expect(WEBHOOK_RETRY_DELAYS_SECONDS).toEqual([5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]);
+    expect(WEBHOOK_MAX_ATTEMPTS).toBe(8);
+    expect(WEBHOOK_DISABLE_AFTER_MS).toBe(5 * 24 * 3600 * 1000);
+  });
+
+  it('a receiver has 15 s to answer unless the configuration says otherwise (Svix)', () => {
+    // The tests' bindings shorten it (vitest.config.ts): the default is what a deployment without the var gets.
+    const unset: Record<string, unknown> = { ...env };
+    expect(unset.WEBHOOK_TIMEOUT_MS).toBe('2000');
+    delete unset.WEBHOOK_TIMEOUT_MS;
+    expect(getConfig(unset as unknown as Env).WEBHOOK_TIMEOUT_MS).toBe(15_000);
+  });
+
+  it('in production, a public name that resolves to a private address is refused before connecting: nothing reaches the receiver', async () => {
+    const owner = await createUser();
+    const org = await createOrg(owner);
+    const host = `hooks-${crypto.randomUUID().slice(0, 8)}.example.com`;
+    const { messageId } = await endpointWithMessage(org, `https://${host}/in`);
+    const local = receiverUrl();
+    const { fetcher, queries } = resolvingTo('10.0.0.1', local);
+    const { context } = harness();
+    const production: DeliveryContext = { ...context, config: { ...context.config, APP_ENV: 'production' }, fetcher };
+    await deliverWebhook(production, { orgId: org.id, messageId, attempt: 0 });
+    expect(queries.sort()).toEqual([`${host} A`, `${host} AAAA`]);
+    expect(await received(local)).toEqual([]);
+    expect(await messageRow(messageId)).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: null, lastError: 'refused: URL host resolves to a forbidden address (10.0.0.1)' });
+
+    // The same wiring with a public answer does connect: the refusal above is the address's doing.
+    const open = await endpointWithMessage(org, `https://public-${host}/in`);
+    const reachable = resolvingTo('93.184.216.34', local);
+    await deliverWebhook({ ...production, fetcher: reachable.fetcher }, { orgId: org.id, messageId: open.messageId, attempt: 0 });
+    expect(await received(local)).toHaveLength(1);
+    expect(await messageRow(open.messageId)).toMatchObject({ status: 'succeeded', lastStatusCode: 200 });
+  });
+
   it('signs per Standard Webhooks (verified by the standardwebhooks package) and records the success', async () => {
     const { org, url, secret, messageId, endpointId } = await fixture();
     const { context, sent } = harness();

@@ -1,10 +1,14 @@
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq, gt } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { auditChainHeads, webhookEndpoints, webhookEndpointStates, webhookMessages } from '../../src/db/schema/index.ts';
+import { auditChainHeads, auditLogs, webhookEndpoints, webhookEndpointStates, webhookMessages } from '../../src/db/schema/index.ts';
+import { fanOut } from '../../src/services/webhook-fanout.ts';
 import { WEBHOOK_ENDPOINTS_PER_ORG } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createUser, json, ownerDb, type TestUser } from '../helpers/factories.ts';
-import { endpointRow, messageRow, receiverUrl, received, verify, waitForDeliveries } from '../helpers/webhooks.ts';
+import { endpointRow, messageRow, receiverUrl, received, recordingQueue, verify, waitForDeliveries } from '../helpers/webhooks.ts';
+import { createOpenApiValidator } from '../helpers/openapi-validator.ts';
 import { openApiDocument } from '../helpers/route-matrix.ts';
+import type { JsonSchema, SchemaDocument } from '../helpers/schema-arbitraries.ts';
+import { env, request, testDb } from '../helpers/worker.ts';
 
 type Endpoint = { id: string; url: string; secret: string; enabled: boolean; eventTypes: string[] | null; previousSecretExpiresAt: string | null };
 type Delivery = { id: string; eventType: string; status: string; attempts: number; lastStatusCode: number | null };
@@ -19,6 +23,20 @@ async function createEndpoint(owner: TestUser, base: string, body: Record<string
   const response = await api(base, { auth: owner, body });
   expect(response.status, await response.clone().text()).toBe(201);
   return (await json<{ data: Endpoint }>(response)).data;
+}
+
+const published = (openApiDocument as { webhooks?: Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: JsonSchema }> } } }> }).webhooks ?? {};
+const validator = createOpenApiValidator(openApiDocument as SchemaDocument);
+
+/**
+ * A received body checked against the JSON Schema the OpenAPI document publishes for its type (`webhooks[type]`),
+ * strictly (an unpublished key is an error), as a receiver generating its types from the document would read it.
+ */
+function expectPublished(body: string) {
+  const event = JSON.parse(body) as { type: string };
+  const schema = published[event.type]?.post?.requestBody?.content?.['application/json']?.schema;
+  expect(schema, `no schema published for ${event.type}`).toBeDefined();
+  expect(validator.requestBody(schema as JsonSchema, event), `${event.type}: ${body}`).toBeUndefined();
 }
 
 describe('webhook endpoints', () => {
@@ -65,6 +83,22 @@ describe('webhook endpoints', () => {
     expect((await api(base, { auth: member, body: { url: 'https://example.com/hook' } })).status).toBe(403);
   });
 
+  it('under production bindings the local receiver is refused too (400), on create and on update; test bindings take it', async () => {
+    const { owner, base } = await setup();
+    const local = receiverUrl();
+    expect(new URL(local).hostname).toBe('127.0.0.1');
+    const production = { ...env, APP_ENV: 'production', DEV_OUTBOX: 'off' } as Env;
+    const send = (path: string, method: string, body: unknown) =>
+      request(path, { method, headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }, { bindings: production });
+    const created = await send(base, 'POST', { url: local });
+    expect(created.status).toBe(400);
+    expect(await json(created)).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: { issues: [{ path: 'url', message: 'must use https' }] } } });
+    const endpoint = await createEndpoint(owner, base, { url: local });
+    const moved = await send(`${base}/${endpoint.id}`, 'PATCH', { url: receiverUrl() });
+    expect(moved.status).toBe(400);
+    expect((await endpointRow(endpoint.id))?.url).toBe(local);
+  });
+
   it(`an org holds at most ${WEBHOOK_ENDPOINTS_PER_ORG} endpoints (403 QUOTA_EXCEEDED)`, async () => {
     const { owner, base } = await setup();
     // The local receiver: each create is an event the endpoints created before it receive.
@@ -79,6 +113,48 @@ describe('webhook endpoints', () => {
   });
 });
 
+describe('fan-out under concurrent writes', () => {
+  it('20 concurrent writes while 3 fan-outs run concurrently: one message per endpoint and audit entry, none missing, cursors at the head', async () => {
+    const owner = await createUser();
+    // Pro: room for 20 projects (free holds fewer).
+    const org = await createOrg(owner, { tier: 'pro' });
+    const base = `/api/v1/orgs/${org.id}/webhooks`;
+    const all = await createEndpoint(owner, base, { url: receiverUrl() });
+    // Its cursor as created (the audit head), before any write could move it.
+    const [start] = await ownerDb.http.select().from(webhookEndpointStates).where(eq(webhookEndpointStates.endpointId, all.id));
+    const projectsOnly = await createEndpoint(owner, base, { url: receiverUrl(), eventTypes: ['project.created'] });
+    const db = testDb();
+    const { queue } = recordingQueue();
+    let writing = true;
+    // Each fan-out loops for as long as the writes run, so their statements interleave with the writes' commits.
+    const fanning = Array.from({ length: 3 }, async () => {
+      for (let runs = 0; writing || runs === 0; runs++) await fanOut(db, queue, org.id, new Date());
+    });
+    const writes = await Promise.all(Array.from({ length: 20 }, (_, i) => api(`/api/v1/orgs/${org.id}/projects`, { auth: owner, body: { name: `Raced ${i}` } })));
+    writing = false;
+    await Promise.all(fanning);
+    expect(writes.map((response) => response.status)).toEqual(Array<number>(20).fill(201));
+    // A last pass takes only what lies beyond the cursors: an entry a concurrent pass skipped would stay missing.
+    await fanOut(db, queue, org.id, new Date());
+
+    const entries = await ownerDb.http
+      .select({ seq: auditLogs.seq, action: auditLogs.action })
+      .from(auditLogs)
+      .where(and(eq(auditLogs.orgId, org.id), gt(auditLogs.seq, start?.cursorSeq ?? Infinity)))
+      .orderBy(asc(auditLogs.seq));
+    // After the first endpoint's cursor: the second endpoint's creation and the 20 projects, nothing else.
+    expect(entries.map((entry) => entry.action)).toEqual(['webhook_endpoint.created', ...Array<string>(20).fill('project.created')]);
+    const messages = async (endpointId: string) =>
+      (await ownerDb.http.select({ seq: webhookMessages.auditSeq }).from(webhookMessages).where(eq(webhookMessages.endpointId, endpointId)).orderBy(asc(webhookMessages.auditSeq))).map((row) => row.seq);
+    expect(await messages(all.id)).toEqual(entries.map((entry) => entry.seq));
+    expect(await messages(projectsOnly.id)).toEqual(entries.filter((entry) => entry.action === 'project.created').map((entry) => entry.seq));
+    const [head] = await ownerDb.http.select().from(auditChainHeads).where(eq(auditChainHeads.orgId, org.id));
+    const cursors = await ownerDb.http.select({ seq: webhookEndpointStates.cursorSeq }).from(webhookEndpointStates).where(eq(webhookEndpointStates.orgId, org.id));
+    expect(cursors.map((cursor) => cursor.seq)).toEqual([head?.seq, head?.seq]);
+    expect(head?.seq).toBe(entries.at(-1)?.seq);
+  });
+});
+
 describe('events, end to end through the real queue', () => {
   it('a write becomes a signed event at the receiver, promptly; only subscribed types; none from before the endpoint', async () => {
     const { owner, org, base } = await setup();
@@ -90,6 +166,7 @@ describe('events, end to end through the real queue', () => {
     // The first endpoint also gets the second one's creation (ordering between events is not promised).
     const requests = await waitForDeliveries(all, 2);
     const events = requests.map((request) => verify(endpoint.secret, request as never));
+    for (const request of requests) expectPublished(request.body);
     expect(events.map((event) => event.type).sort()).toEqual(['project.created', 'webhook_endpoint.created']);
     const event = events.find((candidate) => candidate.type === 'project.created');
     expect(event).toMatchObject({ type: 'project.created', data: { id: project.data.id, orgId: org.id, actor: { type: 'user', id: owner.id } } });
@@ -110,6 +187,7 @@ describe('events, end to end through the real queue', () => {
     expect(queued).toMatchObject({ eventType: 'webhook.test', status: 'pending', attempts: 0 });
     const [first] = await waitForDeliveries(url);
     expect(verify(endpoint.secret, first as never).type).toBe('webhook.test');
+    expectPublished(first?.body ?? '');
 
     await expect.poll(async () => (await messageRow(queued.id)).status).toBe('succeeded');
     const log = await json<{ data: Delivery[] }>(await api(`${base}/${endpoint.id}/deliveries?status=succeeded`, { auth: owner }));
@@ -122,7 +200,7 @@ describe('events, end to end through the real queue', () => {
 
     const since = new Date().toISOString();
     await api(`/api/v1/orgs/${org.id}/projects`, { auth: owner, body: { name: 'Replayed' } });
-    await waitForDeliveries(url, 3);
+    expectPublished((await waitForDeliveries(url, 3))[2]?.body ?? '');
     await expect.poll(async () => (await json<{ data: Delivery[] }>(await api(`${base}/${endpoint.id}/deliveries?status=succeeded`, { auth: owner }))).data.length).toBe(2);
     // Everything since `since` that did not succeed: nothing; the succeeded project event is not sent again.
     const replay = await api(`${base}/${endpoint.id}/replay`, { auth: owner, body: { since } });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 import { organizations, projects, timestamps, users } from './core.ts';
 
 export const orgRole = pgEnum('org_role', ['owner', 'admin', 'member', 'viewer']);
@@ -103,7 +103,12 @@ export const auditLogs = pgTable(
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
   },
-  (table) => [unique('audit_logs_org_seq_key').on(table.orgId, table.seq), index('audit_logs_org_created_idx').on(table.orgId, table.createdAt.desc())],
+  (table) => [
+    unique('audit_logs_org_seq_key').on(table.orgId, table.seq),
+    index('audit_logs_org_created_idx').on(table.orgId, table.createdAt.desc()),
+    // Events (webhook payloads' `data.changes`, published as an object) and the fan-out's `changes @> match` read it as one.
+    check('audit_logs_changes_object', sql`jsonb_typeof(${table.changes}) = 'object'`),
+  ],
 );
 
 /** The newest link of each org's chain; its row lock serialises concurrent appends. */

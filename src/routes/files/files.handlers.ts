@@ -22,7 +22,11 @@ export const uploadFileHandler: RouteHandler<typeof uploadFile> = async (c) => {
   const key = objectKey(orgId, fileId);
   const stored = await storeBody(c.env.FILES, key, c.req.raw.body, room.size, type, room.maxUploadBytes);
   const file = { id: fileId, orgId, projectId: projectId ?? null, name, size: stored.size, contentType: type, sha256: stored.sha256 };
-  const [, [row]] = await keepIf(c.env.FILES, key, () => c.var.tenant.batch((db) => [storageCheck(db, orgId, stored.size), insertReadyFile(db, c.var.actor, file)]));
+  const [, [row]] = await keepIf(c.env.FILES, key, async () => {
+    // With an Idempotency-Key, its claim rides in the insert: a duplicate rolls back here and its object is removed.
+    await c.var.claimUploadKey?.(type, stored.sha256);
+    return c.var.tenant.batch((db) => [storageCheck(db, orgId, stored.size), insertReadyFile(db, c.var.actor, file)]);
+  });
   if (!row) throw new Error('insert returned no row');
   fileEvent(c, 'file.stored', row);
   c.header('Location', `/api/v1/orgs/${orgId}/files/${fileId}`);
