@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { roomDirectoryFor, roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { createApp } from '../../src/app.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
+import { publishToRoom } from '../../src/services/rooms.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { bytesOf, uploadFile } from '../helpers/files.ts';
 import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
@@ -328,6 +329,23 @@ describe('publishing never costs the request', () => {
     expect(await json(response)).toMatchObject({ data: { name: 'Renamed' } });
     const lines = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as { message: string; event?: string });
     expect(lines).toContainEqual(expect.objectContaining({ message: 'room event not published', event: 'project.updated' }));
+  });
+
+  it('a server event whose data passes messageBytes is refused by the room; publishToRoom logs it and does not throw', async () => {
+    const { org, owner, id, stub } = await tenant();
+    const a = await joinRoom(`/api/v1/orgs/${org.id}/rooms/${id}`, owner);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const pending: Promise<unknown>[] = [];
+    const oversized = { event: 'note', data: 'x'.repeat(ROOM_LIMITS.messageBytes - 1) };
+    publishToRoom(env, (promise) => pending.push(promise), { kind: 'org', orgId: org.id, roomId: id }, oversized);
+    await Promise.all(pending);
+    const lines = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as { message: string; event?: string; error?: unknown });
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'room event not published', event: 'note' }));
+    expect(JSON.stringify(lines)).toContain(`over ${ROOM_LIMITS.messageBytes} bytes`);
+    // Nothing was stored or sent: the next event is the room's first.
+    expect(await stub.publish({ event: 'note', data: 'small' })).toMatchObject({ id: 1, delivered: 1 });
+    expect(await a.next('event')).toMatchObject({ id: 1, data: 'small' });
+    a.ws.close(1000);
   });
 
   it('a publish that has not settled does not hold the response (waitUntil): the PATCH answers while it waits', async () => {
