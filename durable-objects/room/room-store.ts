@@ -2,7 +2,7 @@ import { ticketActor, type TicketActor } from './room.schemas.ts';
 
 /**
  * A room's storage (SQLite-backed: the class was created with `new_sqlite_classes`): connect tickets, the
- * recent history, and — in an org's directory object — the names of the org's rooms. Every method is
+ * recent history and its last id, and — in an org's directory object — the names of the org's rooms. Every method is
  * synchronous, so each one is atomic inside the object (a ticket is redeemed once, history ids never repeat).
  */
 export class RoomStore {
@@ -15,6 +15,9 @@ export class RoomStore {
     sql.exec('CREATE TABLE IF NOT EXISTS rooms (name TEXT PRIMARY KEY, tracked_at INTEGER NOT NULL)');
     sql.exec('CREATE TABLE IF NOT EXISTS presence_changes (seq INTEGER PRIMARY KEY, connection_id TEXT NOT NULL, member TEXT)');
     sql.exec('CREATE TABLE IF NOT EXISTS activity (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)');
+    // The last history id, apart from the history so that `clear` keeps it: ids that restarted at 1 after a wipe
+    // would make a client resuming from an older, higher id skip the new frames without being told.
+    sql.exec('CREATE TABLE IF NOT EXISTS last_id (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL)');
   }
 
   /** Keeps a ticket (by its hash) until `expiresAt`; drops the expired ones on the way. */
@@ -33,10 +36,10 @@ export class RoomStore {
 
   /** Appends a frame built around its new id; keeps the last `keep`. Answers the frame's text. */
   append(build: (id: number) => string, keep: number): string {
-    const last = this.#sql.exec<{ id: number | null }>('SELECT max(id) AS id FROM history').one().id ?? 0;
-    const id = last + 1;
+    const id = this.#lastId() + 1;
     const frame = build(id);
     this.#sql.exec('INSERT INTO history (id, frame) VALUES (?, ?)', id, frame);
+    this.#sql.exec('INSERT INTO last_id (id, last) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last = excluded.last', id);
     this.#sql.exec('DELETE FROM history WHERE id <= ?', id - Math.max(1, keep));
     return frame;
   }
@@ -44,23 +47,26 @@ export class RoomStore {
   /**
    * The kept frames after `afterId` (all when undefined), oldest first: the newest that fit in `budget` UTF-8 bytes
    * (each counted with a separating comma). `missed`: a frame after `afterId` is not among them (dropped from the
-   * history, or left out to fit).
+   * history, wiped with it, or left out to fit), or `afterId` is past the last id given (never given here, or given
+   * before ids outlived a wipe: what came since cannot be told).
    */
   since(afterId: number | undefined, budget: number): { frames: string[]; missed: boolean } {
-    const rows = this.#sql.exec<{ frame: string; bytes: number }>('SELECT frame, length(CAST(frame AS BLOB)) AS bytes FROM history WHERE id > ? ORDER BY id DESC', afterId ?? 0).toArray();
-    const frames: string[] = [];
+    const rows = this.#sql.exec<{ id: number; frame: string; bytes: number }>('SELECT id, frame, length(CAST(frame AS BLOB)) AS bytes FROM history WHERE id > ? ORDER BY id DESC', afterId ?? 0).toArray();
+    const kept: typeof rows = [];
     let used = 0;
     for (const row of rows) {
       used += Number(row.bytes) + 1;
       if (used > budget) break;
-      frames.push(row.frame);
+      kept.push(row);
     }
-    const oldest = this.#sql.exec<{ id: number | null }>('SELECT min(id) AS id FROM history').one().id;
-    const dropped = oldest !== null && afterId !== undefined && oldest > afterId + 1;
-    return { frames: frames.reverse(), missed: afterId !== undefined && (dropped || frames.length < rows.length) };
+    const frames = kept.map((row) => row.frame).reverse();
+    if (afterId === undefined) return { frames, missed: false };
+    // Ids were given without gaps up to the last one, so nothing is missed only if the oldest frame kept follows `afterId`.
+    const last = this.#lastId();
+    return { frames, missed: afterId > last || (afterId < last && kept.at(-1)?.id !== afterId + 1) };
   }
 
-  /** Forgets everything but the directory's list: history, tickets, pending presence and the last activity. */
+  /** Forgets everything but the directory's list and the last history id: history, tickets, pending presence and the last activity. */
   clear(): void {
     for (const table of ['history', 'tickets', 'presence_changes', 'activity']) this.#sql.exec(`DELETE FROM ${table}`);
   }
@@ -121,5 +127,10 @@ export class RoomStore {
       else if (!joined.delete(row.connection_id)) left.push(row.connection_id);
     }
     return { joined: [...joined].flatMap(([connectionId, member]) => (isOpen(connectionId) ? [member] : [])), left };
+  }
+
+  /** The last id given to a frame; a room stored before `last_id` existed has it only in its history. */
+  #lastId(): number {
+    return this.#sql.exec<{ last: number }>('SELECT max(coalesce((SELECT last FROM last_id), 0), coalesce((SELECT max(id) FROM history), 0)) AS last').one().last;
   }
 }

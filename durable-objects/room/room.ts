@@ -106,9 +106,14 @@ export class Room extends DurableObject<Env> {
     if (this.#store.hasHistory()) this.#alarmBy(Date.now() + ROOM_LIMITS.historyIdleMs);
   }
 
-  /** Stores a server event in the history and sends it to every socket. Answers its id. */
+  /**
+   * Stores a server event in the history and sends it to every socket. Answers its id. Throws (storing and sending
+   * nothing) when its data, as JSON, passes `ROOM_LIMITS.messageBytes`: a hello replays up to `historyMessages` frames,
+   * so the bound a client's frame has holds for the app's too (the caller logs a failed publish).
+   */
   publish(input: ServerEvent): { id: number; delivered: number } {
     const { event, data } = serverEvent.parse(input);
+    if (exceedsBytes(JSON.stringify(data), ROOM_LIMITS.messageBytes)) throw new RangeError(`room event ${event}: data over ${ROOM_LIMITS.messageBytes} bytes`);
     const frame = this.#store.append((id) => JSON.stringify({ v: 1, type: 'event', id, at: new Date().toISOString(), event, data }), ROOM_LIMITS.historyMessages);
     this.#active();
     return { id: frameId(frame), delivered: this.#send(frame) };

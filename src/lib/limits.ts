@@ -153,7 +153,7 @@ export function effectiveLimits(tier: Tier, overrides: LimitOverrides = {}) {
 export const ROOM_LIMITS = {
   /** Open sockets per room; the next one is accepted and closed at once with 1013 (try again later). */
   connectionsPerRoom: 2_000,
-  /** Largest text frame a client may send, in UTF-8 bytes (also bounds a server event's data). */
+  /** Largest text frame a client may send, in UTF-8 bytes (also bounds a server event's data, as JSON: `publish` refuses more). */
   messageBytes: 16_384,
   /** Frames a connection may send per second; one more closes it with 1008. Counted across hibernation. */
   messagesPerSecond: 20,

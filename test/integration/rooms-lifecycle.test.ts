@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { roomDirectoryFor, roomFor, roomName } from '../../durable-objects/room/index.ts';
 import { createApp } from '../../src/app.ts';
 import { ROOM_LIMITS } from '../../src/lib/limits.ts';
+import { publishToRoom } from '../../src/services/rooms.ts';
 import { api, createApiKey, createMember, createOrg, createProject, createUser, json, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { bytesOf, uploadFile } from '../helpers/files.ts';
 import { accept, closedWithin, joinRoom, roomTicket, upgrade } from '../helpers/room-client.ts';
@@ -125,6 +126,50 @@ describe('history retention', () => {
     expect((await api(`/api/v1/orgs/${org.id}/members/${member.id}`, { method: 'PATCH', auth: owner, body: { role: 'admin' } })).status).toBe(200);
     await vi.waitFor(async () => expect(await stored(personal)).toBeGreaterThan(0));
     expect(await alarm(personal)).toBeGreaterThan(Date.now() + ROOM_LIMITS.historyIdleMs - 60_000);
+  });
+
+  const wipes = {
+    'forgotten when idle': async (stub: ReturnType<typeof roomFor>) => {
+      await idleSince(stub, Date.now() - ROOM_LIMITS.historyIdleMs);
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+    },
+    'deleted (everyone disconnected)': async (stub: ReturnType<typeof roomFor>) => {
+      expect(await stub.disconnect({ everyone: true }, 4004, 'Room gone')).toBe(0);
+    },
+  };
+
+  it.each(Object.entries(wipes))('ids never restart after the history is %s: a resume from before the wipe gets the new frames and missed: true', async (_, wipe) => {
+    const { owner, base, stub } = await tenant();
+    const ids = (hello: Record<string, unknown>) => (hello.history as Array<{ id: number }>).map((frame) => frame.id);
+    for (const n of [1, 2]) expect(await stub.publish({ event: 'note', data: n })).toMatchObject({ id: n });
+    await wipe(stub);
+    expect(await stored(stub)).toBe(0);
+    // Nothing new yet: a client that saw 1 has missed 2 (wiped); one that saw 2 has missed nothing.
+    const behind = await joinRoom(base, owner, { lastId: 1 });
+    expect(behind.hello).toMatchObject({ history: [], missed: true });
+    const caughtUp = await joinRoom(base, owner, { lastId: 2 });
+    expect(caughtUp.hello).toMatchObject({ history: [], missed: false });
+    for (const socket of [behind, caughtUp]) socket.ws.close(1000);
+
+    expect(await stub.publish({ event: 'note', data: 3 })).toMatchObject({ id: 3 });
+    const resumed = await joinRoom(base, owner, { lastId: 2 });
+    expect(ids(resumed.hello)).toEqual([3]);
+    expect(resumed.hello.missed).toBe(false);
+    const older = await joinRoom(base, owner, { lastId: 1 });
+    expect(ids(older.hello)).toEqual([3]);
+    expect(older.hello.missed).toBe(true);
+    for (const socket of [resumed, older]) socket.ws.close(1000);
+  });
+
+  it('a room whose ids restarted before they were kept (no last id stored) tells a client with a later id missed: true', async () => {
+    const { owner, base, stub } = await tenant();
+    for (const n of [1, 2]) await stub.publish({ event: 'note', data: n });
+    await runInDurableObject(stub, (_, state) => state.storage.sql.exec('DELETE FROM last_id'));
+    // The history's own ids still count: the next is 3, not 1.
+    expect(await stub.publish({ event: 'note', data: 3 })).toMatchObject({ id: 3 });
+    const ahead = await joinRoom(base, owner, { lastId: 7 });
+    expect(ahead.hello).toMatchObject({ history: [], missed: true });
+    ahead.ws.close(1000);
   });
 });
 
@@ -284,6 +329,23 @@ describe('publishing never costs the request', () => {
     expect(await json(response)).toMatchObject({ data: { name: 'Renamed' } });
     const lines = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as { message: string; event?: string });
     expect(lines).toContainEqual(expect.objectContaining({ message: 'room event not published', event: 'project.updated' }));
+  });
+
+  it('a server event whose data passes messageBytes is refused by the room; publishToRoom logs it and does not throw', async () => {
+    const { org, owner, id, stub } = await tenant();
+    const a = await joinRoom(`/api/v1/orgs/${org.id}/rooms/${id}`, owner);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const pending: Promise<unknown>[] = [];
+    const oversized = { event: 'note', data: 'x'.repeat(ROOM_LIMITS.messageBytes - 1) };
+    publishToRoom(env, (promise) => pending.push(promise), { kind: 'org', orgId: org.id, roomId: id }, oversized);
+    await Promise.all(pending);
+    const lines = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as { message: string; event?: string; error?: unknown });
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'room event not published', event: 'note' }));
+    expect(JSON.stringify(lines)).toContain(`over ${ROOM_LIMITS.messageBytes} bytes`);
+    // Nothing was stored or sent: the next event is the room's first.
+    expect(await stub.publish({ event: 'note', data: 'small' })).toMatchObject({ id: 1, delivered: 1 });
+    expect(await a.next('event')).toMatchObject({ id: 1, data: 'small' });
+    a.ws.close(1000);
   });
 
   it('a publish that has not settled does not hold the response (waitUntil): the PATCH answers while it waits', async () => {

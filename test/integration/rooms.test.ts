@@ -190,6 +190,22 @@ describe('bad frames and limits', () => {
     expect(await closedWithin(a)).toMatchObject({ code: 1009 });
   });
 
+  it("a server event's data is bounded by messageBytes as JSON: at the limit it is published, one byte over it is refused", async () => {
+    const { owner, org, base, id } = await tenant();
+    const stub = roomFor(env, roomName({ kind: 'org', orgId: org.id, roomId: id }));
+    const a = await joinRoom(base, owner);
+    // JSON adds the two quotes; 'é' is two UTF-8 bytes, so the count is in bytes, not characters.
+    const atLimit = 'é'.repeat((ROOM_LIMITS.messageBytes - 2) / 2);
+    // Settled here, not by `expect(…).rejects`: its look at the RPC promise's properties would reject unhandled.
+    const refused = await stub.publish({ event: 'note', data: `${atLimit}x` }).then(() => 'published', (error: unknown) => String(error));
+    expect(refused).toContain(`over ${ROOM_LIMITS.messageBytes} bytes`);
+    expect(await stub.publish({ event: 'note', data: atLimit })).toMatchObject({ id: 1, delivered: 1 });
+    expect(await a.next('event')).toMatchObject({ id: 1, data: atLimit });
+    const later = await joinRoom(base, owner);
+    expect((later.hello.history as Array<{ id: number }>).map((frame) => frame.id)).toEqual([1]);
+    for (const socket of [a, later]) socket.ws.close(1000);
+  });
+
   it('too many frames per second close with 1008', async () => {
     const { owner, base } = await tenant();
     const a = await joinRoom(base, owner);
