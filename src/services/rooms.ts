@@ -98,11 +98,12 @@ export const EVENTS_ROOM = 'events';
 export async function projectRoomsGone(env: Env, orgId: string, projectId: string): Promise<void> {
   const events = { kind: 'project', orgId, projectId, roomId: EVENTS_ROOM } as const;
   const { code, reason } = DISCONNECTS.gone;
-  try {
-    await roomFor(env, roomName(events)).publish({ event: 'project.deleted', data: { projectId } });
-    const within = roomName({ kind: 'project', orgId, projectId, roomId: '' });
-    await roomDirectoryFor(env, orgId).disconnectRooms({ everyone: true }, code, reason, within);
-  } catch (error) {
-    log('error', 'project rooms not closed', { orgId, projectId, error: describeError(error) });
-  }
+  const within = roomName({ kind: 'project', orgId, projectId, roomId: '' });
+  // The event first (its sockets are among those closed), then the close, whatever became of the event.
+  await roomFor(env, roomName(events))
+    .publish({ event: 'project.deleted', data: { projectId } })
+    .catch((error: unknown) => log('error', 'room event not published', { orgId, projectId, event: 'project.deleted', error: describeError(error) }));
+  await roomDirectoryFor(env, orgId)
+    .disconnectRooms({ everyone: true }, code, reason, within)
+    .catch((error: unknown) => log('error', 'project rooms not closed', { orgId, projectId, error: describeError(error) }));
 }

@@ -290,6 +290,26 @@ describe('domain events and personal rooms', () => {
     expect(await closedWithin(chat)).toMatchObject({ code: 4004 });
   });
 
+  it('a deletion whose announcement is lost still closes the project\'s rooms (logged)', async () => {
+    const { owner, org } = await tenant();
+    const project = await createProject(org);
+    const chat = await joinRoom(`/api/v1/orgs/${org.id}/projects/${project.id}/rooms/chat`, owner);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    // Every room refuses `publish`; everything else (the directory's disconnect) goes through.
+    const rooms = {
+      getByName(name: string) {
+        const stub = env.ROOMS.getByName(name) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        return new Proxy({}, { get: (_, method: string) => (method === 'publish' ? () => Promise.reject(new Error('lost')) : (...args: unknown[]) => stub[method]?.(...args)) });
+      },
+    };
+    const bindings = { ...env, ROOMS: rooms } as unknown as Env;
+    const response = await request(`/api/v1/orgs/${org.id}/projects/${project.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${owner.accessToken}` } }, { bindings });
+    expect(response.status).toBe(204);
+    expect(await closedWithin(chat)).toMatchObject({ code: 4004 });
+    const lines = errors.mock.calls.map(([line]) => JSON.parse(String(line)) as { message: string; event?: string });
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'room event not published', event: 'project.deleted' }));
+  });
+
   it('membership changes reach the org events room; a personal room is its member’s alone and gets notifications', async () => {
     const { owner, org } = await tenant();
     const member = await createMember(org, 'member');
