@@ -172,7 +172,9 @@ function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string
   for (const entry of vars) args.push('--var', entry);
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: WRANGLER_ENV,
+    // A dev registry of its own (wrangler's is shared by every `wrangler dev` of the user's, and one joining or
+    // leaving makes the others reload and drop their open connections); this Worker binds no other local Worker.
+    env: { ...WRANGLER_ENV, WRANGLER_REGISTRY_PATH: `${options.dataDir}/wrangler-registry` },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group (wrangler → workerd), so stopping ends all of it and a terminal's Ctrl-C
     // reaches only us: we stop things in order.
