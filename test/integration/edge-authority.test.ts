@@ -137,15 +137,26 @@ describe('revocation is immediate at the edge (the org\'s authority and the user
   it('removing a member, and changing a role', async () => {
     const { owner, org, path } = await warmProject();
     const removed = await memberOf(org);
-    const demoted = await memberOf(org);
+    const demoted = await memberOf(org, 'admin');
+    const orgPath = `/api/v1/orgs/${org.id}`;
+    const roleIn = async (response: Response) => (await json<{ data: { role: string } }>(response)).data.role;
     await expectWarm(path, removed);
     await expectWarm(path, demoted);
+    // The org's body carries the caller's role and is served from the edge: what the authority holds is what it says.
+    await expectWarm(orgPath, demoted);
+    expect(await roleIn(await api(orgPath, { auth: demoted }))).toBe('admin');
     const create = (auth: Credential) => api(`/api/v1/orgs/${org.id}/projects`, { body: { name: 'New' }, auth });
     expect((await create(demoted)).status).toBe(201);
     expect((await api(`/api/v1/orgs/${org.id}/members/${removed.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
     expect((await api(path, { auth: removed })).status).toBe(404);
     expect((await api(`/api/v1/orgs/${org.id}/members/${demoted.id}`, { method: 'PATCH', body: { role: 'viewer' }, auth: owner })).status).toBe(200);
-    expect((await create(demoted)).status).toBe(403);
+    expect(await roleIn(await api(orgPath, { auth: demoted }))).toBe('viewer');
+    // Warm again on the new grant: the edge itself now serves the viewer's body, and refuses the viewer's write.
+    await expectWarm(orgPath, demoted);
+    expect(await roleIn(await api(orgPath, { auth: demoted }))).toBe('viewer');
+    let refused!: Response;
+    expect(await roundTrips(async () => (refused = await create(demoted)))).toBe(0);
+    expect(refused.status).toBe(403);
     expect((await api(path, { auth: demoted })).status).toBe(200);
   });
 
@@ -166,6 +177,14 @@ describe('revocation is immediate at the edge (the org\'s authority and the user
     const put = await api(`/api/v1/orgs/${org.id}/projects/${project.id}/members/${member.id}`, { method: 'PUT', body: { role: 'viewer' }, auth: owner });
     expect(put.status).toBe(200);
     expect((await rename()).status).toBe(403);
+    // A 403 alone does not show the edge knows: a stale authority would admit the rename and the gate in the
+    // handler's batch would still refuse it. Project roles change no body (every project role reads), so what
+    // the edge shows is its own refusal: warm the member's new grant with a read, then the rename is refused
+    // with no Postgres at all, which only an authority holding the project role can do.
+    await expectWarm(path, member);
+    let refused!: Response;
+    expect(await roundTrips(async () => (refused = await rename()))).toBe(0);
+    expect(refused.status).toBe(403);
   });
 
   it('revoking and rotating an API key', async () => {
