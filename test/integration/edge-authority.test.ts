@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
@@ -319,7 +319,7 @@ describe('reads at the edge', () => {
     expect((await json<{ data: { role: string } }>(await api(path, { auth: viewer }))).data.role).toBe('viewer');
   });
 
-  it('stale-if-error: with Postgres unreachable, a warm caller still gets the last body, marked stale; writes get 503', async () => {
+  it('stale-if-error: with Postgres unreachable, a warm caller still gets the last body, marked stale; writes get 503 with Retry-After', async () => {
     const { owner, path } = await warmProject();
     await expectWarm(path, owner);
     const renamed = await api(path, { method: 'PATCH', body: { name: 'Not yet read back' }, auth: owner });
@@ -329,7 +329,9 @@ describe('reads at the edge', () => {
     expect(stale.status).toBe(200);
     expect(stale.headers.get('x-cache')).toBe('STALE');
     expect((await json<{ data: { name: string } }>(stale)).data.name).not.toBe('Not yet read back');
-    expect((await callAs(dead, owner, path, { method: 'PATCH', body: { name: 'x' } })).status).toBe(503);
+    const write = await callAs(dead, owner, path, { method: 'PATCH', body: { name: 'x' } });
+    expect(write.status).toBe(503);
+    expect(Number(write.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Once read back, the fresh body is served even with the database down.
     expect((await api(path, { auth: owner })).status).toBe(200);
     const fresh = await callAs(dead, owner, path);
@@ -358,6 +360,22 @@ describe('rate limits at the edge', () => {
       expect(statuses.filter((status) => status === 200)).toHaveLength(limit);
       expect(statuses.filter((status) => status === 429)).toHaveLength(9 * limit);
     }
+  });
+
+  it('an authority evicted mid-window keeps counting: RateLimit remaining carries on, and a limit of L still admits exactly L', async () => {
+    const limit = 5;
+    const { owner, org } = await limitedOrg(limit);
+    const read = () => api(`/api/v1/orgs/${org.id}`, { auth: owner });
+    const remaining = (response: Response) => response.headers.get('ratelimit')?.match(/;r=(\d+);/)?.[1];
+    const before = [await read(), await read()];
+    expect(before.map((response) => [response.status, remaining(response)])).toEqual([[200, '4'], [200, '3']]);
+    const authority = orgAuthorityFor(env, org.id);
+    await evictDurableObject(authority);
+    // A new instance: the grants (memory only) are gone, so the gate runs again; the log (storage) is not.
+    let first!: Response;
+    expect(await roundTrips(async () => (first = await read()))).toBeGreaterThan(0);
+    const after = [first, await read(), await read(), await read()];
+    expect(after.map((response) => [response.status, remaining(response)])).toEqual([[200, '2'], [200, '1'], [200, '0'], [429, '0']]);
   });
 
   it('a platform admin\'s change of an org\'s limits applies from the next request, with no redeploy (an isolate that saw the org spent elsewhere: within a window)', async () => {
