@@ -24,7 +24,11 @@ export type OrgRouteClass = (typeof ORG_ROUTE_CLASSES)[number];
 /** Every limit counts requests in a sliding window of this length. */
 export const RATE_WINDOW_SECONDS = 60;
 
-/** One Durable Object serialises ~1,000 requests/s; no per-minute limit may ask more of one object. */
+/**
+ * The largest per-minute figure of one limit (one class of an org, or of a caller): ≈ 833/s, within what one
+ * Durable Object serialises (~1,000 requests/s). Per class, not per object: an org's authority counts its four
+ * classes and its callers' own entries in one object, so all of them at the cap could ask more of it.
+ */
 export const MAX_RATE_LIMIT = 50_000;
 
 /** Requests per minute per org and route class, by tier (the product's reference figures in the `pro` row). */

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Actor } from '../db/tenant.ts';
 import type { AppEnv, KindEnv } from '../env.ts';
-import type { Tier } from '../lib/limits.ts';
+import { TIERS, type Tier } from '../lib/limits.ts';
 import { ApiError } from '../errors.ts';
 import { evaluateFlag, flagNotFound, type FlagContext, type FlagEvaluation } from '../lib/flag-evaluation.ts';
 import { FLAG_KEY_PATTERN } from '../lib/flags.ts';
@@ -45,9 +45,40 @@ export async function flagEnabled<E extends FlagEnv>(c: Context<E>, key: string,
  * handler, so a caller for whom the route does not exist causes no database work.
  */
 export function requireFlag(key: string): MiddlewareHandler<FlagEnv> {
-  if (!FLAG_KEY_PATTERN.test(key)) throw new TypeError(`x-flag "${key}" is not a flag key (${FLAG_KEY_PATTERN.source})`);
+  assertFlagKey(key);
   return async function requireFlag(c, next) {
-    if (!(await flagEnabled(c, key))) throw new ApiError('NOT_FOUND', 'Not found.');
+    if (!(await flagEnabled(c, key))) throw notFound();
     await next();
   };
 }
+
+/**
+ * `requireFlag` for org routes, whose tier is known only once the org's authority has admitted the caller:
+ * the first handler runs before `authorize` and answers 404 at once when the flag is off for this caller
+ * whatever the org's tier (disabled, another environment, another org…), so such a caller still costs no
+ * database work; the second runs after it and decides with the tier. So only a flag that targets tiers waits
+ * for the gate (on a warm grant the authority answers it, still without Postgres), and a caller it refuses
+ * gets the gate's answer first (a non-member 404 either way).
+ */
+export function requireOrgFlag(key: string): readonly [MiddlewareHandler<FlagEnv>, MiddlewareHandler<FlagEnv>] {
+  assertFlagKey(key);
+  return [
+    async function requireFlagBeforeGate(c, next) {
+      const { flags } = await edgeFlagsFor(c.env.FLAGS);
+      const flag = flags.get(key);
+      const context = callerFlagContext(c);
+      if (!flag || !TIERS.some((tier) => evaluateFlag(flag, { ...context, tier }).enabled)) throw notFound();
+      await next();
+    },
+    async function requireFlagForTier(c, next) {
+      if (!(await flagEnabled(c, key))) throw notFound();
+      await next();
+    },
+  ];
+}
+
+function assertFlagKey(key: string): void {
+  if (!FLAG_KEY_PATTERN.test(key)) throw new TypeError(`x-flag "${key}" is not a flag key (${FLAG_KEY_PATTERN.source})`);
+}
+
+const notFound = () => new ApiError('NOT_FOUND', 'Not found.');

@@ -12,7 +12,7 @@ import { authenticate, type AuthVariables } from '../middleware/auth.ts';
 import { authorize, type TenantVariables } from '../middleware/authorize.ts';
 import { callerScope } from '../middleware/caller-scope.ts';
 import { edgeCache } from '../middleware/edge-cache.ts';
-import { requireFlag } from '../middleware/flags.ts';
+import { requireFlag, requireOrgFlag } from '../middleware/flags.ts';
 import { idempotency, uploadIdempotency, type UploadKeyVariables } from '../middleware/idempotency.ts';
 import { limitBody, requireJsonBody } from '../middleware/json-body.ts';
 import { refuseQuery } from '../middleware/no-query.ts';
@@ -71,16 +71,30 @@ function readPolicy(config: Pick<RouteConfig, 'method'>, cached: boolean): reado
   return [etag(), cached ? edgeCache() : pass];
 }
 
+/** The flag a route is declared with (`'x-flag': key`, published as such), if any. */
+function flagOf(config: object): string | undefined {
+  const key: unknown = 'x-flag' in config ? config['x-flag'] : undefined;
+  if (key !== undefined && typeof key !== 'string') throw new TypeError('x-flag takes a flag key');
+  return key;
+}
+
 /**
- * A route declared with `'x-flag': key` (published as such) exists only while that flag is on for the
- * caller: 404 otherwise (middleware/flags.ts). Runs once the kind knows the caller (on org kinds before
- * the caller is admitted, so a route that is off costs nothing).
+ * A route declared with a flag exists only while that flag is on for the caller: 404 otherwise
+ * (middleware/flags.ts). Runs once the kind knows the caller.
  */
 function flagPolicy(config: object): MiddlewareHandler<AppEnv> {
-  const key: unknown = 'x-flag' in config ? config['x-flag'] : undefined;
-  if (key === undefined) return pass;
-  if (typeof key !== 'string') throw new TypeError('x-flag takes a flag key');
-  return requireFlag(key);
+  const key = flagOf(config);
+  return key === undefined ? pass : requireFlag(key);
+}
+
+/**
+ * The same on org kinds, in two parts around `authorize`: before it, 404 for a flag that is off whatever the
+ * org's tier (so a route that is off costs nothing); after it, with the tier the org's authority gave, so a
+ * flag that targets tiers reaches the org's members.
+ */
+function orgFlagPolicy(config: object): readonly [MiddlewareHandler<AppEnv>, MiddlewareHandler<AppEnv>] {
+  const key = flagOf(config);
+  return key === undefined ? [pass, pass] : requireOrgFlag(key);
 }
 
 const { 429: _neverLimited, ...withoutRateLimit } = commonErrorResponses;
@@ -138,6 +152,7 @@ export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache
 ) {
   const [routeClass, route] = classify<OrgRouteClass, Omit<R, 'edgeCache' | 'changesNothing'>>(config, 'write');
   const writes = writePolicy<KindEnv<TenantVariables>>(config, (c) => c.var.tenant);
+  const flags = orgFlagPolicy(config);
   return createRoute({
     ...route,
     ...writes.contract,
@@ -150,8 +165,9 @@ export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache
       recordUsage(routeClass),
       ...jsonBodies(),
       authenticate(),
-      flagPolicy(config),
+      flags[0],
       authorize(permission, routeClass, { changesNothing: changesNothing === true }),
+      flags[1],
       queryPolicy(config),
       ...readPolicy(config, cached === true),
       writes.middleware,
@@ -170,6 +186,7 @@ export function orgRoute<const R extends KindConfig<OrgRouteClass> & { edgeCache
 export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'socket' | 'upload', permission: Permission, config: R) {
   const [routeClass, route] = classify<OrgRouteClass, R>({ rateLimitClass: kind === 'upload' ? 'upload' : 'read', ...config }, 'write');
   const keyed = uploadKeyPolicy(kind, config);
+  const flags = orgFlagPolicy(config);
   return createRoute({
     ...route,
     ...keyed.contract,
@@ -180,8 +197,9 @@ export function streamRoute<const R extends KindConfig<OrgRouteClass>>(kind: 'so
     middleware: [
       recordUsage(routeClass),
       kind === 'socket' && config.method === 'get' ? authenticateSocket() : authenticate(),
-      flagPolicy(config),
+      flags[0],
       authorize(permission, routeClass, { gateFirst: true, changesNothing: kind === 'socket' }),
+      flags[1],
       queryPolicy(config),
       keyed.middleware,
     ] as const,

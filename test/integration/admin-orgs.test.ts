@@ -1,7 +1,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
-import { auditLogs, organizations, platformAuditLog } from '../../src/db/schema/index.ts';
+import { auditLogs, organizations, platformAdmins, platformAuditLog } from '../../src/db/schema/index.ts';
 import { createScopedDatabase } from '../../src/db/tenant.ts';
 import { FILE_LIMITS, MAX_FILE_BYTES, MAX_RATE_LIMIT, ORG_CALLER_RATE_LIMITS, QUOTAS, RATE_LIMITS } from '../../src/lib/limits.ts';
 import { api, createMember, createOrg, createPlatformAdmin, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
@@ -193,6 +193,19 @@ describe('tier and overrides at the database', () => {
     expect(await insert('enterprise', '{}')).toBe('42501');
     expect(await insert('free', '{"quotas":{"projects":5}}')).toBe('42501');
     expect(await insert('free', '{}')).toBe('ok');
+  });
+});
+
+describe('platform admins at the database', () => {
+  it('the runtime role cannot make anyone a platform admin: an INSERT into platform_admins is 42501, bare or inside a gate', async () => {
+    const { owner, org } = await freeOrg();
+    const insert = sql`insert into platform_admins (user_id) values (${owner.id})`;
+    const bare = await testDb().http.execute(insert).then(() => 'ok', (error: unknown) => sqlState(error));
+    const tenant = createScopedDatabase(testDb(), { type: 'user', id: owner.id, sessionId: owner.sessionId }, { requestId: 'raw', ip: null, userAgent: null }, { kind: 'org', orgId: org.id, permission: 'org:delete' });
+    const gated = await tenant.batch((db) => [db.execute(insert)]).then(() => 'ok', (error: unknown) => sqlState(error));
+    expect([bare, gated]).toEqual(['42501', '42501']);
+    expect(await ownerDb.http.select().from(platformAdmins).where(eq(platformAdmins.userId, owner.id))).toEqual([]);
+    expect((await api('/api/v1/admin/orgs', { auth: owner })).status).toBe(404);
   });
 });
 

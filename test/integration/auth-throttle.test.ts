@@ -1,6 +1,10 @@
+import { runInDurableObject } from 'cloudflare:test';
 import { and, eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { emailTokens, users } from '../../src/db/schema/index.ts';
+import { sha256Hex } from '../../src/lib/crypto.ts';
+import { EMAIL_SEND_LIMITS } from '../../src/lib/limits.ts';
 import { api, createUser, json, ownerDb, TEST_PASSWORD } from '../helpers/factories.ts';
 import { env, request } from '../helpers/worker.ts';
 
@@ -168,6 +172,70 @@ describe('email caps', () => {
     await expect.poll(async () => (await outbox(email)).length, { timeout: 10_000, interval: 100 }).toBe(2);
     await sleep(500);
     expect(await outbox(email)).toHaveLength(2);
+  });
+});
+
+/** The email cap's hourly rule (EMAIL_SEND_LIMITS: 1 a minute, a few an hour). */
+function hourlyRule() {
+  const rule = EMAIL_SEND_LIMITS.find(({ windowMs }) => windowMs === 3_600_000);
+  if (!rule) throw new Error('EMAIL_SEND_LIMITS has no hourly rule');
+  return rule;
+}
+
+describe('email caps over the hour', () => {
+  const hourly = hourlyRule();
+
+  /**
+   * Spends `recipient`'s hourly cap for `flow` as if its emails had gone out two minutes ago and earlier: outside
+   * the minute's window, inside the hour's (the limiter's log holds when each entry leaves its window).
+   */
+  async function spendTheHour(flow: string, recipient: string) {
+    const stub = rateLimiterFor(env, `email:${flow}:${await sha256Hex(recipient)}`);
+    const until = Date.now() + hourly.windowMs - 120_000;
+    await runInDurableObject(stub, (_, state) => {
+      for (let i = 0; i < hourly.limit; i += 1) state.storage.sql.exec('INSERT INTO sliding_log (key, until) VALUES (?, ?)', hourly.key, until - i * 60_000);
+    });
+  }
+
+  it(`forgot-password: after ${hourly.limit} in the hour (none in the last minute) the next answers the same 202 and sends nothing`, async () => {
+    const user = await createUser();
+    await spendTheHour('password-reset', user.email);
+    const response = await request('/api/v1/auth/forgot-password', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: user.email }) });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ data: { status: 'accepted' } });
+    // request() waits for the work done after the response: no token was issued and nothing queued.
+    expect(await resetTokens(user.id)).toBe(0);
+    await sleep(500);
+    expect(await outbox(user.email)).toHaveLength(0);
+  });
+
+  it(`verify-email/resend: after ${hourly.limit} in the hour (none in the last minute) the next answers the same 202 and sends nothing`, async () => {
+    const email = uniqueEmail();
+    const signup = await api('/api/v1/auth/signup', { body: { email, password: TEST_PASSWORD, name: 'Ada' } });
+    const { data } = await json<{ data: { user: { id: string }; tokens: { accessToken: string } } }>(signup);
+    await spendTheHour('verify-resend', data.user.id);
+    const response = await request('/api/v1/auth/verify-email/resend', { method: 'POST', headers: { authorization: `Bearer ${data.tokens.accessToken}` } });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ data: { status: 'accepted' } });
+    // Only the signup's own email.
+    await expect.poll(async () => (await outbox(email)).length, { timeout: 10_000, interval: 100 }).toBe(1);
+    await sleep(500);
+    expect(await outbox(email)).toHaveLength(1);
+  });
+});
+
+describe('signup per client IP', () => {
+  it('admits 30 signups a minute from one address, then 429 RATE_LIMITED (policy auth) with Retry-After; another address goes on', { timeout: 120_000 }, async () => {
+    const ip = uniqueIp();
+    const signup = (from: string) => api('/api/v1/auth/signup', { body: { email: uniqueEmail(), password: TEST_PASSWORD, name: 'Ada' }, headers: { 'cf-connecting-ip': from } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i += 1) statuses.push((await signup(ip)).status);
+    expect(statuses).toEqual(Array.from({ length: 30 }, () => 201));
+    const refused = await signup(ip);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await json<ErrorBody>(refused)).toMatchObject({ error: { code: 'RATE_LIMITED', details: { policy: { name: 'auth', limit: 30 } } } });
+    expect((await signup(uniqueIp())).status).toBe(201);
   });
 });
 

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sqlState } from '../../src/db/errors.ts';
@@ -137,15 +137,26 @@ describe('revocation is immediate at the edge (the org\'s authority and the user
   it('removing a member, and changing a role', async () => {
     const { owner, org, path } = await warmProject();
     const removed = await memberOf(org);
-    const demoted = await memberOf(org);
+    const demoted = await memberOf(org, 'admin');
+    const orgPath = `/api/v1/orgs/${org.id}`;
+    const roleIn = async (response: Response) => (await json<{ data: { role: string } }>(response)).data.role;
     await expectWarm(path, removed);
     await expectWarm(path, demoted);
+    // The org's body carries the caller's role and is served from the edge: what the authority holds is what it says.
+    await expectWarm(orgPath, demoted);
+    expect(await roleIn(await api(orgPath, { auth: demoted }))).toBe('admin');
     const create = (auth: Credential) => api(`/api/v1/orgs/${org.id}/projects`, { body: { name: 'New' }, auth });
     expect((await create(demoted)).status).toBe(201);
     expect((await api(`/api/v1/orgs/${org.id}/members/${removed.id}`, { method: 'DELETE', auth: owner })).status).toBe(204);
     expect((await api(path, { auth: removed })).status).toBe(404);
     expect((await api(`/api/v1/orgs/${org.id}/members/${demoted.id}`, { method: 'PATCH', body: { role: 'viewer' }, auth: owner })).status).toBe(200);
-    expect((await create(demoted)).status).toBe(403);
+    expect(await roleIn(await api(orgPath, { auth: demoted }))).toBe('viewer');
+    // Warm again on the new grant: the edge itself now serves the viewer's body, and refuses the viewer's write.
+    await expectWarm(orgPath, demoted);
+    expect(await roleIn(await api(orgPath, { auth: demoted }))).toBe('viewer');
+    let refused!: Response;
+    expect(await roundTrips(async () => (refused = await create(demoted)))).toBe(0);
+    expect(refused.status).toBe(403);
     expect((await api(path, { auth: demoted })).status).toBe(200);
   });
 
@@ -192,6 +203,14 @@ describe('revocation is immediate at the edge (the org\'s authority and the user
     const put = await api(`/api/v1/orgs/${org.id}/projects/${project.id}/members/${member.id}`, { method: 'PUT', body: { role: 'viewer' }, auth: owner });
     expect(put.status).toBe(200);
     expect((await rename()).status).toBe(403);
+    // A 403 alone does not show the edge knows: a stale authority would admit the rename and the gate in the
+    // handler's batch would still refuse it. Project roles change no body (every project role reads), so what
+    // the edge shows is its own refusal: warm the member's new grant with a read, then the rename is refused
+    // with no Postgres at all, which only an authority holding the project role can do.
+    await expectWarm(path, member);
+    let refused!: Response;
+    expect(await roundTrips(async () => (refused = await rename()))).toBe(0);
+    expect(refused.status).toBe(403);
   });
 
   it('revoking and rotating an API key', async () => {
@@ -326,7 +345,7 @@ describe('reads at the edge', () => {
     expect((await json<{ data: { role: string } }>(await api(path, { auth: viewer }))).data.role).toBe('viewer');
   });
 
-  it('stale-if-error: with Postgres unreachable, a warm caller still gets the last body, marked stale; writes get 503', async () => {
+  it('stale-if-error: with Postgres unreachable, a warm caller still gets the last body, marked stale; writes get 503 with Retry-After', async () => {
     const { owner, path } = await warmProject();
     await expectWarm(path, owner);
     const renamed = await api(path, { method: 'PATCH', body: { name: 'Not yet read back' }, auth: owner });
@@ -336,7 +355,9 @@ describe('reads at the edge', () => {
     expect(stale.status).toBe(200);
     expect(stale.headers.get('x-cache')).toBe('STALE');
     expect((await json<{ data: { name: string } }>(stale)).data.name).not.toBe('Not yet read back');
-    expect((await callAs(dead, owner, path, { method: 'PATCH', body: { name: 'x' } })).status).toBe(503);
+    const write = await callAs(dead, owner, path, { method: 'PATCH', body: { name: 'x' } });
+    expect(write.status).toBe(503);
+    expect(Number(write.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Once read back, the fresh body is served even with the database down.
     expect((await api(path, { auth: owner })).status).toBe(200);
     const fresh = await callAs(dead, owner, path);
@@ -365,6 +386,22 @@ describe('rate limits at the edge', () => {
       expect(statuses.filter((status) => status === 200)).toHaveLength(limit);
       expect(statuses.filter((status) => status === 429)).toHaveLength(9 * limit);
     }
+  });
+
+  it('an authority evicted mid-window keeps counting: RateLimit remaining carries on, and a limit of L still admits exactly L', async () => {
+    const limit = 5;
+    const { owner, org } = await limitedOrg(limit);
+    const read = () => api(`/api/v1/orgs/${org.id}`, { auth: owner });
+    const remaining = (response: Response) => response.headers.get('ratelimit')?.match(/;r=(\d+);/)?.[1];
+    const before = [await read(), await read()];
+    expect(before.map((response) => [response.status, remaining(response)])).toEqual([[200, '4'], [200, '3']]);
+    const authority = orgAuthorityFor(env, org.id);
+    await evictDurableObject(authority);
+    // A new instance: the grants (memory only) are gone, so the gate runs again; the log (storage) is not.
+    let first!: Response;
+    expect(await roundTrips(async () => (first = await read()))).toBeGreaterThan(0);
+    const after = [first, await read(), await read(), await read()];
+    expect(after.map((response) => [response.status, remaining(response)])).toEqual([[200, '2'], [200, '1'], [200, '0'], [429, '0']]);
   });
 
   it('a platform admin\'s change of an org\'s limits applies from the next request, with no redeploy (an isolate that saw the org spent elsewhere: within a window)', async () => {

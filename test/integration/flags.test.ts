@@ -259,6 +259,33 @@ describe('a route kind that requires a flag', () => {
     expect((document.paths?.['/api/v1/orgs/{orgId}/test/flagged']?.get as Record<string, unknown>)['x-flag']).toBe(flagKey);
   });
 
+  it('targets tiers: the org\'s tier comes from its authority, so on for an enterprise org\'s member, 404 for a free org\'s and for a stranger', async () => {
+    const tieredKey = newKey();
+    const tiered = orgRoute('projects:read', { method: 'get', path: '/api/v1/orgs/{orgId}/test/tier-flagged', 'x-flag': tieredKey, request: { params: z.object({ orgId: z.uuid() }) }, responses: ok });
+    const tieredApp = createApp();
+    tieredApp.openapi(tiered, (c) => c.json({ data: { ok: true as const } }, 200));
+    const call = (user: TestUser, orgId: string) => request(`/api/v1/orgs/${orgId}/test/tier-flagged`, { headers: { authorization: `Bearer ${user.accessToken}` } }, { app: tieredApp });
+    const small = await createUser();
+    const smallOrg = await createOrg(small);
+    const large = await createUser();
+    const largeOrg = await createOrg(large, { tier: 'enterprise' });
+
+    // Off whatever the tier: refused before the gate, even for a cold grant.
+    expect((await createFlag({ key: tieredKey, enabled: false, rules: { tiers: ['enterprise'] } })).status).toBe(201);
+    let off!: Response;
+    expect(await queriesDuring(async () => (off = await call(large, largeOrg.id)))).toEqual([]);
+    expect(off.status).toBe(404);
+
+    await patchFlag(tieredKey, { enabled: true });
+    expect((await call(large, largeOrg.id)).status).toBe(200);
+    expect((await call(small, smallOrg.id)).status).toBe(404);
+    expect((await call(small, largeOrg.id)).status).toBe(404); // not a member: the gate's 404, as before
+    // Warm, the authority gives the tier: no Postgres either way.
+    let answers: number[] = [];
+    expect(await queriesDuring(async () => (answers = [(await call(large, largeOrg.id)).status, (await call(small, smallOrg.id)).status]))).toEqual([]);
+    expect(answers).toEqual([200, 404]);
+  });
+
   it('refuses a route declared with something that is not a flag key', () => {
     expect(() => orgRoute('projects:read', { method: 'get', path: '/x', 'x-flag': 'Not A Key', responses: ok })).toThrow(/not a flag key/);
   });
