@@ -162,9 +162,12 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
   });
 });
 
-/** `npm run -s <args>` in the repository, without blocking the event loop (spawnSync would hold up the sockets of fetch). */
-async function npmRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn('npm', ['run', '-s', ...args], { cwd: new URL('../..', import.meta.url), env: { ...process.env, ...env } });
+/**
+ * `npm run -s <args>` (in the repository unless `cwd` says where the user is), without blocking the event loop
+ * (spawnSync would hold up the sockets of fetch).
+ */
+async function npmRun(args: string[], env: NodeJS.ProcessEnv, cwd: string | URL = new URL('../..', import.meta.url)): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn('npm', ['run', '-s', ...args], { cwd, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -346,11 +349,13 @@ describe('a typed client generated from the OpenAPI document (openapi-typescript
 });
 
 describe('npm run client:generate, as README runs it', () => {
-  it('writes the types from the running server (PORT) to the file given', async () => {
+  it('writes the types from the running server (PORT) to the file given, relative to the folder npm runs in', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-saas-client-'));
     try {
       const out = join(dir, 'api.d.ts');
-      const generate = await npmRun(['client:generate', '--', out], { API_URL: '', PORT: `${dev.ports.http}` });
+      // From a frontend's folder, outside the repository (npm --prefix finds its package.json): a relative file.
+      const root = new URL('../..', import.meta.url).pathname;
+      const generate = await npmRun(['--prefix', root, 'client:generate', '--', 'api.d.ts'], { API_URL: '', PORT: `${dev.ports.http}` }, dir);
       expect(generate.status, generate.stderr).toBe(0);
       expect(generate.stdout).toContain(`${out} ← http://127.0.0.1:${dev.ports.http}/api/openapi.json`);
       expect(readFileSync(out, 'utf8')).toMatch(/"\/api\/v1\/whoami": \{/);
