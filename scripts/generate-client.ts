@@ -8,7 +8,9 @@ import { generateClientTypes } from './lib/client-types.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const apiUrl = process.env.API_URL || `http://127.0.0.1:${process.env.PORT || 8787}`;
-const outFile = resolve(process.argv[2] ?? resolve(ROOT, 'client/api.d.ts'));
+// npm runs a script from the repository root; a relative file means one from where the user typed the command
+// (INIT_CWD, which npm sets to that folder), as any command line does.
+const outFile = process.argv[2] ? resolve(process.env.INIT_CWD || process.cwd(), process.argv[2]) : resolve(ROOT, 'client/api.d.ts');
 try {
   await generateClientTypes(apiUrl, outFile);
   console.log(`${outFile} ← ${apiUrl}/api/openapi.json`);

@@ -1,5 +1,5 @@
-import { sql } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/node-postgres';
+import { eq, sql } from 'drizzle-orm';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { MAX_RATE_LIMIT } from '../../src/lib/limits.ts';
 import { apiKeys, credentials, memberships, organizations, platformAdmins, projects, users } from '../../src/db/schema/index.ts';
@@ -46,7 +46,7 @@ export async function seed(url: string): Promise<void> {
       await tx.execute(sql`select set_config('app.org_id', ${demo.org.id}, true), set_config('app.actor', '{"type":"system","id":"seed"}', true)`);
       await tx.insert(users).values(demo.users.map(({ id, email, name }) => ({ id, email, name }))).onConflictDoNothing();
       await tx.insert(credentials).values(demo.users.map(({ id }) => ({ userId: id, passwordHash, emailVerifiedAt: new Date() }))).onConflictDoNothing();
-      await tx.insert(organizations).values(demo.org).onConflictDoNothing();
+      await insertDemoOrg(tx);
       await tx.insert(memberships).values(demo.users.map(({ id, role }) => ({ orgId: demo.org.id, userId: id, role }))).onConflictDoNothing();
       await tx.insert(projects).values({ ...demo.project, orgId: demo.org.id }).onConflictDoNothing();
       const { key, ...apiKey } = demo.apiKey;
@@ -57,4 +57,21 @@ export async function seed(url: string): Promise<void> {
   } finally {
     await pool.end();
   }
+}
+
+type Transaction = Parameters<Parameters<NodePgDatabase['transaction']>[0]>[0];
+
+/**
+ * The demo org, inserted as any org starts (free tier, no overrides), then raised as the platform raises one:
+ * by an UPDATE of its tier and overrides, which the owner may make. Inserted with its limits, it would be
+ * refused wherever the owner is no superuser and a member of app_runtime that inherits it (as a plain GRANT makes
+ * one, e.g. so it may create the runtime role): organizations forces row-level security on its owner too, and the
+ * restrictive policy limits_default lets app_runtime's members insert only free orgs without overrides. Raised only when just inserted, so a re-run
+ * changes nothing (nor undoes a change a platform admin made since).
+ */
+async function insertDemoOrg(tx: Transaction): Promise<void> {
+  const { subscriptionTier, limitOverrides, ...org } = demo.org;
+  const inserted = await tx.insert(organizations).values(org).onConflictDoNothing().returning({ id: organizations.id });
+  if (inserted.length === 0) return;
+  await tx.update(organizations).set({ subscriptionTier, limitOverrides }).where(eq(organizations.id, demo.org.id));
 }

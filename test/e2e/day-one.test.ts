@@ -162,9 +162,12 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
   });
 });
 
-/** `npm run -s <args>` in the repository, without blocking the event loop (spawnSync would hold up the sockets of fetch). */
-async function npmRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn('npm', ['run', '-s', ...args], { cwd: new URL('../..', import.meta.url), env: { ...process.env, ...env } });
+/**
+ * `npm run -s <args>` (in the repository unless `cwd` says where the user is), without blocking the event loop
+ * (spawnSync would hold up the sockets of fetch).
+ */
+async function npmRun(args: string[], env: NodeJS.ProcessEnv, cwd: string | URL = new URL('../..', import.meta.url)): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn('npm', ['run', '-s', ...args], { cwd, env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -346,11 +349,13 @@ describe('a typed client generated from the OpenAPI document (openapi-typescript
 });
 
 describe('npm run client:generate, as README runs it', () => {
-  it('writes the types from the running server (PORT) to the file given', async () => {
+  it('writes the types from the running server (PORT) to the file given, relative to the folder npm runs in', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-saas-client-'));
     try {
       const out = join(dir, 'api.d.ts');
-      const generate = await npmRun(['client:generate', '--', out], { API_URL: '', PORT: `${dev.ports.http}` });
+      // From a frontend's folder, outside the repository (npm --prefix finds its package.json): a relative file.
+      const root = new URL('../..', import.meta.url).pathname;
+      const generate = await npmRun(['--prefix', root, 'client:generate', '--', 'api.d.ts'], { API_URL: '', PORT: `${dev.ports.http}` }, dir);
       expect(generate.status, generate.stderr).toBe(0);
       expect(generate.stdout).toContain(`${out} ← http://127.0.0.1:${dev.ports.http}/api/openapi.json`);
       expect(readFileSync(out, 'utf8')).toMatch(/"\/api\/v1\/whoami": \{/);
@@ -418,16 +423,13 @@ describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\
     const server = await second({ DATABASE_URL: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app`, WORKER_DATABASE_URL: `postgres://app:app@127.0.0.1:${dev.ports.pg}/app` });
     const url = await server.ready();
     expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
-    const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
-    expect(login.status).toBe(200);
-    const { accessToken } = ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens;
-    const whoami = await fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const whoami = await fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${await demoOwnerToken(url)}` } });
     expect(whoami.status).toBe(200);
     expect(server.output).not.toContain('WARNING');
     expect((await server.stop('SIGINT', 'group')).code).toBe(0);
   });
 
-  it('without WORKER_DATABASE_URL the Worker would use the owner: the WARNING with its fix, even on a fresh database whose owner is no superuser', async () => {
+  it('on a fresh database whose owner is no superuser: the WARNING with its fix (the Worker would use the owner), and the demo seed succeeds (ready, demo login, raised limits)', async () => {
     // A fresh database of an owner that is neither superuser nor BYPASSRLS (Neon's neondb_owner, after README's
     // one-time setup: it may hand objects to app_internal): before the migrations it owns no table at all.
     const asSuperuser = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${dev.ports.pg}/app` });
@@ -448,5 +450,27 @@ describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\
     }
     expect(server.output).toMatch(/WARNING: the Worker would connect as "fresh_owner" \(the owner of the tables\): row-level security does NOT apply/);
     expect(server.output).toMatch(/Fix: create the runtime role once .* and set WORKER_DATABASE_URL to its URL\./);
+
+    // The owner inherits app_runtime (it was granted it to create the runtime role) and organizations forces RLS on
+    // its owner: the demo org's raised limits must not be refused by app_runtime's insert policy (limits_default).
+    const url = await server.ready();
+    expect((await fetch(`${url}/api/health/ready`)).status).toBe(200);
+    const authorization = `Bearer ${await demoOwnerToken(url)}`;
+    const usage = await fetch(`${url}/api/v1/orgs/${demo.org.id}/usage`, { headers: { authorization } });
+    expect(usage.status).toBe(200);
+    const { rateLimits, callerRateLimits } = demo.org.limitOverrides;
+    expect(((await usage.json()) as { data: unknown }).data).toMatchObject({
+      subscriptionTier: demo.org.subscriptionTier,
+      rateLimits: { read: { limit: rateLimits.read }, write: { limit: rateLimits.write } },
+      callerRateLimits: { read: { limit: callerRateLimits.read }, write: { limit: callerRateLimits.write } },
+    });
+    expect((await server.stop('SIGINT', 'group')).code).toBe(0);
   });
 });
+
+/** Signs the demo owner in on the server at `url`; its access token. */
+async function demoOwnerToken(url: string): Promise<string> {
+  const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: demo.users[0]?.email, password: DEMO_PASSWORD }) });
+  expect(login.status).toBe(200);
+  return ((await login.json()) as { data: { tokens: { accessToken: string } } }).data.tokens.accessToken;
+}
