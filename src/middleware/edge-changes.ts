@@ -78,9 +78,10 @@ export async function reportSessionsEnded<E extends AppEnv>(c: Context<E>, userI
   await Promise.all([tell(c, () => userAuthorityFor(c.env, userId).changed(), { userId }), reportGrantsChanged(c, orgIds)]);
 }
 
-/** As `reportSessionsEnded`, for a write that knows only the user (a reused refresh token): one more round trip. Answers the orgs. */
+/** As `reportSessionsEnded`, for a write that knows only the user (a reused refresh token, a user write that failed): one more round trip. Answers the orgs. */
 export async function reportUserSessionsEnded<E extends AppEnv>(c: Context<E>, userId: string): Promise<string[]> {
-  const orgIds = await orgIdsOfUser(requestDatabase(c), userId);
-  await reportSessionsEnded(c, userId, orgIds);
+  // The user's own authority is told even when the orgs cannot be listed.
+  const [orgIds] = await Promise.all([orgIdsOfUser(requestDatabase(c), userId), tell(c, () => userAuthorityFor(c.env, userId).changed(), { userId })]);
+  await reportGrantsChanged(c, orgIds);
   return orgIds;
 }

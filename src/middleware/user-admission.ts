@@ -36,6 +36,8 @@ export async function admitUser<E extends AppEnv>(c: Context<E>, actor: UserActo
   if (result.decision && !result.decision.allowed) throw rateLimited(routeClass, result.decision);
   if (result.decision) setRateLimitHeaders(c, routeClass, result.decision);
   if (result.live) return { live: true, settle: cold.settle };
+  // Only a read hands its session on: a write may have ended it (a logout whose report was lost must not be undone).
+  if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return cold;
   return {
     live: false,
     async settle(scoped) {

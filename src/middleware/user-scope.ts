@@ -2,7 +2,9 @@ import type { MiddlewareHandler } from 'hono';
 import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import type { RouteClass } from '../lib/limits.ts';
+import { describeError, log } from '../lib/log.ts';
 import { asUser, gated, userHandle } from './database.ts';
+import { reportUserSessionsEnded } from './edge-changes.ts';
 import { admitUser } from './user-admission.ts';
 
 export type UserScopeVariables = {
@@ -26,5 +28,10 @@ export function userScope(routeClass: RouteClass): MiddlewareHandler<KindEnv<Use
     c.set('account', scoped);
     await gated(c, scoped, next);
     await admission.settle(scoped);
+    // A write that failed after it may have committed (a lost reply from Postgres) may have ended sessions whose
+    // handler never got to report it: tell the authorities anyway (it costs only cold requests). A refusal changed nothing.
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status >= 500) {
+      await reportUserSessionsEnded(c, actor.id).catch((error: unknown) => log('error', 'authorities not told of a failed user write', { error: describeError(error) }));
+    }
   };
 }

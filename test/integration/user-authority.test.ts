@@ -5,7 +5,8 @@ import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS } from '../../src/lib/limits.ts
 import { SlidingLog } from '../../src/lib/sliding-log.ts';
 import { api, createApiKey, createOrg, createPlatformAdmin, createUser, json, TEST_PASSWORD, type TestUser } from '../helpers/factories.ts';
 import { roundTrips } from '../helpers/round-trips.ts';
-import { env, request } from '../helpers/worker.ts';
+import { callAs, deadDatabase } from '../helpers/database-faults.ts';
+import { env, request, testDb } from '../helpers/worker.ts';
 
 // The user's edge authority (durable-objects/user-authority) decides whether a session is live on the user's own
 // routes, and counts the user's limit there. Revocation through it is held to "immediate" beside the org's
@@ -14,6 +15,8 @@ import { env, request } from '../helpers/worker.ts';
 
 afterEach(() => {
   vi.restoreAllMocks();
+  // The driver's endpoint is isolate-wide: point it back at the real proxy after a dead-database test.
+  testDb();
 });
 
 const FLAGS = '/api/v1/flags';
@@ -50,6 +53,25 @@ describe('the user routes at the edge', () => {
     expect((await api('/api/v1/me/sessions?keepCurrent=true', { method: 'DELETE', auth: { token: accessToken } })).status).toBe(204);
     expect((await api(FLAGS, { auth: user })).status).toBe(401);
     expect((await api(FLAGS, { auth: { token: accessToken } })).status).toBe(200);
+  });
+
+  it('only a read hands its session to the authority: a write may have ended it', async () => {
+    const user = await createUser();
+    expect((await api(`/api/v1/users/${user.id}`, { method: 'PATCH', body: { name: 'Renamed' }, auth: user })).status).toBe(200);
+    expect(await roundTrips(async () => expect((await api(FLAGS, { auth: user })).status).toBe(200))).toBe(1);
+    expect(await roundTrips(async () => expect((await api(FLAGS, { auth: user })).status).toBe(200))).toBe(0);
+  });
+
+  it('a user write that fails after it may have committed (a lost reply) still tells the authorities: the session goes cold', async () => {
+    const user = await createUser();
+    expect((await api(FLAGS, { auth: user })).status).toBe(200);
+    expect(await roundTrips(async () => expect((await api(FLAGS, { auth: user })).status).toBe(200))).toBe(0);
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect((await callAs(await deadDatabase(), user, '/api/v1/auth/logout', { method: 'POST' })).status).toBe(503);
+    expect(errors.mock.calls.some(([line]) => String(line).includes('authorities not told of a failed user write'))).toBe(true);
+    testDb();
+    // The logout never committed (the database was down), so the session is live, but no longer held at the edge.
+    expect(await roundTrips(async () => expect((await api(FLAGS, { auth: user })).status).toBe(200))).toBe(1);
   });
 
   it('a session confirmed before a change is never kept after it: a fill carrying the old epoch is dropped', async () => {
