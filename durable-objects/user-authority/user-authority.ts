@@ -5,6 +5,8 @@ import type { UserAdmitRequest, UserAdmitResult } from './user-authority.schemas
 
 /** A session held live longer than this is re-checked in Postgres: the bound on a change made outside the app (raw SQL). */
 const SESSION_MAX_AGE_MS = 10 * 60_000;
+/** Sessions held at most (a CI job signing in on every run makes many): past it, all are let go and asked again. */
+const MAX_SESSIONS = 1_000;
 
 /**
  * The edge authority of one user: on the user's own routes (user, caller and platform kinds) it answers "is this
@@ -39,6 +41,7 @@ export class UserAuthority extends DurableObject<Env> {
   /** Holds `sessionId` live until `validUntil`, as the gate has just confirmed (kept only if nothing changed since `sessionEpoch`). */
   fill(sessionEpoch: string, sessionId: string, validUntil: number | null): void {
     if (sessionEpoch !== this.#sessionEpoch) return;
+    if (this.#sessions.size >= MAX_SESSIONS) this.#sessions.clear();
     this.#sessions.set(sessionId, { validUntil, at: Date.now() });
   }
 

@@ -97,6 +97,17 @@ describe('the user routes at the edge', () => {
     expect((await authority.admit({ sessionId, routeClass: 'read' })).live).toBe(false);
   });
 
+  it('holds a bounded number of sessions: past 1,000, all are let go and asked again', async () => {
+    const authority = userAuthorityFor(env, crypto.randomUUID());
+    const { sessionEpoch } = await authority.admit({ sessionId: 'first', routeClass: 'read' });
+    const sessions = ['first', ...Array.from({ length: 999 }, (_, index) => `s${index}`)];
+    await Promise.all(sessions.map((sessionId) => authority.fill(sessionEpoch, sessionId, null)));
+    expect((await authority.admit({ sessionId: 'first', routeClass: 'read' })).live).toBe(true);
+    await authority.fill(sessionEpoch, 'one more', null);
+    expect((await authority.admit({ sessionId: 'first', routeClass: 'read' })).live).toBe(false);
+    expect((await authority.admit({ sessionId: 'one more', routeClass: 'read' })).live).toBe(true);
+  });
+
   it('one limit per user and class across the user, caller and platform kinds: spent, each answers 429; another class goes on', async () => {
     const admin = await createPlatformAdmin();
     // The user's read and admin budgets, spent before their first request (the object loads its log from storage).
