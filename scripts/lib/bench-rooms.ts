@@ -2,6 +2,7 @@
 // from send to first and last delivery and p50/p99 across sockets, per round, and the memory of the workerd
 // process that hosts the room, before and after the sockets connect. Localhost only; counts and time bounded.
 // Sockets speak protocol v2 (coalesced presence); BENCH_ROOM_PROTOCOL=1 measures v1's join-per-socket instead.
+import { ROOM_LIMITS } from '../../src/lib/limits.ts';
 import { performance } from 'node:perf_hooks';
 import { ownWorkerdPids, rssMb } from './processes.ts';
 import { roomBenchVerdict, SocketCloses, type RoomBenchClosures, type RoomBenchRound } from './room-bench-tally.ts';
@@ -57,6 +58,9 @@ export async function benchRooms(baseUrl: string, options: { sockets: number; ro
     const connected = await workerdRssMiB();
     const sender = await openRoomSocket(room, { headers });
     watch(sender);
+    // The sender's own join reaches every socket as a presence change, up to ROOM_LIMITS.presenceFlushMs later: let it
+    // pass, so the rounds time broadcasts, not broadcasts racing that flush.
+    await quiet(() => presenceFrames, ROOM_LIMITS.presenceFlushMs + 250);
     const rounds: RoomBenchResult['rounds'] = [];
     for (let round = 1; round <= options.rounds; round++) {
       options.signal.throwIfAborted();
@@ -85,6 +89,17 @@ export function reportRoomBench(result: RoomBenchResult): void {
   for (const line of roomBenchVerdict(result)) console.log(line);
   const { before, connected, afterRounds } = result.memoryMiB;
   console.log(`workerd RSS (MiB, the whole local runtime): before ${before ?? 'n/a'}, ${result.sockets} sockets connected ${connected ?? 'n/a'}, after the rounds ${afterRounds ?? 'n/a'}`);
+}
+
+/** Resolves once `count` has not moved for `forMs` (at most 10 s). */
+async function quiet(count: () => number, forMs: number): Promise<void> {
+  const until = performance.now() + 10_000;
+  let last = count();
+  let since = performance.now();
+  while (performance.now() - since < forMs && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (count() !== last) [last, since] = [count(), performance.now()];
+  }
 }
 
 const ms = (value: number | undefined) => (value === undefined ? Number.NaN : Math.round(value * 10) / 10);
