@@ -109,7 +109,8 @@ export const idempotencyKeyParameter = {
   required: false,
   description:
     'Makes a retry safe: the first answer is stored for 24 hours and replayed (with `Idempotent-Replayed: true`) for the same key, ' +
-    'method, path and body; other parameters with the same key are a 422, a retry while the first request runs a 409.',
+    'method, path and body (a streamed upload: method, path, `Content-Type` and the SHA-256 of its bytes); other parameters with the same key are a 422, ' +
+    'a retry while the first request runs a 409.',
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: IDEMPOTENCY_KEY_PATTERN },
 } as const;
 

@@ -71,12 +71,28 @@ export function selectFile(db: HttpDatabase, fileId: string) {
   return db.select().from(files).where(live(fileId));
 }
 
-/** The pending multipart upload `fileId`, if it has not expired. */
-export function selectMultipart(db: HttpDatabase, fileId: string) {
+/** Whether the row still has more than `seconds` to live (by Postgres' clock, the one every expiry is read by). */
+const livesBeyond = (seconds: number) => sql`${files.expiresAt} > now() + make_interval(secs => ${seconds})`;
+
+/**
+ * How long a multipart upload must still have to live for a completion to be claimed: time to join the parts and
+ * read the whole file back before `markReady`, which needs READY_MARGIN_SECONDS left. Only a completion in the
+ * last quarter hour of an upload's day is refused (404: start again).
+ */
+export const CLAIM_MARGIN_SECONDS = 900;
+
+/**
+ * What `markReady` needs left of the upload's life: more than the cleanup task's clock (its scheduled time, read
+ * by the Worker) can run ahead of Postgres' now(), so a row the task finds due can never then be marked ready.
+ */
+const READY_MARGIN_SECONDS = 60;
+
+/** The pending multipart upload `fileId`, if it has more than `liveFor` seconds left before it expires. */
+export function selectMultipart(db: HttpDatabase, fileId: string, liveFor = 0) {
   return db
     .select()
     .from(files)
-    .where(and(live(fileId), eq(files.status, 'pending'), sql`${files.uploadId} is not null`, sql`${files.expiresAt} > now()`));
+    .where(and(live(fileId), eq(files.status, 'pending'), sql`${files.uploadId} is not null`, livesBeyond(liveFor)));
 }
 
 /** Records an uploaded part (a re-upload of a part number replaces it). */
@@ -88,12 +104,18 @@ export function recordPart(db: HttpDatabase, fileId: string, partNumber: number,
     .returning({ id: files.id });
 }
 
-/** A pending upload becomes a stored file of `size` bytes with its hash. */
-export function markReady(db: HttpDatabase, fileId: string, size: number, sha256: string) {
+/**
+ * The multipart upload `fileId`, completed under this request's claim (`claimCompletion` of R2's `uploadId`),
+ * becomes a stored file of `size` bytes with its hash. No row when the claim is gone or the upload is about to
+ * expire: the cleanup task treats an expired row as abandoned (it aborts the R2 upload and deletes the object,
+ * then the row), so a completion racing it must never commit a ready row the task has already emptied. The task
+ * only takes rows past their expiry and this only commits while READY_MARGIN_SECONDS remain, so at most one wins.
+ */
+export function markReady(db: HttpDatabase, fileId: string, uploadId: string, size: number, sha256: string) {
   return db
     .update(files)
     .set({ status: 'ready', size, sha256, uploadId: null, parts: {}, expiresAt: null, updatedAt: sql`now()` })
-    .where(and(live(fileId), eq(files.status, 'pending')))
+    .where(and(live(fileId), eq(files.status, 'pending'), eq(files.uploadId, `${COMPLETING_PREFIX}${uploadId}`), livesBeyond(READY_MARGIN_SECONDS)))
     .returning();
 }
 
@@ -165,12 +187,15 @@ export async function selectSignedFile(db: HttpDatabase, fileId: string, orgId: 
 /** What upload_id holds while one request completes a multipart upload: `completing:<R2's upload id>`. */
 export const COMPLETING_PREFIX = 'completing:';
 
-/** Claims the completion of a multipart upload for one request; no row when another holds it or it is gone. */
+/**
+ * Claims the completion of a multipart upload for one request; no row when another holds it, it is gone, or it
+ * has no more than CLAIM_MARGIN_SECONDS to live (not time enough to finish before `markReady` would refuse it).
+ */
 export function claimCompletion(db: HttpDatabase, fileId: string, uploadId: string) {
   return db
     .update(files)
     .set({ uploadId: `${COMPLETING_PREFIX}${uploadId}` })
-    .where(and(live(fileId), eq(files.status, 'pending'), eq(files.uploadId, uploadId)))
+    .where(and(live(fileId), eq(files.status, 'pending'), eq(files.uploadId, uploadId), livesBeyond(CLAIM_MARGIN_SECONDS)))
     .returning({ id: files.id });
 }
 

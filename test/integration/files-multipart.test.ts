@@ -1,7 +1,8 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogs, files } from '../../src/db/schema/index.ts';
 import { FILE_LIMITS, FILE_RETENTION, MULTIPART } from '../../src/lib/limits.ts';
+import { CLAIM_MARGIN_SECONDS, claimCompletion, markReady } from '../../src/services/files.ts';
 import { cleanupFiles } from '../../workers/tasks/files-cleanup.ts';
 import { api, createApiKey, createOrg, createUser, json, ownerDb, type TestOrg, type TestUser } from '../helpers/factories.ts';
 import { bearer, bytesOf, fileRows, send, sha256Hex, storedKeys } from '../helpers/files.ts';
@@ -170,6 +171,65 @@ describe('multipart uploads', () => {
     const done = await complete(org, owner, id);
     expect(done.status).toBe(200);
     expect(await done.json()).toMatchObject({ data: { id, status: 'ready', sha256: await sha256Hex(bytes) } });
+  });
+
+  it('R2 joined the parts but its answer was lost: the retried complete finds the object and stores the file (200, its hash)', async () => {
+    const { owner, org } = await tenant();
+    const bytes = bytesOf(5000, [], 0x68);
+    const id = (await json<Upload>(await start(org, owner, bytes.length))).data.file.id;
+    const part = await json<{ data: { etag: string } }>(await putPart(org, owner, id, 1, bytes));
+    // The first complete's R2 call succeeded, then its reply never came back (the claim was released).
+    await env.FILES.resumeMultipartUpload(`orgs/${org.id}/files/${id}`, await r2UploadId(id)).complete([{ partNumber: 1, etag: part.data.etag }]);
+    const done = await complete(org, owner, id);
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ data: { id, status: 'ready', size: bytes.length, sha256: await sha256Hex(bytes) } });
+    const [row] = await fileRows(org);
+    expect(row).toMatchObject({ status: 'ready', uploadId: null, expiresAt: null });
+  });
+
+  it(`an upload expired or within ${CLAIM_MARGIN_SECONDS} s of expiring cannot be completed (404): nothing is stored, the cleanup task removes it`, async () => {
+    const { owner, org } = await tenant();
+    const bytes = bytesOf(5000, [], 0x69);
+    const id = (await json<Upload>(await start(org, owner, bytes.length))).data.file.id;
+    expect((await putPart(org, owner, id, 1, bytes)).status).toBe(200);
+    const expiresIn = async (seconds: number) => ownerDb.http.update(files).set({ expiresAt: sql`now() + make_interval(secs => ${seconds})` }).where(eq(files.id, id));
+
+    // Too late to finish before the cleanup task may take it.
+    await expiresIn(CLAIM_MARGIN_SECONDS - 60);
+    const late = await complete(org, owner, id);
+    expect(late.status).toBe(404);
+    expect(await storedKeys(org)).toEqual([]);
+    expect(await fileRows(org)).toMatchObject([{ status: 'pending', uploadId: expect.not.stringMatching(/^completing:/) as unknown }]);
+
+    await expiresIn(-1);
+    expect((await complete(org, owner, id)).status).toBe(404);
+    expect(await storedKeys(org)).toEqual([]);
+    await cleanupFiles({ env, db: testDb(), scheduledTime: Date.now() });
+    expect(await fileRows(org)).toEqual([]);
+    expect(await storedKeys(org)).toEqual([]);
+  });
+
+  it('a completion racing the cleanup task: once the task emptied the expired upload, marking it ready takes no row; nothing is left', async () => {
+    const { owner, org } = await tenant();
+    const bytes = bytesOf(5000, [], 0x6a);
+    const id = (await json<Upload>(await start(org, owner, bytes.length))).data.file.id;
+    const part = await json<{ data: { etag: string } }>(await putPart(org, owner, id, 1, bytes));
+    const uploadId = await r2UploadId(id);
+    const key = `orgs/${org.id}/files/${id}`;
+    const sha256 = await sha256Hex(bytes);
+    // The handler's steps, driven one by one so the task can run between them. Without the claim: nothing.
+    expect(await markReady(ownerDb.http, id, uploadId, bytes.length, sha256)).toEqual([]);
+    expect(await claimCompletion(ownerDb.http, id, uploadId)).toHaveLength(1);
+    await env.FILES.resumeMultipartUpload(key, uploadId).complete([{ partNumber: 1, etag: part.data.etag }]);
+    expect(await env.FILES.head(key)).not.toBeNull();
+    // Reading the file back took the upload past its expiry; the task found it due and deleted the object…
+    await ownerDb.http.update(files).set({ expiresAt: sql`now() - interval '1 second'` }).where(eq(files.id, id));
+    await env.FILES.delete(key);
+    // …before the completion's markReady, which must not store a file without bytes.
+    expect(await markReady(ownerDb.http, id, uploadId, bytes.length, sha256)).toEqual([]);
+    await cleanupFiles({ env, db: testDb(), scheduledTime: Date.now() });
+    expect(await fileRows(org)).toEqual([]);
+    expect(await storedKeys(org)).toEqual([]);
   });
 
   it('abort (DELETE of a pending upload) removes the reservation and the parts', async () => {

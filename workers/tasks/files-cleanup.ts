@@ -27,7 +27,9 @@ function r2UploadId(uploadId: string | null): string | null {
  * Removes what files leave behind: uploads abandoned past their expiry (the R2 multipart upload aborted, any
  * object deleted, the reservation released), the bytes of files deleted more than the retention period ago, and
  * every file of an org deleted that long ago. The object goes first and then the row, so a failure part way
- * leaves a row for the next run, never an object nobody knows of. Then the orphan sweep. Idempotent.
+ * leaves a row for the next run, never an object nobody knows of. Then the orphan sweep. Idempotent. A multipart
+ * completion racing this task cannot store an upload it found due: `markReady` (src/services/files.ts) commits
+ * only while the upload has more than a minute to live, by Postgres' clock.
  */
 export async function cleanupFiles(context: TaskContext): Promise<void> {
   const { env, db, scheduledTime } = context;

@@ -5,7 +5,20 @@ import { FILE_TYPES, type FileType } from '../../lib/file-types.ts';
 import { MULTIPART } from '../../lib/limits.ts';
 import { log } from '../../lib/log.ts';
 import { checkStored, declaredLength, discardObject, FileRejected, objectKey, rejectionError, type Checked } from '../../services/file-store.ts';
-import { deletePendingFile, insertPendingFile, markReady, recordPart, selectMultipart, storageCheck, type FileRow, SIGNED_CLAIM_PREFIX, COMPLETING_PREFIX, claimCompletion, releaseCompletion } from '../../services/files.ts';
+import {
+  CLAIM_MARGIN_SECONDS,
+  claimCompletion,
+  COMPLETING_PREFIX,
+  deletePendingFile,
+  insertPendingFile,
+  markReady,
+  recordPart,
+  releaseCompletion,
+  selectMultipart,
+  SIGNED_CLAIM_PREFIX,
+  storageCheck,
+  type FileRow,
+} from '../../services/files.ts';
 import type { completeMultipart, listParts, startMultipart, uploadPart } from './files.routes.ts';
 import { toFile, toParts } from './files.schemas.ts';
 import { admitFile, fileEvent } from './files.shared.ts';
@@ -20,9 +33,12 @@ const partLimits = (bodyLimit: number) => ({ minPartBytes: MULTIPART.minPartByte
 
 const completing = () => new ApiError('CONFLICT', 'Another request is completing this upload.');
 
-/** The multipart upload in progress; one being completed is `whileCompleting` (no more parts: not found). */
-async function pendingUpload(tenant: ScopedDatabase, fileId: string, whileCompleting = uploadNotFound): Promise<FileRow & { uploadId: string }> {
-  const [[row]] = await tenant.batch((db) => [selectMultipart(db, fileId)]);
+/**
+ * The multipart upload in progress, with more than `liveFor` seconds to live; one being completed is
+ * `whileCompleting` (no more parts: not found).
+ */
+async function pendingUpload(tenant: ScopedDatabase, fileId: string, whileCompleting = uploadNotFound, liveFor = 0): Promise<FileRow & { uploadId: string }> {
+  const [[row]] = await tenant.batch((db) => [selectMultipart(db, fileId, liveFor)]);
   if (row?.uploadId?.startsWith(COMPLETING_PREFIX)) throw whileCompleting();
   // A signed upload streaming under its claim is no multipart upload.
   if (!row?.uploadId || row.uploadId.startsWith(SIGNED_CLAIM_PREFIX)) throw uploadNotFound();
@@ -99,28 +115,48 @@ function partsProblem(row: FileRow, parts: ReturnType<typeof toParts>): Record<s
 }
 
 /**
+ * R2 joins the parts. If its complete fails after R2 did join them (its reply lost, then the retry asks again
+ * for an upload R2 has finished), the object is there at the declared size: that counts as joined, and the
+ * checks that follow read it whole anyway. Throws when there is no such object.
+ */
+async function joinParts(bucket: R2Bucket, upload: R2MultipartUpload, key: string, size: number, parts: ReturnType<typeof toParts>) {
+  try {
+    await upload.complete(parts.map(({ partNumber, etag }) => ({ partNumber, etag })));
+  } catch (error) {
+    const object = await bucket.head(key);
+    if (object?.size !== size) throw error;
+  }
+}
+
+/**
  * Joins the parts, reads the whole object back through the same checks as a streamed upload (type, UTF-8, hash),
  * then marks the file stored within the quota. R2 failing to join the parts gives the claim back (503: the client
  * may resend parts and retry); anything refused or failing after R2 joined them removes the object and the row.
  */
 export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = async (c) => {
   const { orgId, fileId } = c.req.valid('param');
-  const row = await pendingUpload(c.var.tenant, fileId, completing);
+  // An upload too close to its expiry to finish before the cleanup task may take it is no longer completable.
+  const row = await pendingUpload(c.var.tenant, fileId, completing, CLAIM_MARGIN_SECONDS);
   const parts = toParts(row);
   const problem = partsProblem(row, parts);
   if (problem) throw new ApiError('BAD_REQUEST', 'The parts received do not make the declared file.', problem);
   // One request completes: a concurrent retry would fail R2's complete and then delete the object the first made.
   const [[claimed]] = await c.var.tenant.batch((db) => [claimCompletion(db, fileId, row.uploadId)]);
-  if (!claimed) throw completing();
+  if (!claimed) {
+    // Lost to another request (409), or it expired or was removed since it was read (404).
+    await pendingUpload(c.var.tenant, fileId, completing, CLAIM_MARGIN_SECONDS);
+    throw completing();
+  }
   const key = objectKey(orgId, fileId);
   const upload = c.env.FILES.resumeMultipartUpload(key, row.uploadId);
-  try {
-    await upload.complete(parts.map(({ partNumber, etag }) => ({ partNumber, etag })));
-  } catch (error) {
+  await joinParts(c.env.FILES, upload, key, row.size, parts).catch(async (error: unknown) => {
     log('warn', 'R2 did not complete a multipart upload; the claim is released', { fileId, error: String(error) });
-    await c.var.tenant.batch((db) => [releaseCompletion(db, fileId, row.uploadId)]).catch(() => undefined);
+    await c.var.tenant.batch((db) => [releaseCompletion(db, fileId, row.uploadId)]).catch((releaseError: unknown) => {
+      // The row keeps the claim: every complete is a 409 until the cleanup task takes the upload at its expiry.
+      log('error', 'a multipart completion claim was not released', { fileId, error: String(releaseError) });
+    });
     throw storageUnavailable();
-  }
+  });
   const type = (FILE_TYPES as readonly string[]).includes(row.contentType) ? (row.contentType as FileType) : 'application/zip';
   // The row goes with its object, and the R2 upload with them (a no-op once R2 has joined it).
   const discard = async () => {
@@ -138,7 +174,7 @@ export const completeMultipartHandler: RouteHandler<typeof completeMultipart> = 
     throw error instanceof ApiError ? error : storageUnavailable();
   }
   const { size, sha256 } = checked;
-  const [, [ready]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, size, fileId), markReady(db, fileId, size, sha256)]).catch(async (error: unknown) => {
+  const [, [ready]] = await c.var.tenant.batch((db) => [storageCheck(db, orgId, size, fileId), markReady(db, fileId, row.uploadId, size, sha256)]).catch(async (error: unknown) => {
     await discard();
     throw error;
   });

@@ -3,6 +3,7 @@ import { bodyErrorResponses, errorResponse, quotaErrorResponses } from '../../er
 import { dataEnvelope, jsonContent } from '../../lib/envelope.ts';
 import { orgParams } from '../../lib/fields.ts';
 import { listEnvelope } from '../../lib/pagination.ts';
+import { CLAIM_MARGIN_SECONDS } from '../../services/files.ts';
 import { jsonBody, optionalJsonBody } from '../../lib/request-body.ts';
 import { orgRoute, publicRoute, streamRoute } from '../route-kinds.ts';
 import {
@@ -156,9 +157,33 @@ export const completeMultipart = orgRoute('files:write', {
   path: '/orgs/{orgId}/files/{fileId}/complete',
   tags,
   summary: 'Complete a multipart upload',
-  description: 'The parts must be numbered from 1 without a gap (400 `missing_parts`), every one but the last the same size and at least `minPartBytes` (400 `part_too_small`), the last no larger (400 `unequal_parts`), and add up to the declared size (400 `size_mismatch`); such a 400 leaves the upload open for resent parts, as does a 503 (R2 failed to join them). The whole file is checked (type, hash) before it counts as stored; a refused file is removed.',
+  description:
+    'The parts must be numbered from 1 without a gap (400 `missing_parts`), every one but the last the same size and at least `minPartBytes` (400 `part_too_small`), ' +
+    'the last no larger (400 `unequal_parts`), and add up to the declared size (400 `size_mismatch`); such a 400 leaves the upload open for resent parts, as does a 503 ' +
+    '(R2 failed to join them). The whole file is checked (type, hash) before it counts as stored; a refused file is removed. ' +
+    `An upload is completed at the latest ${CLAIM_MARGIN_SECONDS / 60} minutes before it expires (a day after its start); later it is a 404: start again.`,
   request: { params: fileParams },
-  responses: { 200: jsonContent(file, 'The stored file.'), 409: errorResponse('Another request is completing this upload.'), ...bytesErrors },
+  responses: {
+    200: jsonContent(file, 'The stored file.'),
+    ...quotaErrorResponses,
+    400: errorResponse(
+      'The parts received do not make the declared file (`details.reason`: `missing_parts`, `part_too_small`, `unequal_parts` or `size_mismatch`); the upload stays open for resent parts.',
+    ),
+    404: errorResponse(
+      `No such upload in progress: unknown (or of another organization), completed, aborted, expired or within ${CLAIM_MARGIN_SECONDS / 60} minutes of expiring; ` +
+        'or it expired while being completed (the joined file is removed).',
+    ),
+    409: errorResponse('Another request is completing this upload.'),
+    413: errorResponse('The joined file is larger than the declared size (`PAYLOAD_TOO_LARGE`); it is removed with the upload.'),
+    415: errorResponse('The joined file is not of the declared type, or a text file is not UTF-8 (`details.reason`); it is removed with the upload.'),
+    503: {
+      ...errorResponse(
+        'R2 failed to join the parts (the upload stays open: list the parts, resend any and complete again), or R2 or the database is briefly unavailable ' +
+          '(`SERVICE_UNAVAILABLE`); retry after `Retry-After` seconds.',
+      ),
+      headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } } },
+    },
+  },
 });
 
 const forbiddenSignature = errorResponse('The signature is invalid, expired, or not for this file (one message for all).');
