@@ -1,7 +1,8 @@
 /**
  * THE event catalogue of outbound webhooks: audit action (`<entity>.<verb>`, written by the audit trigger,
  * src/db/sql/audit.sql) → event type. Every event is derived from an audit entry committed with its change,
- * so none is lost or invented; audit actions not listed here are not events. README "Webhooks" lists it too.
+ * so none is lost or invented; audit actions not listed here (e.g. `file.url_signed`, written by
+ * app_audit_event) are not events: the fan-out skips them and its cursor moves past. README "Webhooks" lists it too.
  */
 export const WEBHOOK_EVENT_CATALOGUE = {
   'organization.updated': { action: 'organization.updated', description: "The org's name or slug changed." },

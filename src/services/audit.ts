@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { HttpDatabase } from '../db/client.ts';
 import { auditChainHeads, auditLogs } from '../db/schema/index.ts';
 import type { ScopedDatabase } from '../db/tenant.ts';
@@ -35,6 +35,28 @@ export function selectAuditLogPage(db: HttpDatabase, filter: AuditLogFilter, pag
     )
     .orderBy(...keysetOrderBy(newestFirst))
     .limit(page.limit + 1);
+}
+
+/**
+ * An act that changes no row, so no trigger records it (e.g. signing a download URL): `<target>.<verb>`, and
+ * `changes` keyed as the trigger keys them (column-style snake_case; the API camel-cases them). Never a secret.
+ */
+export interface AuditEvent {
+  action: `${string}.${string}`;
+  targetType: string;
+  targetId: string;
+  changes: Record<string, string | number | boolean | null>;
+}
+
+/**
+ * Appends `event` to the chain of the org the gate entered in this batch (app_audit_event, src/db/sql/audit.sql,
+ * refuses without one). With `onlyIf`, only when that condition holds in the same snapshot: an act the handler
+ * then refuses (its target gone) leaves no entry. Un-executed: compose it into the act's own batch.
+ */
+export function auditEvent(db: HttpDatabase, event: AuditEvent, onlyIf?: SQL) {
+  const { action, targetType, targetId, changes } = event;
+  const call = sql`select app_audit_event(${action}, ${targetType}, ${targetId}, ${JSON.stringify(changes)}::jsonb)`;
+  return db.execute(onlyIf ? sql`${call} where ${onlyIf}` : call);
 }
 
 /** `prev_hash` of an org's first entry. */

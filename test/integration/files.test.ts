@@ -148,7 +148,7 @@ describe('delete and cleanup', () => {
     expect(await fileRows(org)).toEqual([]);
     const entries = await ownerDb.http.select().from(auditLogs).where(and(eq(auditLogs.orgId, org.id), eq(auditLogs.targetId, data.id))).orderBy(auditLogs.seq);
     const actions = entries.map((entry) => entry.action);
-    expect(actions).toEqual(['file.created', 'file.deleted', 'file.deleted']);
+    expect(actions).toEqual(['file.created', 'file.url_signed', 'file.deleted', 'file.deleted']);
   });
 
   it('only managers delete (files:delete); a member gets 403 and the file stays', async () => {

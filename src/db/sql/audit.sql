@@ -21,34 +21,20 @@ CREATE OR REPLACE FUNCTION audit_canonical(a audit_logs) RETURNS text LANGUAGE s
     a.changes::text, to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 $$;
 
-CREATE OR REPLACE FUNCTION audit_row_change() RETURNS trigger
+-- Appends one entry to org p_org's chain, as the actor of this transaction (app.actor, set by the gate; none: system).
+-- Internal: the trigger below and app_audit_event call it; the runtime role cannot name another org's chain.
+CREATE OR REPLACE FUNCTION audit_append(p_org uuid, p_action text, p_target_type text, p_target_id text, p_changes jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_actor jsonb := coalesce(nullif(current_setting('app.actor', true), '')::jsonb, '{"type":"system"}'::jsonb);
-  v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
-  v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
-  v_row jsonb := coalesce(v_new, v_old);
   v_entry audit_logs;
   v_head audit_chain_heads;
-  v_verb text;
 BEGIN
-  v_entry.changes := audit_changes(v_old, v_new);
-  IF TG_OP = 'UPDATE' AND v_entry.changes = '{}'::jsonb THEN
-    RETURN NULL; -- e.g. only last_used_at moved: not a change worth an entry
-  END IF;
-  v_verb := CASE
-    WHEN TG_OP = 'INSERT' THEN 'created'
-    WHEN TG_OP = 'DELETE' THEN 'deleted'
-    WHEN v_entry.changes ? 'deleted_at' AND v_old->>'deleted_at' IS NULL THEN 'deleted'
-    WHEN v_entry.changes ? 'revoked_at' AND v_old->>'revoked_at' IS NULL THEN 'revoked'
-    WHEN v_entry.changes ? 'accepted_at' AND v_old->>'accepted_at' IS NULL THEN 'accepted'
-    WHEN v_entry.changes ? 'previous_expires_at' THEN 'rotated'
-    ELSE 'updated'
-  END;
-  v_entry.target_type := TG_ARGV[0];
-  v_entry.action := TG_ARGV[0] || '.' || v_verb;
-  v_entry.target_id := v_row->>TG_ARGV[1];
-  v_entry.org_id := (v_row->>TG_ARGV[2])::uuid;
+  v_entry.org_id := p_org;
+  v_entry.action := p_action;
+  v_entry.target_type := p_target_type;
+  v_entry.target_id := p_target_id;
+  v_entry.changes := p_changes;
   v_entry.actor_type := v_actor->>'type';
   v_entry.actor_id := v_actor->>'id';
   v_entry.ip := v_actor->>'ip';
@@ -67,9 +53,57 @@ BEGIN
   VALUES (v_entry.org_id, v_entry.seq, v_entry.actor_type, v_entry.actor_id, v_entry.action, v_entry.target_type, v_entry.target_id,
           v_entry.ip, v_entry.user_agent, v_entry.request_id, v_entry.changes, v_entry.created_at, v_entry.prev_hash, v_entry.hash);
   UPDATE audit_chain_heads h SET seq = v_entry.seq, hash = v_entry.hash WHERE h.org_id = v_entry.org_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION audit_row_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  v_old jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+  v_new jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+  v_row jsonb := coalesce(v_new, v_old);
+  v_changes jsonb := audit_changes(v_old, v_new);
+  v_verb text;
+BEGIN
+  IF TG_OP = 'UPDATE' AND v_changes = '{}'::jsonb THEN
+    RETURN NULL; -- e.g. only last_used_at moved: not a change worth an entry
+  END IF;
+  v_verb := CASE
+    WHEN TG_OP = 'INSERT' THEN 'created'
+    WHEN TG_OP = 'DELETE' THEN 'deleted'
+    WHEN v_changes ? 'deleted_at' AND v_old->>'deleted_at' IS NULL THEN 'deleted'
+    WHEN v_changes ? 'revoked_at' AND v_old->>'revoked_at' IS NULL THEN 'revoked'
+    WHEN v_changes ? 'accepted_at' AND v_old->>'accepted_at' IS NULL THEN 'accepted'
+    WHEN v_changes ? 'previous_expires_at' THEN 'rotated'
+    ELSE 'updated'
+  END;
+  PERFORM audit_append((v_row->>TG_ARGV[2])::uuid, TG_ARGV[0] || '.' || v_verb, TG_ARGV[0], v_row->>TG_ARGV[1], v_changes);
   RETURN NULL;
 END $$;
 
+-- An act that changes no row (signing a download URL grants access, and nothing else), recorded by the
+-- runtime in the same batch as the act: one entry in the chain of the org the gate entered in this
+-- transaction. No org entered (app.org_id unset): refused, so it can never write into another tenant's chain.
+CREATE OR REPLACE FUNCTION app_audit_event(p_action text, p_target_type text, p_target_id text, p_changes jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  v_org uuid := app_org_id();
+BEGIN
+  IF v_org IS NULL THEN
+    RAISE EXCEPTION 'app_audit_event: no organization entered in this transaction' USING ERRCODE = '42501';
+  END IF;
+  -- Same shape as the trigger's actions (<target>.<verb>), so filters and webhook mapping treat them alike.
+  IF p_action IS NULL OR p_action !~ '^[a-z_]+\.[a-z_]+$' OR p_target_type IS NULL OR p_target_type !~ '^[a-z_]+$' THEN
+    RAISE EXCEPTION 'app_audit_event: action must be <target>.<verb> and target_type a name' USING ERRCODE = '22023';
+  END IF;
+  IF p_changes IS NULL OR jsonb_typeof(p_changes) <> 'object' THEN
+    RAISE EXCEPTION 'app_audit_event: changes must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  PERFORM audit_append(v_org, p_action, p_target_type, p_target_id, p_changes);
+END $$;
+
+ALTER FUNCTION audit_append(uuid, text, text, text, jsonb) OWNER TO app_internal;
 ALTER FUNCTION audit_row_change() OWNER TO app_internal;
--- Only ever run as a trigger; nobody calls it directly.
-REVOKE EXECUTE ON FUNCTION audit_row_change() FROM PUBLIC;
+ALTER FUNCTION app_audit_event(text, text, text, jsonb) OWNER TO app_internal;
+-- audit_row_change only ever runs as a trigger; audit_append takes any org, so only those two (its owner's) call it.
+REVOKE EXECUTE ON FUNCTION audit_append(uuid, text, text, text, jsonb), audit_row_change(), app_audit_event(text, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app_audit_event(text, text, text, jsonb) TO app_runtime;

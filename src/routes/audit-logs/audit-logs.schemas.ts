@@ -9,7 +9,10 @@ export const auditLogSchema = z
     seq: z.number().int().openapi({ description: 'Position in the org\'s chain, contiguous from 1.' }),
     actorType: z.string().openapi({ example: 'user', description: '`user`, `api_key` or `system`.' }),
     actorId: z.string().nullable(),
-    action: z.string().openapi({ example: 'project.updated' }),
+    action: z.string().openapi({
+      example: 'project.updated',
+      description: '`<targetType>.<verb>`: a row created, updated, deleted, revoked, accepted or rotated; or an act that changes no row: `file.url_signed` (a download URL signed).',
+    }),
     targetType: z.string().openapi({ example: 'project' }),
     targetId: z.string().nullable(),
     ip: z.string().nullable(),
@@ -17,7 +20,7 @@ export const auditLogSchema = z
     requestId: z.string().nullable(),
     changes: z.record(z.string(), z.unknown()).openapi({
       description:
-        'Created/deleted: the fields. Updated: `{ field: { from, to } }` for fields that changed. Fields are named as in the API (camelCase, e.g. `previousExpiresAt`). Emails masked, secrets never included.',
+        'Created/deleted: the fields. Updated: `{ field: { from, to } }` for fields that changed. Fields are named as in the API (camelCase, e.g. `previousExpiresAt`). Emails masked, secrets never included. `file.url_signed`: `{ expiresAt, disposition }`.',
     }),
     createdAt: z.iso.datetime(),
     hash: z.string(),

@@ -5,6 +5,7 @@ import { allowedType } from '../../lib/file-types.ts';
 import { signGrant, urlKeys } from '../../lib/file-signing.ts';
 import { SIGNED_URL_SECONDS } from '../../lib/limits.ts';
 import { decodeCursor, takePage } from '../../lib/pagination.ts';
+import { auditDownloadUrlSigned } from '../../services/file-audit.ts';
 import { bodyTooLarge, declaredLength, keepIf, objectKey, storeBody, unsupportedType } from '../../services/file-store.ts';
 import { deletePendingFile, insertPendingFile, insertReadyFile, selectFile, selectFilePage, softDeleteFile, storageCheck } from '../../services/files.ts';
 import type { createDownloadUrl, createUploadUrl, deleteFile, getFile, listFiles, uploadFile } from './files.routes.ts';
@@ -66,9 +67,10 @@ const expiry = (seconds: number | undefined) => Math.floor(Date.now() / 1000) + 
 export const createDownloadUrlHandler: RouteHandler<typeof createDownloadUrl> = async (c) => {
   const { orgId, fileId } = c.req.valid('param');
   const { expiresIn, disposition } = c.req.valid('json');
-  const [[row]] = await c.var.tenant.batch((db) => [selectFile(db, fileId)]);
-  if (!row || row.status !== 'ready') throw fileNotFound();
   const expires = expiry(expiresIn);
+  // The grant is audited in the read's own batch (no extra round trip), and only for a file the check below lets through.
+  const [[row]] = await c.var.tenant.batch((db) => [selectFile(db, fileId), auditDownloadUrlSigned(db, { fileId, expires, disposition })]);
+  if (!row || row.status !== 'ready') throw fileNotFound();
   const params = await signGrant(urlKeys(c.var.config.FILE_URL_KEYS, c.var.config.TOKEN_SECRET), { purpose: 'download', fileId, orgId, expires, disposition });
   return c.json({ data: { url: fileUrl(c.req.url, fileId, params), method: 'GET' as const, expiresAt: new Date(expires * 1000).toISOString() } }, 200);
 };
