@@ -138,8 +138,11 @@ try {
   // As root, PostgreSQL runs as the `postgres` user, who must be able to enter the data folder.
   chmodSync(dataDir, 0o755);
   console.log(`Starting the platform (${DURATION_S} s per scenario, ${CONNECTIONS} connections, ${WARMUP_S} s warm-up)…`);
+  // A known inspector port: the files section reads the Worker isolate's heap through it.
+  const inspectorPort = await freePort();
   platform = await startPlatform({
     entry: 'scripts/bench-worker.ts',
+    inspectorPort,
     // Keep the request log out of the measured path: locally every line crosses to wrangler's process.
     vars: ['LOG_LEVEL:warn', ...BENCH_VARS],
     port: await freePort(),
@@ -159,7 +162,7 @@ try {
   }
   if (measurements.length > 0) report(measurements);
   // Files (scripts/lib/bench-files.ts): MB/s through the API next to bare R2, and a 200 MB upload's memory.
-  const files = !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('files') ? await benchFiles(platform.url, (await bearer(platform.url)).headers) : undefined;
+  const files = !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('files') ? await benchFiles(platform.url, (await bearer(platform.url)).headers, inspectorPort) : undefined;
   if (files) writeFileSync(join(ROOT, 'bench-files-results.json'), `${JSON.stringify({ date: new Date().toISOString(), files }, null, 2)}\n`);
   // Webhook fan-out (scripts/lib/bench-webhooks.ts): not an autocannon scenario; BENCH_ONLY=webhooks runs only it.
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('webhooks')) {

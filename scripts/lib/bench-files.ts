@@ -1,13 +1,17 @@
 // BENCH_ONLY=files npm run bench — file throughput through the API (streamed upload, signed download) next to
 // a bare R2 put/get of the same bytes in the same workerd (scripts/bench-worker.ts: /__bench/r2-put, /r2-get),
-// and a 200 MB upload with workerd's resident memory sampled from /proc before, during and after (the bench runs
+// and a 40 MB and a 200 MB upload with the Worker isolate's heap read over the DevTools inspector every 100 ms
+// (judged: it must not grow with the file) and workerd's resident memory from /proc as context (the bench runs
 // with MAX_REQUEST_BODY_BYTES at an Enterprise plan's 500 MB, so one request may carry it). BENCH_FILE_MB,
-// BENCH_FILE_ROUNDS (at least 8) and BENCH_BIG_FILE_MB change the sizes.
+// BENCH_FILE_ROUNDS (at least 8), BENCH_MID_FILE_MB and BENCH_BIG_FILE_MB change the sizes.
 //
 // The machine is shared and its load moves within seconds, so the API and the bare R2 are measured in pairs, one
 // right after the other (the order alternating per round), and judged on the median of the per-pair ratios; the
 // spread of those ratios says how much to trust it. Every stored file's SHA-256 is checked against Node's.
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+import { z } from 'zod';
 import { ownWorkerdPids, rssMb } from './processes.ts';
 import { demo } from './seed.ts';
 
@@ -15,6 +19,8 @@ const MB = 2 ** 20;
 const SIZE = Number(process.env.BENCH_FILE_MB || 16) * MB;
 const ROUNDS = Math.max(8, Number(process.env.BENCH_FILE_ROUNDS || 8));
 const BIG = Number(process.env.BENCH_BIG_FILE_MB || 200) * MB;
+// A smaller upload measured like the big one: the isolate's heap growth must be the same for both.
+const MID = Number(process.env.BENCH_MID_FILE_MB || 40) * MB;
 
 /** Random bytes after a zip signature (the allowlist checks the first bytes); random, so a hash proves the bytes. */
 function zipBytes(size: number): Uint8Array {
@@ -74,6 +80,119 @@ async function phase<T>(name: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+// The Worker isolate's own heap, read over wrangler dev's DevTools inspector (V8's Runtime.getHeapUsage): unlike
+// workerd's RSS it leaves out the local R2 simulator and the other services in the same process, and what V8 has
+// not collected yet. usedSize alone would miss a buffered body: an ArrayBuffer's bytes live outside the V8 heap, in
+// backingStorageSize (a Worker that awaits request.arrayBuffer() of 50 MB leaves usedSize flat and adds 50 MB
+// there), so the judged figure is their sum. Bytes workerd streams natively (kj buffers) are in neither: RSS.
+const HeapUsage = z.object({ usedSize: z.number(), totalSize: z.number(), backingStorageSize: z.number().default(0) });
+const Targets = z.array(z.object({ title: z.string(), webSocketDebuggerUrl: z.string() })).min(1);
+/** Replies carry the call's id; events (no id) fail this and are ignored. */
+const Reply = z.object({ id: z.number(), result: z.unknown().optional(), error: z.object({ message: z.string() }).optional() });
+
+/** MB of the isolate's used V8 heap, of its ArrayBuffers' backing stores, their sum (judged), and V8's reserved heap. */
+interface Heap {
+  usedMb: number;
+  backingMb: number;
+  sumMb: number;
+  totalMb: number;
+}
+
+/** Heap growth above which an upload is not "flat": below the smallest file measured, so holding any file whole fails. */
+const FLAT_HEAP_MB = 16;
+
+/**
+ * A DevTools connection to the Worker's isolate. `nudge` makes a request: workerd runs HeapProfiler.collectGarbage's
+ * task only when the isolate next wakes, so without one the collection (and its reply) waits forever. The Worker
+ * (`bench-worker.ts`, its Durable Objects included) is one isolate, wrangler's one inspector target.
+ */
+async function isolateInspector(inspectorPort: number, nudge: () => Promise<unknown>) {
+  const targets = Targets.parse(await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json());
+  // More than one would be more than one isolate, and the heap read would be of whichever came first.
+  if (targets.length > 1) throw new Error(`inspector: ${targets.length} targets (${targets.map((each) => each.title).join(', ')}), expected the Worker's one`);
+  const [target] = targets;
+  // wrangler's inspector proxy refuses a WebSocket from an origin other than loopback or Cloudflare's DevTools.
+  const socket = new WebSocket(target?.webSocketDebuggerUrl ?? '', { headers: { origin: 'http://127.0.0.1' } });
+  await once(socket, 'open');
+  let nextId = 0;
+  const waiting = new Map<number, (reply: z.infer<typeof Reply>) => void>();
+  socket.on('message', (data) => {
+    const reply = Reply.safeParse(JSON.parse(String(data)));
+    if (reply.success) waiting.get(reply.data.id)?.(reply.data);
+  });
+  const call = (method: string, timeoutMs = 10_000) =>
+    new Promise<unknown>((resolveCall, reject) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => reject(new Error(`inspector: ${method} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        if (reply.error) reject(new Error(`inspector: ${method}: ${reply.error.message}`));
+        else resolveCall(reply.result);
+      });
+      socket.send(JSON.stringify({ id, method }));
+    });
+  const heap = async (): Promise<Heap> => {
+    const usage = HeapUsage.parse(await call('Runtime.getHeapUsage'));
+    const [usedMb, backingMb] = [usage.usedSize / MB, usage.backingStorageSize / MB];
+    return { usedMb, backingMb, sumMb: usedMb + backingMb, totalMb: usage.totalSize / MB };
+  };
+  const collectGarbage = async () => {
+    let answered = false;
+    const collected = call('HeapProfiler.collectGarbage').finally(() => (answered = true));
+    // The call travels through wrangler's proxy, a nudge straight to workerd: one may arrive first, so nudge until answered.
+    while (!answered) await Promise.race([nudge().then(() => new Promise((resolveWait) => setTimeout(resolveWait, 200))), collected]);
+    await collected;
+  };
+  await call('HeapProfiler.enable');
+  return { target: target?.title ?? '', heap, collectGarbage, close: () => socket.close() };
+}
+
+type Inspector = Awaited<ReturnType<typeof isolateInspector>>;
+
+/**
+ * Runs `work` while the isolate's heap is read every 100 ms (one call at a time): the baseline after a full
+ * collection, the peak of each figure, the end before and after a full collection.
+ */
+async function heapDuring<T>(inspector: Inspector, work: () => Promise<T>) {
+  await inspector.collectGarbage();
+  const baseline = await inspector.heap();
+  const samples = [baseline];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      samples.push(await inspector.heap());
+      await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+    }
+  })();
+  const result = await work().finally(() => (sampling = false));
+  await sampler;
+  const endBeforeGc = await inspector.heap();
+  samples.push(endBeforeGc);
+  await inspector.collectGarbage();
+  const end = await inspector.heap();
+  const peak = (key: keyof Heap) => Math.max(...samples.map((sample) => sample[key]));
+  const figures = (heap: Heap) => ({ usedMb: round(heap.usedMb), backingMb: round(heap.backingMb), sumMb: round(heap.sumMb) });
+  return {
+    result,
+    heap: {
+      samples: samples.length,
+      baseline: figures(baseline),
+      peak: { usedMb: round(peak('usedMb')), backingMb: round(peak('backingMb')), sumMb: round(peak('sumMb')), totalMb: round(peak('totalMb')) },
+      endBeforeGc: figures(endBeforeGc),
+      end: figures(end),
+      growthMb: round(peak('sumMb') - baseline.sumMb),
+    },
+  };
+}
+
+type HeapFigures = Awaited<ReturnType<typeof heapDuring>>['heap'];
+
+/** One line of the isolate's heap during an upload. */
+const heapLine = (what: string, heap: HeapFigures) =>
+  `${what}: Worker isolate heap (used + ArrayBuffer backing stores, ${heap.samples} samples) ${heap.baseline.sumMb} MB baseline, ${heap.peak.sumMb} MB peak, ${heap.end.sumMb} MB end (${heap.endBeforeGc.sumMb} before the last GC): ` +
+  `+${heap.growthMb} MB; used heap ${heap.baseline.usedMb} → peak ${heap.peak.usedMb} → ${heap.end.usedMb} MB, backing stores ${heap.baseline.backingMb} → peak ${heap.peak.backingMb} → ${heap.end.backingMb} MB`;
+
 async function ok(response: Response, what: string): Promise<Response> {
   if (!response.ok) throw new Error(`${what}: ${response.status} ${await response.text()}`);
   return response;
@@ -84,15 +203,18 @@ function sameHash(what: string, got: string | undefined, expected: string): void
   if (got !== expected) throw new Error(`files bench, ${what}: SHA-256 ${got ?? 'missing'}, Node computed ${expected}`);
 }
 
-/** Runs the file scenarios against `baseUrl` with `auth` headers of the demo owner; prints and returns the figures. */
-export async function benchFiles(baseUrl: string, auth: Record<string, string>) {
+/**
+ * Runs the file scenarios against `baseUrl` with `auth` headers of the demo owner, reading the Worker isolate's heap
+ * through wrangler dev's inspector on `inspectorPort`; prints and returns the figures.
+ */
+export async function benchFiles(baseUrl: string, auth: Record<string, string>, inspectorPort: number) {
   const body = zipBytes(SIZE);
   const bodyHash = sha256(body);
   const files = `${baseUrl}/api/v1/orgs/${demo.org.id}/files`;
   const zip = { 'content-type': 'application/zip' };
   const upload = (bytes: Uint8Array) => fetch(`${files}?name=bench.zip`, { method: 'POST', headers: { ...auth, ...zip }, body: bytes }).then((r) => ok(r, 'upload'));
   const rawPut = async (key: string, bytes: Uint8Array) => ok(await fetch(`${baseUrl}/__bench/r2-put?key=${key}`, { method: 'PUT', headers: zip, body: bytes }), 'raw put');
-  console.log(`  files: ${ROUNDS} pairs × ${SIZE / MB} MB each way (API and bare R2 alternating), then one ${BIG / MB} MB upload…`);
+  console.log(`  files: ${ROUNDS} pairs × ${SIZE / MB} MB each way (API and bare R2 alternating), then one ${MID / MB} MB and one ${BIG / MB} MB upload…`);
   await rawPut('warm', body);
   const ids: string[] = [];
   const uploaded: Array<string | undefined> = [];
@@ -133,16 +255,19 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
       `download ${downloads.api} vs raw ${downloads.rawR2} MB/s (median ratio ${downloads.ratio}×, ${downloads.spread.min}–${downloads.spread.max})`,
   );
 
-  // 200 MB through bare R2, then through the API, while workerd's resident memory is sampled every 100 ms.
+  // 200 MB through bare R2, then 40 MB and 200 MB through the API, while the isolate's heap and workerd's resident
+  // memory are sampled every 100 ms.
   const pids = await ownWorkerdPids();
   const big = zipBytes(BIG);
+  const inspector = await phase('inspector', () => isolateInspector(inspectorPort, async () => (await fetch(`${baseUrl}/__bench/bare`)).text()));
   const sampled = async (work: () => Promise<Response>) => {
     const before = rssMb(pids);
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(rssMb(pids)), 100);
     const started = performance.now();
-    const response = await work().finally(() => clearInterval(sampler));
-    return { response, seconds: (performance.now() - started) / 1000, before, peak: Math.max(before, ...samples), after: rssMb(pids) };
+    const { result: response, heap } = await heapDuring(inspector, () => work().finally(() => clearInterval(sampler)));
+    const seconds = (performance.now() - started) / 1000;
+    return { response, seconds, heap, before, peak: Math.max(before, ...samples), after: rssMb(pids) };
   };
   // A kept-alive connection the server closes as a large body starts is EPIPE ("fetch failed"); a request just
   // before makes the connection fresh, and one such failure is retried (once, from the start).
@@ -155,7 +280,11 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
     });
   };
   const rawBig = await phase(`raw ${BIG / MB} MB put`, () => fresh(() => sampled(() => rawPut('big', big))));
+  const mid = zipBytes(MID);
+  const apiMid = await phase(`API ${MID / MB} MB upload`, () => fresh(() => sampled(() => upload(mid))));
+  sameHash(`${MID / MB} MB upload`, ((await apiMid.response.json()) as { data: { sha256: string } }).data.sha256, sha256(mid));
   const apiBig = await phase(`API ${BIG / MB} MB upload`, () => fresh(() => sampled(() => upload(big))));
+  inspector.close();
   const { before, peak, after } = apiBig;
   const bigSeconds = apiBig.seconds;
   const bigFile = ((await apiBig.response.json()) as { data: { size: number; sha256: string } }).data;
@@ -176,10 +305,22 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
       stored: stored === BIG,
       seconds: round(bigSeconds),
       mbPerS: bigMbPerS,
+      // The judged figure: the Worker isolate's heap (`isolate`: the inspector target's title), in MB.
+      isolate: inspector.target,
+      isolateHeapMb: apiBig.heap,
+      rawR2IsolateHeapMb: rawBig.heap,
+      // Context: every workerd process's RSS, the local R2 simulator's and V8's uncollected garbage included.
       workerdPids: pids,
       rssMb: { before: round(before), peakDuring: round(peak), after: round(after) },
       rawR2RssMb: rawRss,
     },
+    midUpload: {
+      mb: MID / MB,
+      seconds: round(apiMid.seconds),
+      isolateHeapMb: apiMid.heap,
+      rssMb: { before: round(apiMid.before), peakDuring: round(apiMid.peak), after: round(apiMid.after) },
+    },
+    flatHeapThresholdMb: FLAT_HEAP_MB,
   };
   const row = (figure: typeof uploads) => ({ api: figure.api, 'raw R2': figure.rawR2, 'median api ÷ raw': figure.ratio, spread: `${figure.spread.min}–${figure.spread.max}` });
   console.table({
@@ -188,13 +329,22 @@ export async function benchFiles(baseUrl: string, auth: Record<string, string>) 
     [`${BIG / MB} MB upload MB/s`]: { api: bigMbPerS.api, 'raw R2': bigMbPerS.rawR2, 'median api ÷ raw': bigMbPerS.ratio, spread: 'one pair' },
   });
   const rss = figures.bigUpload.rssMb;
-  console.log(`${BIG / MB} MB upload: ${stored === BIG ? 'stored' : 'NOT stored'} in ${figures.bigUpload.seconds} s; workerd RSS (pids ${pids.join(', ')}) ${rss.before} MB before, ${rss.peakDuring} MB peak during, ${rss.after} MB after; the same ${BIG / MB} MB as a bare R2 put: ${rawRss.before} → peak ${rawRss.peakDuring} → ${rawRss.after} MB`);
-  console.log(`SHA-256 of every stored and downloaded file matched Node's (${ROUNDS} uploads, ${ROUNDS} downloads, the ${BIG / MB} MB upload)`);
+  console.log(heapLine(`${MID / MB} MB upload`, apiMid.heap));
+  console.log(heapLine(`${BIG / MB} MB upload`, apiBig.heap));
+  console.log(heapLine(`${BIG / MB} MB bare R2 put`, rawBig.heap));
+  console.log(`${BIG / MB} MB upload: ${stored === BIG ? 'stored' : 'NOT stored'} in ${figures.bigUpload.seconds} s; context, workerd RSS (pids ${pids.join(', ')}, the R2 simulator included) ${rss.before} MB before, ${rss.peakDuring} MB peak during, ${rss.after} MB after; the same ${BIG / MB} MB as a bare R2 put: ${rawRss.before} → peak ${rawRss.peakDuring} → ${rawRss.after} MB; the ${MID / MB} MB upload: ${figures.midUpload.rssMb.before} → peak ${figures.midUpload.rssMb.peakDuring} → ${figures.midUpload.rssMb.after} MB`);
+  console.log(`SHA-256 of every stored and downloaded file matched Node's (${ROUNDS} uploads, ${ROUNDS} downloads, the ${MID / MB} MB and ${BIG / MB} MB uploads)`);
   const met = (name: string, ok: boolean, figure: string) => console.log(`${ok ? 'MET ' : 'MISSED'}  ${name}: ${figure}`);
   const judged = (figure: typeof uploads) => `median of ${ROUNDS} pair ratios ${figure.ratio}× (spread ${figure.spread.min}–${figure.spread.max}×; ${figure.api} vs ${figure.rawR2} MB/s)`;
   met('upload ≥ 0.8 × raw R2 put', uploads.ratio >= 0.8, judged(uploads));
   met('download ≥ 0.8 × raw R2 get', downloads.ratio >= 0.8, judged(downloads));
-  met(`${BIG / MB} MB upload with workerd memory flat (peak − before < ${BIG / MB / 4} MB)`, stored === BIG && rss.peakDuring - rss.before < BIG / MB / 4, `+${round(rss.peakDuring - rss.before)} MB`);
+  // Flat: under the threshold for both sizes, so the growth does not follow the file (holding either whole would be ≥ 40 MB).
+  const flat = stored === BIG && apiMid.heap.growthMb < FLAT_HEAP_MB && apiBig.heap.growthMb < FLAT_HEAP_MB;
+  met(
+    `${BIG / MB} MB upload with the Worker isolate's heap flat (peak − baseline of used heap + backing stores < ${FLAT_HEAP_MB} MB, at ${MID / MB} MB and ${BIG / MB} MB)`,
+    flat,
+    `+${apiMid.heap.growthMb} MB at ${MID / MB} MB, +${apiBig.heap.growthMb} MB at ${BIG / MB} MB`,
+  );
   return figures;
 }
 
