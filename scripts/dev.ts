@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { CONFIG_KEYS } from '../src/config.ts';
 import { freePort } from './lib/ports.ts';
-import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
+import { ROOT, claimDataDir, onShutdownSignal, startPlatform, type Platform } from './lib/platform.ts';
 import { readinessMessage, waitForReady } from './lib/readiness.ts';
 
 const env = process.env;
@@ -41,7 +41,10 @@ const vars = env.APP_URL ? [] : [`APP_URL:http://localhost:${httpPort}`];
 
 const inspectorPort = env.INSPECTOR_PORT ? port('INSPECTOR_PORT', 9229) : await freePort();
 
+const dataDir = resolve(ROOT, env.DATA_DIR || '.data');
 try {
+  // Whatever DATABASE_URL is: npm run db:reset, and another npm run dev, refuse a data folder in use.
+  claimDataDir(dataDir);
   platform = await startPlatform({
     // Unminified in dev, so stack traces point at src/ (wrangler.toml minifies what is deployed).
     minify: false,
@@ -51,7 +54,7 @@ try {
     workerEnv,
     databaseUrl: env.DATABASE_URL || undefined,
     workerDatabaseUrl: env.WORKER_DATABASE_URL || undefined,
-    dataDir: resolve(ROOT, env.DATA_DIR || '.data'),
+    dataDir,
     persistent: true,
     pgPort: port('PG_PORT', 54329),
     proxyPort: port('NEON_PROXY_PORT', 54330),

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import pidtree from 'pidtree';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -358,6 +358,24 @@ function hostOf(url: string): string | undefined {
  * Refuses a data folder whose PostgreSQL is running (another `npm run dev` on other ports, say): PostgreSQL
  * would refuse it too ("lock file postmaster.pid already exists"), less clearly.
  */
+/** The file in a data folder that names the `npm run dev` using it (any DATABASE_URL: a local cluster has its own lock too). */
+const devServerPidFile = (dataDir: string) => `${dataDir}/dev-server.pid`;
+
+/** Throws unless no live `npm run dev` uses `dataDir` (its KV, R2 and Durable Object state, its dev secrets). */
+export function assertDataDirFree(dataDir: string): void {
+  const pid = Number(existsSync(devServerPidFile(dataDir)) ? readFileSync(devServerPidFile(dataDir), 'utf8').trim() : NaN);
+  if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) {
+    throw new Error(`The data folder ${dataDir} is in use by a running npm run dev (pid ${pid}). Fix: stop that server first; a second one needs its own data: DATA_DIR=<folder> npm run dev.`);
+  }
+}
+
+/** Marks `dataDir` as used by this process (after `assertDataDirFree`); a stale mark names a dead process and is ignored. */
+export function claimDataDir(dataDir: string): void {
+  assertDataDirFree(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(devServerPidFile(dataDir), `${process.pid}\n`);
+}
+
 export function assertClusterFree(cluster: string): void {
   const pid = postmasterPid(cluster);
   if (pid !== undefined && processAlive(pid)) {

@@ -1,7 +1,7 @@
 // Day one against one real `npm run dev`: what a new user and a frontend touch first.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -282,7 +282,7 @@ describe('failures that say why, next to a running server', () => {
     const second = new DevServer({ http: await freePort(), pg: await freePort(), proxy: await freePort() }, dev.dataDir);
     const [code] = await second.exited;
     expect(code).toBe(1);
-    expect(second.output).toMatch(/data folder .* is in use by another PostgreSQL \(pid \d+; PostgreSQL: lock file "postmaster.pid" already exists\)/);
+    expect(second.output).toMatch(/data folder .* is in use by a running npm run dev \(pid \d+\)/);
     expect(second.output).toContain('DATA_DIR=<folder> npm run dev');
   });
 
@@ -426,6 +426,11 @@ describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\
     const whoami = await fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${await demoOwnerToken(url)}` } });
     expect(whoami.status).toBe(200);
     expect(server.output).not.toContain('WARNING');
+    // No local cluster to hold a lock here: the data folder's own mark keeps db:reset off a running server's state.
+    const reset = spawnSync('npm', ['run', 'db:reset'], { cwd: new URL('../..', import.meta.url), env: { ...process.env, DATA_DIR: dataDirs.at(-1) }, encoding: 'utf8' });
+    expect(reset.status).toBe(1);
+    expect(reset.stderr).toContain('in use by a running npm run dev');
+    expect(existsSync(join(dataDirs.at(-1) ?? '', 'wrangler'))).toBe(true);
     expect((await server.stop('SIGINT', 'group')).code).toBe(0);
   });
 
