@@ -3,10 +3,10 @@ import { createScopedDatabase, type ScopedDatabase } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import type { OrgRouteClass } from '../lib/limits.ts';
 import type { AuthVariables } from './auth.ts';
-import { gated, requestDatabase, userHandle } from './database.ts';
+import { gated, requestDatabase } from './database.ts';
 import { admitAtEdge } from './edge-admission.ts';
 import { requestMeta } from './request-meta.ts';
-import { admitUser } from './user-admission.ts';
+import { runOnSession } from './user-admission.ts';
 
 export type CallerVariables = {
   /**
@@ -27,14 +27,7 @@ export type CallerVariables = {
 export function callerScope(routeClass: OrgRouteClass): MiddlewareHandler<KindEnv<AuthVariables & CallerVariables>> {
   return async function callerScope(c, next) {
     const actor = c.var.actor;
-    if (actor.type === 'user') {
-      const admission = await admitUser(c, actor, routeClass);
-      const scoped = userHandle(c, actor, { kind: 'user' }, admission.live ? { role: null } : undefined);
-      c.set('caller', scoped);
-      await gated(c, scoped, next);
-      await admission.settle(scoped);
-      return;
-    }
+    if (actor.type === 'user') return runOnSession(c, actor, routeClass, (scoped) => c.set('caller', scoped), next);
     // For a key, app_enter checks only that it is live and its org's; the permission names no scope here.
     const gate = { kind: 'org', orgId: actor.orgId, permission: 'org:read' } as const;
     const scope = (admitted?: { role: string }) => createScopedDatabase(requestDatabase(c), actor, requestMeta(c), gate, admitted);

@@ -1,9 +1,10 @@
-import type { Context } from 'hono';
+import type { Context, Next } from 'hono';
 import { userAuthorityFor, type UserAdmitResult, type UserAuthorityStub } from '../../durable-objects/user-authority/index.ts';
 import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import type { RouteClass } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
+import { gated, userHandle } from './database.ts';
 import { failMode, failOpenOrThrow, rateLimited, setRateLimitHeaders } from './rate-limit.ts';
 
 /** What a signed-in user's own route learned from the user's edge authority (durable-objects/user-authority). */
@@ -49,4 +50,17 @@ export async function admitUser<E extends AppEnv>(c: Context<E>, actor: UserActo
       });
     },
   };
+}
+
+/**
+ * Runs the rest of a signed-in user's own route (`next`) on a handle gated on their session (`use` hands it to the
+ * route): admitted at the edge when the user's authority knows the session live, else gated in Postgres and, once
+ * admitted there, handed to the authority.
+ */
+export async function runOnSession<E extends AppEnv>(c: Context<E>, actor: UserActor, routeClass: RouteClass, use: (scoped: ScopedDatabase<UserActor>) => void, next: Next): Promise<void> {
+  const admission = await admitUser(c, actor, routeClass);
+  const scoped = userHandle(c, actor, { kind: 'user' }, admission.live ? { role: null } : undefined);
+  use(scoped);
+  await gated(c, scoped, next);
+  await admission.settle(scoped);
 }

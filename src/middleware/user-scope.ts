@@ -3,9 +3,9 @@ import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import type { RouteClass } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
-import { asUser, gated, userHandle } from './database.ts';
+import { asUser } from './database.ts';
 import { reportUserSessionsEnded } from './edge-changes.ts';
-import { admitUser } from './user-admission.ts';
+import { runOnSession } from './user-admission.ts';
 
 export type UserScopeVariables = {
   actor: UserActor;
@@ -22,12 +22,8 @@ export type UserScopeVariables = {
 export function userScope(routeClass: RouteClass): MiddlewareHandler<KindEnv<UserScopeVariables>> {
   return async function userScope(c, next) {
     const actor = asUser(c.var.actor);
-    const admission = await admitUser(c, actor, routeClass);
-    const scoped = userHandle(c, actor, { kind: 'user' }, admission.live ? { role: null } : undefined);
     c.set('actor', actor);
-    c.set('account', scoped);
-    await gated(c, scoped, next);
-    await admission.settle(scoped);
+    await runOnSession(c, actor, routeClass, (scoped) => c.set('account', scoped), next);
     // A write that failed after it may have committed (a lost reply from Postgres) may have ended sessions whose
     // handler never got to report it: tell the authorities anyway (it costs only cold requests). A refusal changed nothing.
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.res.status >= 500) {
