@@ -85,14 +85,18 @@ describe('multipart uploads', () => {
     expect((await api(`/api/v1/orgs/${org.id}/files/${id}/parts`, { auth: owner })).status).toBe(404);
   });
 
-  it('two concurrent completes (a retry): one stores the file, the other is 409 and removes nothing', async () => {
+  it('two concurrent completes (a retry): one stores the file, the other is 409 (or 404 once it is stored) and removes nothing', async () => {
     const { owner, org } = await tenant();
     const bytes = bytesOf(MULTIPART.minPartBytes + 10, [], 0x63);
     const { data } = await json<Upload>(await start(org, owner, bytes.length));
     expect((await putPart(org, owner, data.file.id, 1, bytes.slice(0, MULTIPART.minPartBytes))).status).toBe(200);
     expect((await putPart(org, owner, data.file.id, 2, bytes.slice(MULTIPART.minPartBytes))).status).toBe(200);
     const answers = await Promise.all([complete(org, owner, data.file.id), complete(org, owner, data.file.id)]);
-    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    // The loser is 409 while the winner is completing; a loser slow enough to look after the winner stored the file
+    // finds no upload in progress: 404, as documented for a completed upload. Either way it removes nothing.
+    const statuses = answers.map((answer) => answer.status).sort();
+    expect(statuses[0]).toBe(200);
+    expect([404, 409]).toContain(statuses[1]);
     const [row] = await fileRows(org);
     expect(row).toMatchObject({ status: 'ready', size: bytes.length, sha256: await sha256Hex(bytes), uploadId: null });
     const object = await env.FILES.get(`orgs/${org.id}/files/${data.file.id}`);
