@@ -69,8 +69,17 @@ try {
 
 // Browse the data as its owner (RLS shows a runtime role nothing outside a tenant's context).
 console.error(`\nDebugger: open chrome://inspect in Chrome and add 127.0.0.1:${inspectorPort} (INSPECTOR_PORT sets it)`);
-console.error(`Database (owner): ${platform.databaseUrl}  — e.g. npm run db:query -- "select * from organizations"`);
+// A DATABASE_URL of the user's own is theirs to know: its password stays out of the terminal (and its scrollback).
+const ownerUrl = env.DATABASE_URL ? withoutPassword(platform.databaseUrl) : platform.databaseUrl;
+console.error(`Database (owner): ${ownerUrl}  — e.g. npm run db:query -- "select * from organizations"`);
 console.error(`\n${readinessMessage(platform.url, await waitForReady(platform.url))}\n`);
+
+function withoutPassword(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed?.password) return parsed ? url : '(DATABASE_URL)';
+  parsed.password = '***';
+  return parsed.toString();
+}
 
 function port(name: string, fallback: number): number {
   const value = Number(env[name] || fallback);

@@ -50,6 +50,12 @@ export interface PlatformOptions {
   minify?: boolean;
   /** The DevTools inspector port (default: any free one). */
   inspectorPort?: number;
+  /**
+   * false: wrangler's local trace collector off (`X_LOCAL_OBSERVABILITY=false`). It writes every request's spans to
+   * a SQLite file and syncs it to disk, a cost only `wrangler dev` has (deployed, Workers Observability is off the
+   * request path), and more of it the more spans a request has: benchmarks turn it off. Default on (dev).
+   */
+  localTraces?: boolean;
   /** wrangler's `--log-level` (default: wrangler's own, `log`). */
   logLevel?: 'debug' | 'info' | 'log' | 'warn' | 'error' | 'none';
   /** Aborting it while starting stops whatever already started and rejects with the abort reason. */
@@ -174,7 +180,7 @@ function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string
     cwd: ROOT,
     // A dev registry of its own (wrangler's is shared by every `wrangler dev` of the user's, and one joining or
     // leaving makes the others reload and drop their open connections); this Worker binds no other local Worker.
-    env: { ...WRANGLER_ENV, WRANGLER_REGISTRY_PATH: `${options.dataDir}/wrangler-registry` },
+    env: { ...WRANGLER_ENV, WRANGLER_REGISTRY_PATH: `${options.dataDir}/wrangler-registry`, ...(options.localTraces === false ? { X_LOCAL_OBSERVABILITY: 'false' } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group (wrangler → workerd), so stopping ends all of it and a terminal's Ctrl-C
     // reaches only us: we stop things in order.

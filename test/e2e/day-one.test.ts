@@ -426,6 +426,9 @@ describe('any PostgreSQL as DATABASE_URL: a second npm run dev on the first one\
     const whoami = await fetch(`${url}/api/v1/whoami`, { headers: { authorization: `Bearer ${await demoOwnerToken(url)}` } });
     expect(whoami.status).toBe(200);
     expect(server.output).not.toContain('WARNING');
+    // The user's own URL is printed without its password.
+    expect(server.output).toContain(`Database (owner): postgres://postgres:***@127.0.0.1:${dev.ports.pg}/app`);
+    expect(server.output).not.toContain('postgres:postgres@');
     // No local cluster to hold a lock here: the data folder's own mark keeps db:reset off a running server's state.
     const reset = spawnSync('npm', ['run', 'db:reset'], { cwd: new URL('../..', import.meta.url), env: { ...process.env, DATA_DIR: dataDirs.at(-1) }, encoding: 'utf8' });
     expect(reset.status).toBe(1);

@@ -21,8 +21,11 @@ const idOf = (socket: Socket) => (socket.hello.you as Member).connectionId;
 const presenceOf = (socket: Socket) => socket.frames.filter((frame) => frame.type === 'presence');
 const ids = (members: unknown) => (members as Member[]).map((member) => member.connectionId);
 
-/** Waits until `check` holds (the alarm flushes about `presenceFlushMs` after the first pending change). */
-async function until(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+/**
+ * Waits until `check` holds (the alarm flushes about `presenceFlushMs` after the first pending change). A bound on
+ * waiting, not a timing claim: under a loaded `npm test` a flush has come later than 5 s.
+ */
+async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -33,7 +36,7 @@ async function until(check: () => boolean, what: string, timeoutMs = 5_000): Pro
 const broadcastsOf = (socket: Socket, data: string) => socket.frames.filter((frame) => frame.type === 'broadcast' && frame.data === data).length;
 
 describe('a v2 room past its presence page and immediate threshold', () => {
-  it(`${SOCKETS} sockets: every socket gets every broadcast, a paged hello, each later join and each leave`, { timeout: 60_000 }, async () => {
+  it(`${SOCKETS} sockets: every socket gets every broadcast, a paged hello, each later join and each leave`, { timeout: 120_000 }, async () => {
     expect(SOCKETS).toBeGreaterThan(2 * ROOM_LIMITS.presencePage);
     expect(BATCH).toBeLessThanOrEqual(ROOM_LIMITS.presencePage);
     const owner = await createUser();
