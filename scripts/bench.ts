@@ -277,8 +277,7 @@ async function measureRounds(baseUrl: string): Promise<Rounds> {
   const rounds: Rounds = new Map();
   const groups = TARGET_GROUPS.map((group) => group.map((name) => scenarios.find((scenario) => scenario.name === name))).filter((group) => group.every(Boolean)) as Scenario[][];
   if (groups.length === 0) return rounds;
-  console.log(`
-The targets' scenarios in ${ROUNDS} interleaved rounds of ${ROUND_S} s each:`);
+  console.log(`\nThe targets' scenarios in ${ROUNDS} interleaved rounds of ${ROUND_S} s each:`);
   for (let round = 1; round <= ROUNDS; round += 1) {
     for (const scenario of groups.flat()) {
       controller.signal.throwIfAborted();
