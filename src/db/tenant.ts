@@ -94,7 +94,9 @@ function grantStatement(actor: Actor, meta: RequestMeta, gate: Gate): SQL {
  * keys on.
  */
 export function createScopedDatabase<A extends Actor>(db: Database, actor: A, meta: RequestMeta, gate: Gate, admitted?: { role: string | null }): ScopedDatabase<A> {
-  const statement = gateStatement(actor, meta, gate);
+  // Built on first use: a caller an edge authority admitted often reaches no query at all.
+  let gateSql: SQL | undefined;
+  const statement = () => (gateSql ??= gateStatement(actor, meta, gate));
   let role: string | null = admitted?.role ?? null;
   let gated = admitted !== undefined;
   let sessionValidUntil: number | undefined;
@@ -143,7 +145,7 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
     },
     async batch<T extends Queries>(build: (db: HttpDatabase) => T): Promise<BatchResponse<T>> {
       const extra = take();
-      const prefix = extra ? [db.http.execute(statement), db.http.execute(extra)] : [db.http.execute(statement)];
+      const prefix = extra ? [db.http.execute(statement()), db.http.execute(extra)] : [db.http.execute(statement())];
       const [entered, ...results] = await settle(extra, db.http.batch([...prefix, ...build(db.http)] as unknown as Queries));
       remember((entered as { rows: Array<Record<string, unknown>> }).rows);
       return results.slice(prefix.length - 1) as BatchResponse<T>;
@@ -153,7 +155,7 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
       return settle(
         extra,
         db.transaction(async (tx) => {
-          remember((await tx.execute(statement)).rows);
+          remember((await tx.execute(statement())).rows);
           if (extra) await tx.execute(extra);
           return work(tx);
         }),
@@ -161,8 +163,8 @@ export function createScopedDatabase<A extends Actor>(db: Database, actor: A, me
     },
     async enter() {
       const extra = take();
-      if (!extra) return remember((await db.http.execute(statement)).rows);
-      const [entered] = await settle(extra, db.http.batch([db.http.execute(statement), db.http.execute(extra)]));
+      if (!extra) return remember((await db.http.execute(statement())).rows);
+      const [entered] = await settle(extra, db.http.batch([db.http.execute(statement()), db.http.execute(extra)]));
       remember(entered.rows);
     },
     async grant() {

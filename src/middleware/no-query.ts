@@ -8,7 +8,9 @@ import { ApiError } from '../errors.ts';
  */
 export function refuseQuery(): MiddlewareHandler {
   return async function refuseQuery(c, next) {
-    const names = [...new Set(new URL(c.req.url).searchParams.keys())];
+    const url = c.req.url;
+    // Most requests carry no query at all: no URL to parse for them.
+    const names = url.includes('?') ? [...new Set(new URL(url).searchParams.keys())] : [];
     if (names.length > 0) {
       throw new ApiError('VALIDATION_FAILED', 'Request validation failed.', {
         issues: names.map((name) => ({ path: name, code: 'unrecognized_keys', message: `unknown query parameter "${name}"` })),
