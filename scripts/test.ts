@@ -41,13 +41,15 @@ interface Attempt {
   exitCode: number | null;
   finished: Set<string>;
   failed: Set<string>;
+  /** `file > test: first line of its error`, for the summary. */
+  failedTests: string[];
   unhandledErrors: number;
 }
 type Outcome = 'passed' | 'failed' | 'interrupted';
 
 const extraArgs = process.argv.slice(2);
 const started = Date.now();
-const results = new Map<string, { outcome: Outcome; seconds: number; attempts: number }>();
+const results = new Map<string, { outcome: Outcome; seconds: number; attempts: number; failedTests: string[]; unhandledErrors: number }>();
 const running = new Set<ChildProcess>();
 /** Runs being stopped with their whole process tree (a stall, or Ctrl-C), until every process of it is gone. */
 const stops = new Map<ChildProcess, Promise<void>>();
@@ -104,7 +106,13 @@ async function runWithRetry(run: Run): Promise<void> {
   }
   const last = attempts.at(-1);
   const passed = attempts.every((attempt) => attempt.failed.size === 0 && attempt.unhandledErrors === 0) && run.files.every((file) => attempts.some((attempt) => attempt.finished.has(file))) && (last?.stalled ? last === first && left.length === 0 : last?.exitCode === 0);
-  results.set(run.label, { outcome: stopping ? 'interrupted' : passed ? 'passed' : 'failed', seconds: Math.round((Date.now() - runStarted) / 1000), attempts: attempts.length });
+  results.set(run.label, {
+    outcome: stopping ? 'interrupted' : passed ? 'passed' : 'failed',
+    seconds: Math.round((Date.now() - runStarted) / 1000),
+    attempts: attempts.length,
+    failedTests: attempts.flatMap((attempt) => attempt.failedTests),
+    unhandledErrors: attempts.reduce((sum, attempt) => sum + attempt.unhandledErrors, 0),
+  });
 }
 
 async function runOnce(run: Run, files: string[]): Promise<Attempt> {
@@ -157,12 +165,13 @@ async function runOnce(run: Run, files: string[]): Promise<Attempt> {
 
 function readProgress(path: string, attempt: Pick<Attempt, 'stalled' | 'exitCode'>): Attempt {
   const lines = existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
-  const entries = lines.map((line) => JSON.parse(line) as { file?: string; state?: string; unhandledErrors?: number });
+  const entries = lines.map((line) => JSON.parse(line) as { file?: string; state?: string; failedTests?: string[]; unhandledErrors?: number });
   const files = (states: string[]) => new Set(entries.flatMap((entry) => (entry.file && entry.state && states.includes(entry.state) ? [entry.file] : [])));
   return {
     ...attempt,
     finished: files(['passed', 'failed', 'skipped']),
     failed: files(['failed']),
+    failedTests: entries.flatMap((entry) => (entry.file ? (entry.failedTests ?? []).map((test) => `${entry.file} > ${test}`) : [])),
     unhandledErrors: entries.reduce((sum, entry) => sum + (entry.unhandledErrors ?? 0), 0),
   };
 }
@@ -200,5 +209,8 @@ for (const run of runs) {
   const result = results.get(run.label);
   const attempts = result && result.attempts > 1 ? `, ${result.attempts} attempts` : '';
   console.log(`  ${result?.outcome ?? 'not run'}  ${run.label}: ${run.files.length} files (${result?.seconds ?? 0} s${attempts})`);
+  // Named here, at the end, because a CI log may keep only its tail.
+  for (const test of result?.failedTests ?? []) console.log(`    failed: ${test}`);
+  if (result?.unhandledErrors) console.log(`    ${result.unhandledErrors} unhandled errors (see the run's output above)`);
 }
 if (process.exitCode === undefined) process.exitCode = runs.every((run) => results.get(run.label)?.outcome === 'passed') ? 0 : 1;
