@@ -15,6 +15,7 @@ import { ROOT, onShutdownSignal, startPlatform, type Platform } from './lib/plat
 import { DEMO_PASSWORD, demo } from './lib/seed.ts';
 import { benchWebhooks } from './lib/bench-webhooks.ts';
 import { benchUsage, reportUsageBench } from './lib/bench-usage.ts';
+import { positiveEnv } from './lib/env-numbers.ts';
 
 /** One kind of request to measure. Add login, refresh, authenticated reads and writes here as they land. */
 interface Scenario {
@@ -113,12 +114,12 @@ const allScenarios: Scenario[] = [
 ];
 
 const scenarios = process.env.BENCH_ONLY ? allScenarios.filter((s) => process.env.BENCH_ONLY?.split(';').includes(s.name)) : allScenarios;
-const DURATION_S = positive('BENCH_DURATION', 10);
-const CONNECTIONS = positive('BENCH_CONNECTIONS', 10);
-const WARMUP_S = positive('BENCH_WARMUP', 2);
+const DURATION_S = positiveEnv('BENCH_DURATION', 10, { fractions: true });
+const CONNECTIONS = positiveEnv('BENCH_CONNECTIONS', 10);
+const WARMUP_S = positiveEnv('BENCH_WARMUP', 2, { fractions: true });
 // The targets are judged on their scenarios measured again in interleaved rounds (`measureRounds`).
-const ROUNDS = positive('BENCH_ROUNDS', 5);
-const ROUND_S = positive('BENCH_ROUND_DURATION', 5);
+const ROUNDS = positiveEnv('BENCH_ROUNDS', 5);
+const ROUND_S = positiveEnv('BENCH_ROUND_DURATION', 5, { fractions: true });
 const RESULTS_FILE = join(ROOT, 'bench-results.json');
 
 interface Measurement {
@@ -188,7 +189,7 @@ try {
   }
   // Realtime rooms: one room, BENCH_ROOM_SOCKETS sockets (default 1,000), a broadcast per round (scripts/lib/bench-rooms.ts).
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('rooms')) {
-    reportRoomBench(await benchRooms(platform.url, { sockets: positive('BENCH_ROOM_SOCKETS', 1_000), rounds: 5, signal: controller.signal }));
+    reportRoomBench(await benchRooms(platform.url, { sockets: positiveEnv('BENCH_ROOM_SOCKETS', 1_000), rounds: 5, signal: controller.signal }));
   }
   // Usage analytics (scripts/lib/bench-usage.ts): recording on vs off on the warm read, and product events ingestion.
   if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(';').includes('usage')) {
@@ -380,10 +381,4 @@ function checkTargets(measurements: Measurement[], rounds: Rounds): Array<{ name
 function ratio(numerator: number | undefined, denominator: number | undefined): number | null {
   if (!numerator || !denominator) return null;
   return Math.round((numerator / denominator) * 100) / 100;
-}
-
-function positive(name: string, fallback: number): number {
-  const value = Number(process.env[name] || fallback);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${process.env[name]}".`);
-  return value;
 }

@@ -12,13 +12,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { FLAT_HEAP_MB, heapDuring, heapLine, isolateInspector } from './isolate-heap.ts';
 import { ownWorkerdPids, rssMb } from './processes.ts';
 import { demo } from './seed.ts';
+import { positiveEnv } from './env-numbers.ts';
 
 const MB = 2 ** 20;
-const SIZE = Number(process.env.BENCH_FILE_MB || 16) * MB;
-const ROUNDS = Math.max(8, Number(process.env.BENCH_FILE_ROUNDS || 8));
-const BIG = Number(process.env.BENCH_BIG_FILE_MB || 200) * MB;
+const SIZE = positiveEnv('BENCH_FILE_MB', 16) * MB;
+const ROUNDS = Math.max(8, positiveEnv('BENCH_FILE_ROUNDS', 8));
+const BIG = positiveEnv('BENCH_BIG_FILE_MB', 200) * MB;
 // A smaller upload measured like the big one: the isolate's heap growth must be the same for both.
-const MID = Number(process.env.BENCH_MID_FILE_MB || 40) * MB;
+const MID = positiveEnv('BENCH_MID_FILE_MB', 40) * MB;
 
 /** Random bytes after a zip signature (the allowlist checks the first bytes); random, so a hash proves the bytes. */
 function zipBytes(size: number): Uint8Array {

@@ -10,6 +10,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { cpuSnapshot, cpuSpent, type CpuSnapshot } from './processes.ts';
 import { demo } from './seed.ts';
+import { positiveEnv } from './env-numbers.ts';
 
 const SIDES = ['off', 'on', 'nosend', 'noinsert'] as const;
 type Side = (typeof SIDES)[number];
@@ -21,12 +22,6 @@ export interface UsageBenchResult {
   read: Record<Side, SideFigures> & { p50DeltaMs: number; nosendDeltaMs: number; noinsertDeltaMs: number; rounds: Array<Partial<Record<Side, number>>> };
   ingestion: { requests: number; non2xx: number; eventsAccepted: number; apiEventsPerSecond: number; stored: number; storedSeconds: number; endToEndEventsPerSecond: number };
 }
-
-const positive = (name: string, fallback: number) => {
-  const value = Number(process.env[name] || fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 
 function load(options: autocannon.Options): Promise<{ result: autocannon.Result; samples: number[] }> {
   const samples: number[] = [];
@@ -43,15 +38,15 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /** Runs the usage benchmark against a started platform; `headers` sign in as the demo owner. */
 export async function benchUsage(baseUrl: string, databaseUrl: string, headers: Record<string, string>): Promise<UsageBenchResult> {
-  const seconds = positive('BENCH_USAGE_SECONDS', 5);
-  const connections = positive('BENCH_CONNECTIONS', 10);
+  const seconds = positiveEnv('BENCH_USAGE_SECONDS', 5);
+  const connections = positiveEnv('BENCH_CONNECTIONS', 10);
   const project = `/api/v1/orgs/${demo.org.id}/projects/${demo.project.id}`;
-  const rounds = positive('BENCH_USAGE_ROUNDS', 4);
+  const rounds = positiveEnv('BENCH_USAGE_ROUNDS', 4);
   // The sides alternate, each round starting one side later (over 4 rounds each side runs once in every
   // position), so a drift of the machine's load, and the first round's warm-up, touch all sides alike.
   // Each side's CPU is counted from before its warm-up to `settleMs` after its load, so the queue consumer's work
   // for its last events is its own, not the next side's; per request, over warm-up and measured requests alike.
-  const settleMs = positive('BENCH_USAGE_SETTLE_MS', 2_000);
+  const settleMs = positiveEnv('BENCH_USAGE_SETTLE_MS', 2_000);
   type Tally = { requests: number; seconds: number; samples: number[]; cpuRequests: number; cpu: CpuSnapshot };
   const sides = Object.fromEntries(SIDES.map((side) => [side, { requests: 0, seconds: 0, samples: [], cpuRequests: 0, cpu: {} }])) as unknown as Record<Side, Tally>;
   const roundP50s: Array<Partial<Record<Side, number>>> = [];
@@ -82,7 +77,7 @@ export async function benchUsage(baseUrl: string, databaseUrl: string, headers: 
   const delta = (side: Side) => round2(figures[side].p50Ms - figures.off.p50Ms);
   const read = { ...figures, p50DeltaMs: delta('on'), nosendDeltaMs: delta('nosend'), noinsertDeltaMs: delta('noinsert'), rounds: roundP50s };
 
-  const perRequest = Math.min(100, positive('BENCH_USAGE_EVENTS', 50));
+  const perRequest = Math.min(100, positiveEnv('BENCH_USAGE_EVENTS', 50));
   const name = `bench.run_${Date.now()}`;
   const body = JSON.stringify({ events: Array.from({ length: perRequest }, (_, i) => ({ name, properties: { i, page: '/pricing', plan: 'pro' } })) });
   const started = performance.now();

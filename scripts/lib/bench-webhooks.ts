@@ -5,6 +5,7 @@
 // this is a floor on the deployed figure, not a prediction of it.
 import { createServer } from 'node:http';
 import { demo } from './seed.ts';
+import { positiveEnv } from './env-numbers.ts';
 
 export interface WebhookBenchResult {
   endpoints: number;
@@ -16,16 +17,10 @@ export interface WebhookBenchResult {
   firstDeliveryMs: number;
 }
 
-const positive = (name: string, fallback: number) => {
-  const value = Number(process.env[name] || fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
-
 /** Runs the fan-out benchmark against a started platform, signed in with `headers`. */
 export async function benchWebhooks(baseUrl: string, headers: Record<string, string>): Promise<WebhookBenchResult> {
-  const endpoints = positive('BENCH_WEBHOOK_ENDPOINTS', 10);
-  const writes = positive('BENCH_WEBHOOK_WRITES', 50);
+  const endpoints = positiveEnv('BENCH_WEBHOOK_ENDPOINTS', 10);
+  const writes = positiveEnv('BENCH_WEBHOOK_WRITES', 50);
   const seen = new Set<string>();
   let requests = 0;
   let firstAt = 0;

@@ -360,10 +360,6 @@ function hostOf(url: string): string | undefined {
   }
 }
 
-/**
- * Refuses a data folder whose PostgreSQL is running (another `npm run dev` on other ports, say): PostgreSQL
- * would refuse it too ("lock file postmaster.pid already exists"), less clearly.
- */
 /** The file in a data folder that names the `npm run dev` using it (any DATABASE_URL: a local cluster has its own lock too). */
 const devServerPidFile = (dataDir: string) => `${dataDir}/dev-server.pid`;
 
@@ -382,6 +378,10 @@ export function claimDataDir(dataDir: string): void {
   writeFileSync(devServerPidFile(dataDir), `${process.pid}\n`);
 }
 
+/**
+ * Refuses a data folder whose PostgreSQL is running (another `npm run dev` on other ports, say): PostgreSQL
+ * would refuse it too ("lock file postmaster.pid already exists"), less clearly.
+ */
 export function assertClusterFree(cluster: string): void {
   const pid = postmasterPid(cluster);
   if (pid !== undefined && processAlive(pid)) {

@@ -22,17 +22,23 @@ export function ipRateLimit(routeClass: RouteClass): MiddlewareHandler<AppEnv> {
   if (limit === undefined) return async function notLimited(_, next) {
     await next();
   };
-  const rules = [{ key: routeClass, limit, windowMs: WINDOW_MS }];
+  const rule = { key: routeClass, limit, windowMs: WINDOW_MS };
   return async function ipRateLimit(c, next) {
-    const decision = await limitOrUnreachable(c.env, `ip:${clientAddress(c)}`, rules, { scope: 'ip', routeClass, failing: failMode(c, routeClass) });
-    if (!decision) {
-      failOpenOrThrow(c, routeClass);
-      return next();
-    }
-    if (!decision.allowed) throw rateLimited(routeClass, decision);
-    setRateLimitHeaders(c, routeClass, decision);
+    if (!(await limitClientAddress(c, rule, failMode(c, routeClass)))) failOpenOrThrow(c, routeClass);
     await next();
   };
+}
+
+/**
+ * Counts the request in the client address's bucket `rule` (its key is the policy the headers name): 429 when it is
+ * spent, the RateLimit headers when admitted. False when the limiter cannot be reached (logged with `failing`).
+ */
+export async function limitClientAddress<E extends AppEnv>(c: Context<E>, rule: LimitRule, failing: 'open' | 'closed'): Promise<boolean> {
+  const decision = await limitOrUnreachable(c.env, `ip:${clientAddress(c)}`, [rule], { scope: 'ip', policy: rule.key, failing });
+  if (!decision) return false;
+  if (!decision.allowed) throw rateLimited(rule.key, decision);
+  setRateLimitHeaders(c, rule.key, decision);
+  return true;
 }
 
 /** How a request of `routeClass` fails when its limiter cannot be reached: `auth` closed (unless configured open), the rest open. */

@@ -1,11 +1,11 @@
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { KindEnv } from '../env.ts';
 import { ApiError } from '../errors.ts';
+import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS } from '../lib/limits.ts';
 import { sessionOfRefreshToken } from '../services/sessions.ts';
 import { authenticate, type AuthVariables } from './auth.ts';
 import { requestDatabase } from './database.ts';
-import { CALLER_RATE_LIMITS, RATE_WINDOW_SECONDS } from '../lib/limits.ts';
-import { clientAddress, limitOrUnreachable, rateLimited, setRateLimitHeaders } from './rate-limit.ts';
+import { limitClientAddress } from './rate-limit.ts';
 
 type SignInEnv = KindEnv<AuthVariables>;
 
@@ -36,7 +36,7 @@ export function accessTokenOrRefreshToken(signIn: RefreshTokenSignIn): Middlewar
     const token = signIn.token(c);
     if (token === undefined || hasCredentialHeader(c)) return byHeader(c, next);
     signIn.admit(c);
-    await limitPerIp(c);
+    await limitClientAddress(c, SIGN_IN_LIMIT, 'open');
     await signInWithRefreshToken(c, signIn, token, next);
   };
 }
@@ -47,12 +47,6 @@ export function accessTokenOrRefreshToken(signIn: RefreshTokenSignIn): Middlewar
  * since this sign-in only ever ends a session: a guessed token would need 256 random bits.
  */
 const SIGN_IN_LIMIT = { key: 'refresh-token-sign-in', limit: CALLER_RATE_LIMITS.ip.auth ?? 0, windowMs: RATE_WINDOW_SECONDS * 1000 };
-
-async function limitPerIp(c: Context<SignInEnv>): Promise<void> {
-  const decision = await limitOrUnreachable(c.env, `ip:${clientAddress(c)}`, [SIGN_IN_LIMIT], { scope: 'ip', policy: SIGN_IN_LIMIT.key, failing: 'open' });
-  if (decision && !decision.allowed) throw rateLimited(SIGN_IN_LIMIT.key, decision);
-  if (decision) setRateLimitHeaders(c, SIGN_IN_LIMIT.key, decision);
-}
 
 const hasCredentialHeader = (c: Context<SignInEnv>) => c.req.header('authorization') !== undefined || c.req.header('x-api-key') !== undefined;
 

@@ -135,7 +135,7 @@ describe.runIf(browserAvailable())('/api/docs in a real browser, offline', () =>
     // A mail of its own first, so there is one to open whatever ran before.
     const email = demo.users[3]?.email ?? '';
     expect((await fetch(`${dev.url}/api/v1/auth/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) })).status).toBe(202);
-    await waitForMail((mail) => mail.to === email && mail.subject === 'Reset your password');
+    expect(await waitForMail((mail) => mail.to === email && mail.subject === 'Reset your password'), 'the reset mail').toBeDefined();
     const page = await browser.newPage();
     const problems: string[] = [];
     page.on('console', (message) => {

@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { rateLimiterFor } from '../../durable-objects/rate-limiter/index.ts';
 import { refreshTokens, sessions } from '../../src/db/schema/index.ts';
 import { sha256Hex } from '../../src/lib/crypto.ts';
@@ -124,6 +124,9 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
   });
 
   describe('log out with the refresh cookie alone (no access token: a reload, or it expired)', () => {
+    // A spy is undone even when its test fails early, so later failures keep their logs.
+    afterEach(() => vi.restoreAllMocks());
+
     const logoutWithCookie = (cookie: string, headers: Record<string, string> = browser, bindings?: Env) =>
       request('/api/v1/auth/logout', { method: 'POST', headers: { 'cf-connecting-ip': clientAddress(), ...headers, cookie: `${COOKIE}=${cookie}` } }, bindings && { bindings });
     const removed = { value: '', attributes: 'Max-Age=0; Path=/api/v1/auth; HttpOnly; Secure; SameSite=Strict' };
@@ -247,7 +250,6 @@ describe('cookie mode: the refresh token in an httpOnly cookie', () => {
       expect((await logoutWithCookie(cookie, browser, { ...env, RATE_LIMITER: env.CACHE } as unknown as Env)).status).toBe(204);
       expect(await revokedReasonOf(cookie)).toBe('logout');
       expect(errors.mock.calls.some(([line]) => String(line).includes('rate limiter unreachable'))).toBe(true);
-      errors.mockRestore();
     });
   });
 

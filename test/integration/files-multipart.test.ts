@@ -97,6 +97,8 @@ describe('multipart uploads', () => {
     const statuses = answers.map((answer) => answer.status).sort();
     expect(statuses[0]).toBe(200);
     expect([404, 409]).toContain(statuses[1]);
+    const loser = answers.find((answer) => answer.status !== 200);
+    expect((await json<{ error: { code: string } }>(loser as Response)).error.code).toBe(statuses[1] === 409 ? 'CONFLICT' : 'NOT_FOUND');
     const [row] = await fileRows(org);
     expect(row).toMatchObject({ status: 'ready', size: bytes.length, sha256: await sha256Hex(bytes), uploadId: null });
     const object = await env.FILES.get(`orgs/${org.id}/files/${data.file.id}`);
