@@ -3,7 +3,7 @@
 // writes bench-results.json, stops everything and exits. BENCH_DURATION (s, default 10), BENCH_CONNECTIONS
 // (default 10) and BENCH_WARMUP (s, default 2) tune it. Numbers are relative: the load generator shares the
 // machine with the server, so compare rows of one run, not runs on different machines.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -138,6 +138,8 @@ interface Measurement {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-bench-'));
+const STATE_PARENT = process.env.BENCH_STATE_DIR || (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+const stateDir = mkdtempSync(join(STATE_PARENT, 'edge-saas-bench-state-'));
 const controller = new AbortController();
 let platform: Platform | undefined;
 let running: autocannon.Instance | undefined;
@@ -163,6 +165,7 @@ try {
     vars: ['LOG_LEVEL:warn', ...BENCH_VARS],
     port: await freePort(),
     dataDir,
+    stateDir,
     persistent: false,
     pgPort: await freePort(),
     proxyPort: await freePort(),
@@ -205,6 +208,7 @@ try {
 } finally {
   await platform?.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(stateDir, { recursive: true, force: true });
 }
 process.exit(exitCode);
 
@@ -320,7 +324,7 @@ function report(measurements: Measurement[], rounds: Rounds): void {
   }));
   // The load generator shares the machine with the server; a busy machine lowers every row.
   const load = loadavg().map((value) => value.toFixed(2));
-  console.log(`\n${CONNECTIONS} connections, ${DURATION_S} s per scenario, Node ${process.versions.node}, ${cpus().length} CPUs, load average ${load.join(' ')}`);
+  console.log(`\n${CONNECTIONS} connections, ${DURATION_S} s per scenario, Node ${process.versions.node}, ${cpus().length} CPUs, load average ${load.join(' ')}, wrangler state in ${STATE_PARENT}`);
   console.table(rows);
   const live = measurements.find((m) => m.path === '/api/health/live');
   const ready = measurements.find((m) => m.path === '/api/health/ready');
@@ -330,7 +334,7 @@ function report(measurements: Measurement[], rounds: Rounds): void {
   for (const target of targets) console.log(`${target.met ? 'MET ' : 'MISSED'}  ${target.name}: ${target.figure}`);
   const failed = measurements.filter((m) => (m.expectRefusals ? 0 : m.non2xx) + m.errors + m.timeouts > 0);
   if (failed.length > 0) console.warn(`Warning: non-2xx or errors in ${failed.map((m) => m.name).join(', ')}; their figures are suspect.`);
-  const settings = { durationS: DURATION_S, connections: CONNECTIONS, warmupS: WARMUP_S, node: process.versions.node, cpus: cpus().length, loadAverage: load };
+  const settings = { durationS: DURATION_S, connections: CONNECTIONS, warmupS: WARMUP_S, node: process.versions.node, cpus: cpus().length, loadAverage: load, stateDir: STATE_PARENT };
   writeFileSync(RESULTS_FILE, `${JSON.stringify({ date: new Date().toISOString(), settings, scenarios: measurements, rounds: Object.fromEntries(rounds), ratios, targets }, null, 2)}\n`);
   console.log(`Written to ${RESULTS_FILE}`);
 }

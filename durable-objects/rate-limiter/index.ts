@@ -2,8 +2,6 @@
 export { rateLimiterFor, type RateLimiterStub } from './rate-limiter.client.ts';
 export {
   backoffPolicySchema,
-  limitRuleSchema,
-  limitRulesSchema,
   rateLimiterKey,
   rateLimiterPingReply,
   type RateLimiterPingReply,

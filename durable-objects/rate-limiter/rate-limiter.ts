@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { FailureBackoff, type BackoffDecision, type BackoffPolicy } from '../../src/lib/failure-backoff.ts';
 import { SlidingLog, type LimitDecision, type LimitRule } from '../../src/lib/sliding-log.ts';
-import { backoffKey, backoffPolicySchema, limitCostSchema, limitRulesSchema, type RateLimiterPingReply } from './rate-limiter.schemas.ts';
+import { assertWithinBounds, backoffKey, backoffPolicySchema, type RateLimiterPingReply } from './rate-limiter.schemas.ts';
 
 /**
  * Exact rate limits and growing-delay throttles, one object per throttle key (e.g. `<orgId>:<class>`,
@@ -27,11 +27,11 @@ export class RateLimiter extends DurableObject<Env> {
   }
 
   /** Admits `cost` units under every rule or under none (see src/lib/sliding-log.ts). Throws on invalid rules. */
-  limit(rules: LimitRule[], cost?: number): LimitDecision {
+  limit(rules: LimitRule[], cost = 1): LimitDecision {
     const now = Date.now();
-    const valid = limitRulesSchema.parse(rules);
-    const decision = this.log.consume(valid, now, limitCostSchema.parse(cost));
-    if (decision.allowed) this.cleanUpBy(now + Math.max(...valid.map((rule) => rule.windowMs)));
+    assertWithinBounds(rules, cost);
+    const decision = this.log.consume(rules, now, cost);
+    if (decision.allowed) this.cleanUpBy(now + Math.max(...rules.map((rule) => rule.windowMs)));
     return decision;
   }
 

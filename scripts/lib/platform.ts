@@ -31,6 +31,8 @@ export interface PlatformOptions {
   workerDatabaseUrl?: string;
   /** Where the local cluster and wrangler's KV/R2/DO/queue state live. */
   dataDir: string;
+  /** Where wrangler's KV/R2/DO/queue state lives instead, when not in `dataDir` (the benchmark keeps it on tmpfs). */
+  stateDir?: string;
   /** Keep data between runs (dev) or throw it away (tests, benchmarks). */
   persistent: boolean;
   pgPort: number;
@@ -172,7 +174,7 @@ interface Wrangler {
 function spawnWrangler(options: PlatformOptions, vars: string[], envFile: string): Wrangler {
   const args = [WRANGLER_BIN, 'dev', ...(options.entry ? [options.entry] : []), '--ip', '127.0.0.1', '--port', String(options.port), '--inspector-port', String(options.inspectorPort ?? 0)];
   if (options.minify === false) args.push('--minify=false');
-  args.push('--persist-to', `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
+  args.push('--persist-to', options.stateDir ?? `${options.dataDir}/wrangler`, '--show-interactive-dev-session=false', '--test-scheduled');
   if (options.logLevel) args.push('--log-level', options.logLevel);
   args.push('--env-file', envFile);
   for (const entry of vars) args.push('--var', entry);

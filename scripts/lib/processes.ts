@@ -37,14 +37,22 @@ const TICK_MS = 10;
 
 const group = (program: string) => (program.startsWith('workerd') ? 'workerd' : program.startsWith('postgres') ? 'postgres' : 'other');
 
+/** The CPU time of this process and of each process it started, at one moment (`cpuSnapshot`). */
+export interface ProcessTimes {
+  bench: number;
+  /** Per process id: its group and CPU milliseconds; undefined when the processes could not be listed. */
+  processes: Map<number, { group: string; ms: number }> | undefined;
+}
+
 /**
  * Counts user + system time, plus that of the children each process has reaped (cutime, cstime), so a
  * PostgreSQL backend that ended between two snapshots is still counted, in its postmaster's.
  */
-export async function cpuSnapshot(): Promise<CpuSnapshot> {
+export async function cpuSnapshot(): Promise<ProcessTimes> {
   const usage = process.cpuUsage();
-  const totals: CpuSnapshot = { bench: (usage.user + usage.system) / 1_000, workerd: 0, postgres: 0, other: 0 };
-  for (const pid of await ownPids()) {
+  const pids = await pidtree(process.pid).catch(() => undefined);
+  const processes = pids && new Map<number, { group: string; ms: number }>();
+  for (const pid of pids ?? []) {
     let stat: string;
     try {
       stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -55,13 +63,19 @@ export async function cpuSnapshot(): Promise<CpuSnapshot> {
     const fields = stat.slice(close + 2).split(' ');
     // After the name: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
     const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
-    const name = group(stat.slice(stat.indexOf('(') + 1, close));
-    totals[name] = (totals[name] ?? 0) + ticks * TICK_MS;
+    processes?.set(pid, { group: group(stat.slice(stat.indexOf('(') + 1, close)), ms: ticks * TICK_MS });
   }
-  return totals;
+  return { bench: (usage.user + usage.system) / 1_000, processes };
 }
 
-/** `after` − `before`, per group. */
-export function cpuSpent(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
-  return Object.fromEntries(Object.entries(after).map(([name, ms]) => [name, ms - (before[name] ?? 0)]));
+/**
+ * The CPU each group spent from `before` to `after`: per process, so one that ended or started meanwhile cannot
+ * make a group's figure negative (an ended one's time is in its parent's reaped children). NaN for every group but
+ * `bench` when either snapshot could not list the processes.
+ */
+export function cpuSpent(before: ProcessTimes, after: ProcessTimes): CpuSnapshot {
+  const spent: CpuSnapshot = { bench: after.bench - before.bench, workerd: 0, postgres: 0, other: 0 };
+  if (!before.processes || !after.processes) return { ...spent, workerd: NaN, postgres: NaN, other: NaN };
+  for (const [pid, { group: name, ms }] of after.processes) spent[name] = (spent[name] ?? 0) + ms - (before.processes.get(pid)?.ms ?? 0);
+  return spent;
 }

@@ -96,10 +96,11 @@ const isCount = (value: number, min: number) => Number.isSafeInteger(value) && v
 
 /** Throws on rules no limit can mean: callers validate at their boundary; this guards the algorithm itself. */
 function assertValid(rules: readonly LimitRule[], cost: number): void {
-  if (rules.length === 0) throw new RangeError('at least one rule is required');
+  if (!Array.isArray(rules) || rules.length === 0) throw new RangeError('at least one rule is required');
   if (!isCount(cost, 1)) throw new RangeError('cost must be a positive integer');
   const keys = new Set<string>();
   for (const rule of rules) {
+    if (typeof rule.key !== 'string' || rule.key === '') throw new RangeError('a rule key must be a non-empty string');
     if (!isCount(rule.limit, 0) || !isCount(rule.windowMs, 1)) throw new RangeError(`invalid rule ${rule.key}`);
     if (keys.has(rule.key)) throw new RangeError(`rule key ${rule.key} appears twice`);
     keys.add(rule.key);

@@ -1,6 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { rateLimiterFor, type LimitDecision, type LimitRule } from '../../durable-objects/rate-limiter/index.ts';
+import { MAX_RATE_LIMIT } from '../../src/lib/limits.ts';
 import { env } from '../helpers/worker.ts';
 
 // The limiter through the real binding: every call is an RPC to a real Durable Object with SQLite storage.
@@ -190,14 +191,34 @@ describe('RateLimiter.limit: validation', () => {
     ['a fractional limit', [{ key: 'a', limit: 1.5, windowMs: 1_000 }]],
     ['a zero window', [{ key: 'a', limit: 1, windowMs: 0 }]],
     ['a blank key', [{ key: '', limit: 1, windowMs: 1_000 }]],
-    ['an unknown property', [{ key: 'a', limit: 1, windowMs: 1_000, burst: 5 }]],
+    ['a limit above the maximum', [{ key: 'a', limit: MAX_RATE_LIMIT + 1, windowMs: 1_000 }]],
+    ['a window longer than a day', [{ key: 'a', limit: 1, windowMs: 86_400_001 }]],
+    ['a key of 257 characters', [{ key: 'a'.repeat(257), limit: 1, windowMs: 1_000 }]],
+    ['nine rules', Array.from({ length: 9 }, (_, i) => ({ key: i === 0 ? 'a' : `r${i}`, limit: 1, windowMs: 1_000 }))],
+    ['a limit that is not a number', [{ key: 'a', limit: '1', windowMs: 1_000 }]],
+    ['rules that are not an array', { key: 'a', limit: 1, windowMs: 1_000 } as unknown as unknown[]],
     ['a key twice', [{ key: 'a', limit: 1, windowMs: 1_000 }, { key: 'a', limit: 2, windowMs: 2_000 }]],
     ['a zero cost', [{ key: 'a', limit: 1, windowMs: 1_000 }], 0],
+    ['a fractional cost', [{ key: 'a', limit: 2, windowMs: 1_000 }], 1.5],
   ];
   it.each(invalid)('rejects %s and records nothing', async (_, rules, cost) => {
     const key = name();
     expect(await failure(rateLimiterFor(env, key).limit(rules as LimitRule[], cost))).toBeInstanceOf(Error);
     expect(await storedUntil(key, 'a')).toHaveLength(0);
+  });
+
+  it('accepts rules at every bound', async () => {
+    const key = name();
+    const widest = { key: 'a', limit: MAX_RATE_LIMIT, windowMs: 86_400_000 };
+    const rules = [
+      widest,
+      { key: 'k'.repeat(256), limit: 0, windowMs: 1 },
+      ...Array.from({ length: 6 }, (_, i) => ({ key: `r${i}`, limit: 1, windowMs: 1_000 })),
+    ];
+    // Every rule is valid; the `limit: 0` one refuses, so nothing is recorded.
+    expect(await rateLimiterFor(env, key).limit(rules)).toMatchObject({ allowed: false, refusedBy: [{ key: 'k'.repeat(256), limit: 0 }] });
+    expect(await rateLimiterFor(env, key).limit([widest], MAX_RATE_LIMIT)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await storedUntil(key, 'a')).toHaveLength(MAX_RATE_LIMIT);
   });
 });
 
