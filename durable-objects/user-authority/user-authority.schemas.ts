@@ -18,10 +18,13 @@ export interface UserAdmitRequest {
  * The request was counted against the user's limit (`decision`; absent when its class has none) or refused by it
  * (`decision.allowed` false: nothing counted, and the session question is moot). `live`: the session is known live,
  * so the gate need not run in Postgres; otherwise the gate decides and, once it admits, the app hands the session's
- * end to `fill` with `sessionEpoch`.
+ * end to `fill` with `sessionEpoch` (or, once it refuses, the session to `refuse`). `refused`: the gate has refused
+ * this session before (nothing counted; the app answers 401 without Postgres). An authority of an earlier version,
+ * met during a gradual deployment, never says `refused`.
  */
 export interface UserAdmitResult {
   decision?: LimitDecision;
   live: boolean;
+  refused?: true;
   sessionEpoch: string;
 }

@@ -111,6 +111,14 @@ export function isTransientDatabaseError(error: unknown): boolean {
 /** Seconds a client should wait before retrying after a transient database failure. */
 export const RETRY_AFTER_SECONDS = 1;
 
+/** The gate's refusal (what it raises as AP401, AP403, AP404), for an edge authority that answers for the gate. */
+export function gateRefusal(status: 401 | 403 | 404): ApiError {
+  return (mapped[`AP${status}`] as (error: unknown) => ApiError)(undefined);
+}
+
+/** Whether `error` is the gate refusing the caller's session (ended, or its user deactivated): AP401. */
+export const isSessionRefusal = (error: unknown): boolean => sqlState(error) === 'AP401';
+
 /** The client error a database error stands for, or undefined if it is a server fault. */
 export function apiErrorFromDatabase(error: unknown): ApiError | undefined {
   if (isTransientDatabaseError(error)) {

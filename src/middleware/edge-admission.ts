@@ -1,10 +1,9 @@
 import type { Context } from 'hono';
 import { grantSnapshot, orgAuthorityFor, type AdmitRequest, type AdmitResult, type LimitRefusal, type OrgAuthorityStub } from '../../durable-objects/org-authority/index.ts';
 import { createMemoryCache } from '../cache/memory-cache.ts';
-import { apiErrorFromDatabase } from '../db/errors.ts';
+import { apiErrorFromDatabase, gateRefusal } from '../db/errors.ts';
 import type { Actor, ScopedDatabase } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
-import { ApiError } from '../errors.ts';
 import { COLD_ADMISSIONS_PER_MINUTE, RATE_WINDOW_SECONDS, type OrgRouteClass, type Tier } from '../lib/limits.ts';
 import { describeError, log } from '../lib/log.ts';
 import type { Permission } from '../lib/permissions.ts';
@@ -49,12 +48,6 @@ interface AdmitInput {
   /** The route's scoped handle; `admitted` when the authority has admitted the caller already. */
   scope(admitted?: { role: string }): ScopedDatabase;
 }
-
-const refusals = {
-  401: () => new ApiError('UNAUTHORIZED', 'Your credentials are no longer valid.'),
-  403: () => new ApiError('FORBIDDEN', 'You do not have permission to do this.'),
-  404: () => new ApiError('NOT_FOUND', 'Not found.'),
-} as const;
 
 /**
  * Admits an org route's caller through the org's edge authority (durable-objects/org-authority): on a warm
@@ -112,7 +105,7 @@ export async function admitAtEdge<E extends AppEnv>(c: Context<E>, input: AdmitI
     const longest = refusals.reduce((a, b) => (b.decision.retryAfterMs > a.decision.retryAfterMs ? b : a));
     throw rateLimited(input.routeClass, longest.decision, longest.scope);
   }
-  if (result.status === 'refused') throw refusals[result.code]();
+  if (result.status === 'refused') throw gateRefusal(result.code);
   throw new Error('edge authority answered unknown after a fill');
 }
 

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { KindEnv } from '../env.ts';
 import type { RouteClass } from '../lib/limits.ts';
-import { asUser, gated, userHandle } from './database.ts';
+import { asUser, userHandle } from './database.ts';
 import { admitUser } from './user-admission.ts';
 
 export type PlatformScopeVariables = {
@@ -20,10 +20,10 @@ export type PlatformScopeVariables = {
 export function platformScope(routeClass: RouteClass): MiddlewareHandler<KindEnv<PlatformScopeVariables>> {
   return async function platformScope(c, next) {
     const actor = asUser(c.var.actor);
-    await admitUser(c, actor, routeClass);
+    const admission = await admitUser(c, actor, routeClass);
     const scoped = userHandle(c, actor, { kind: 'platform' });
     c.set('actor', actor);
     c.set('platform', scoped);
-    await gated(c, scoped, next);
+    await admission.run(scoped, next);
   };
 }

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'hono';
 import { userAuthorityFor, type UserAdmitResult, type UserAuthorityStub } from '../../durable-objects/user-authority/index.ts';
+import { gateRefusal, isSessionRefusal } from '../db/errors.ts';
 import type { ScopedDatabase, UserActor } from '../db/tenant.ts';
 import type { AppEnv } from '../env.ts';
 import type { RouteClass } from '../lib/limits.ts';
@@ -11,11 +12,13 @@ import { failMode, failOpenOrThrow, rateLimited, setRateLimitHeaders } from './r
 export interface UserAdmission {
   /** The session is known live: the route needs the gate in Postgres only for the data it reads there. */
   live: boolean;
-  /** After the route has run: a session the gate admitted in Postgres is handed to the authority, so the next request is warm. */
-  settle(scoped: ScopedDatabase): Promise<void>;
+  /**
+   * Runs the rest of the route (`next`) gated on `scoped` (middleware/database.ts), then tells the authority what the
+   * gate found: a session it admitted in Postgres, so the next request is warm; one it refused, so the next is refused
+   * uncounted.
+   */
+  run(scoped: ScopedDatabase, next: Next): Promise<void>;
 }
-
-const cold: UserAdmission = { live: false, settle: async () => {} };
 
 /**
  * Counts a signed-in user's request against their own limit (CALLER_RATE_LIMITS.user; 429 when spent) and asks
@@ -32,22 +35,37 @@ export async function admitUser<E extends AppEnv>(c: Context<E>, actor: UserActo
   } catch (error) {
     log('error', 'user authority unreachable: the gate decides in Postgres, not rate limited', { routeClass, failing: failMode(c, routeClass), error: describeError(error) });
     failOpenOrThrow(c, routeClass);
-    return cold;
+    return { live: false, run: (scoped, next) => gated(c, scoped, next) };
   }
+  if (result.refused) throw gateRefusal(401);
   if (result.decision && !result.decision.allowed) throw rateLimited(routeClass, result.decision);
   if (result.decision) setRateLimitHeaders(c, routeClass, result.decision);
-  if (result.live) return { live: true, settle: cold.settle };
   // Only a read hands its session on: a write may have ended it (a logout whose report was lost must not be undone).
-  if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return cold;
+  const handsOn = !result.live && (c.req.method === 'GET' || c.req.method === 'HEAD');
+  async function settle(scoped: ScopedDatabase, failure: unknown): Promise<void> {
+    if (isSessionRefusal(failure)) {
+      // Ended for good: after the response, as nothing the caller does next depends on it.
+      c.executionCtx.waitUntil(authority.refuse(actor.sessionId).catch(() => {}));
+      return;
+    }
+    const validUntil = scoped.sessionValidUntil;
+    if (!handsOn || validUntil === undefined) return;
+    // Before the response: the caller's next request, wherever it lands, finds the session warm.
+    await authority.fill(result.sessionEpoch, actor.sessionId, validUntil).catch((error: unknown) => {
+      log('error', 'user authority not given a confirmed session: its next request asks Postgres again', { error: describeError(error) });
+    });
+  }
   return {
-    live: false,
-    async settle(scoped) {
-      const validUntil = scoped.sessionValidUntil;
-      if (validUntil === undefined) return;
-      // Before the response: the caller's next request, wherever it lands, finds the session warm.
-      await authority.fill(result.sessionEpoch, actor.sessionId, validUntil).catch((error: unknown) => {
-        log('error', 'user authority not given a confirmed session: its next request asks Postgres again', { error: describeError(error) });
-      });
+    live: result.live,
+    async run(scoped, next) {
+      try {
+        await gated(c, scoped, next);
+      } catch (error) {
+        await settle(scoped, error);
+        throw error;
+      }
+      // A handler's error has become the response by now; Hono keeps it.
+      await settle(scoped, c.error);
     },
   };
 }
@@ -61,6 +79,5 @@ export async function runOnSession<E extends AppEnv>(c: Context<E>, actor: UserA
   const admission = await admitUser(c, actor, routeClass);
   const scoped = userHandle(c, actor, { kind: 'user' }, admission.live ? { role: null } : undefined);
   use(scoped);
-  await gated(c, scoped, next);
-  await admission.settle(scoped);
+  await admission.run(scoped, next);
 }

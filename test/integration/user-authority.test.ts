@@ -111,6 +111,48 @@ describe('the user routes at the edge', () => {
     expect((await authority.admit({ sessionId: 'one more', routeClass: 'read' })).live).toBe(true);
   });
 
+  it('a session the gate refused is refused at once after, uncounted and without Postgres: a revoked token cannot spend its user\'s budget', async () => {
+    const user = await createUser();
+    const login = await api('/api/v1/auth/login', { body: { email: user.email, password: TEST_PASSWORD } });
+    const stolen = { token: (await json<{ data: { tokens: { accessToken: string } } }>(login)).data.tokens.accessToken };
+    expect((await api(FLAGS, { auth: stolen })).status).toBe(200);
+    // The user ends every other session, the stolen one among them; its token stays valid for minutes.
+    expect((await api('/api/v1/me/sessions?keepCurrent=true', { method: 'DELETE', auth: user })).status).toBe(204);
+    // The first refusal comes from the gate in Postgres; once the authority has heard of it, none reaches Postgres.
+    let fromPostgres = 0;
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const trips = await roundTrips(async () => expect((await api(FLAGS, { auth: stolen })).status).toBe(401));
+      if (trips === 0) break;
+      fromPostgres += 1;
+    }
+    expect(fromPostgres).toBeGreaterThanOrEqual(1);
+    expect(fromPostgres).toBeLessThan(20);
+    const remaining = async () => Number(/;r=(\d+);/.exec((await api(FLAGS, { auth: user })).headers.get('ratelimit') ?? '')?.[1]);
+    const before = await remaining();
+    for (const path of [FLAGS, '/api/v1/me', '/api/v1/admin/flags']) {
+      const refused = await api(path, { auth: stolen });
+      expect(refused.status, path).toBe(401);
+      expect((await json<{ error: { code: string } }>(refused)).error.code).toBe('UNAUTHORIZED');
+    }
+    for (let i = 0; i < 10; i += 1) expect((await api(FLAGS, { auth: stolen })).status).toBe(401);
+    // Only the user's own request between the two was counted.
+    expect(await remaining()).toBe(before - 1);
+  });
+
+  it('remembers a bounded number of refused sessions: past 1,000, all are forgotten and asked again', async () => {
+    const authority = userAuthorityFor(env, crypto.randomUUID());
+    await authority.refuse('first');
+    expect(await authority.admit({ sessionId: 'first', routeClass: 'read' })).toMatchObject({ live: false, refused: true });
+    expect((await authority.admit({ sessionId: 'first', routeClass: 'read' })).decision).toBeUndefined();
+    await Promise.all(Array.from({ length: 999 }, (_, index) => authority.refuse(`s${index}`)));
+    expect((await authority.admit({ sessionId: 'first', routeClass: 'read' })).refused).toBe(true);
+    await authority.refuse('one more');
+    const forgotten = await authority.admit({ sessionId: 'first', routeClass: 'read' });
+    expect(forgotten.refused).toBeUndefined();
+    expect(forgotten.decision?.allowed).toBe(true);
+    expect((await authority.admit({ sessionId: 'one more', routeClass: 'read' })).refused).toBe(true);
+  });
+
   it('one limit per user and class across the user, caller and platform kinds: spent, each answers 429; another class goes on', async () => {
     const admin = await createPlatformAdmin();
     // The user's read and admin budgets, spent before their first request (the object loads its log from storage).
