@@ -3,7 +3,7 @@
 // writes bench-results.json, stops everything and exits. BENCH_DURATION (s, default 10), BENCH_CONNECTIONS
 // (default 10) and BENCH_WARMUP (s, default 2) tune it. Numbers are relative: the load generator shares the
 // machine with the server, so compare rows of one run, not runs on different machines.
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -138,7 +138,7 @@ interface Measurement {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'edge-saas-bench-'));
-const STATE_PARENT = process.env.BENCH_STATE_DIR || (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+const STATE_PARENT = process.env.BENCH_STATE_DIR || (hasRoom('/dev/shm', 2 * 2 ** 30) ? '/dev/shm' : tmpdir());
 const stateDir = mkdtempSync(join(STATE_PARENT, 'edge-saas-bench-state-'));
 const controller = new AbortController();
 let platform: Platform | undefined;
@@ -206,11 +206,24 @@ try {
     exitCode = 1;
   } else exitCode = 130;
 } finally {
-  await platform?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(stateDir, { recursive: true, force: true });
+  try {
+    await platform?.stop();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 }
 process.exit(exitCode);
+
+/** Whether `dir` exists with at least `bytes` free (a container's /dev/shm is often 64 MB; the files section stores 200 MB). */
+function hasRoom(dir: string, bytes: number): boolean {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize >= bytes;
+  } catch {
+    return false;
+  }
+}
 
 async function measure(baseUrl: string, scenario: Scenario, timing = { warmupS: WARMUP_S, durationS: DURATION_S }): Promise<Measurement> {
   const method = scenario.method ?? 'GET';

@@ -37,11 +37,12 @@ const TICK_MS = 10;
 
 const group = (program: string) => (program.startsWith('workerd') ? 'workerd' : program.startsWith('postgres') ? 'postgres' : 'other');
 
-/** The CPU time of this process and of each process it started, at one moment (`cpuSnapshot`). */
+/** The CPU time of this process and of the processes it started, at one moment (`cpuSnapshot`). */
 export interface ProcessTimes {
-  bench: number;
-  /** Per process id: its group and CPU milliseconds; undefined when the processes could not be listed. */
-  processes: Map<number, { group: string; ms: number }> | undefined;
+  /** Per group (`bench` included), in ms. */
+  groups: CpuSnapshot;
+  /** false when the processes could not be listed: then only `bench` is known. */
+  listed: boolean;
 }
 
 /**
@@ -50,8 +51,8 @@ export interface ProcessTimes {
  */
 export async function cpuSnapshot(): Promise<ProcessTimes> {
   const usage = process.cpuUsage();
+  const groups: CpuSnapshot = { bench: (usage.user + usage.system) / 1_000, workerd: 0, postgres: 0, other: 0 };
   const pids = await pidtree(process.pid).catch(() => undefined);
-  const processes = pids && new Map<number, { group: string; ms: number }>();
   for (const pid of pids ?? []) {
     let stat: string;
     try {
@@ -63,19 +64,17 @@ export async function cpuSnapshot(): Promise<ProcessTimes> {
     const fields = stat.slice(close + 2).split(' ');
     // After the name: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
     const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
-    processes?.set(pid, { group: group(stat.slice(stat.indexOf('(') + 1, close)), ms: ticks * TICK_MS });
+    const name = group(stat.slice(stat.indexOf('(') + 1, close));
+    groups[name] = (groups[name] ?? 0) + ticks * TICK_MS;
   }
-  return { bench: (usage.user + usage.system) / 1_000, processes };
+  return { groups, listed: pids !== undefined };
 }
 
 /**
- * The CPU each group spent from `before` to `after`: per process, so one that ended or started meanwhile cannot
- * make a group's figure negative (an ended one's time is in its parent's reaped children). NaN for every group but
- * `bench` when either snapshot could not list the processes.
+ * `after` − `before`, per group. NaN for every group but `bench` when either snapshot could not list the
+ * processes (a listing that failed once made the workerd figure negative).
  */
 export function cpuSpent(before: ProcessTimes, after: ProcessTimes): CpuSnapshot {
-  const spent: CpuSnapshot = { bench: after.bench - before.bench, workerd: 0, postgres: 0, other: 0 };
-  if (!before.processes || !after.processes) return { ...spent, workerd: NaN, postgres: NaN, other: NaN };
-  for (const [pid, { group: name, ms }] of after.processes) spent[name] = (spent[name] ?? 0) + ms - (before.processes.get(pid)?.ms ?? 0);
-  return spent;
+  const known = before.listed && after.listed;
+  return Object.fromEntries(Object.entries(after.groups).map(([name, ms]) => [name, name === 'bench' || known ? ms - (before.groups[name] ?? 0) : NaN]));
 }

@@ -45,7 +45,10 @@ export async function admitUser<E extends AppEnv>(c: Context<E>, actor: UserActo
   async function settle(scoped: ScopedDatabase, failure: unknown): Promise<void> {
     if (isSessionRefusal(failure)) {
       // Ended for good: after the response, as nothing the caller does next depends on it.
-      c.executionCtx.waitUntil(authority.refuse(actor.sessionId).catch(() => {}));
+      const refused = authority.refuse(actor.sessionId).catch((error: unknown) => {
+        log('warn', 'user authority not told of a refused session: its next request is counted and gated again', { error: describeError(error) });
+      });
+      c.executionCtx.waitUntil(refused);
       return;
     }
     const validUntil = scoped.sessionValidUntil;
