@@ -7,12 +7,12 @@ import pidtree from 'pidtree';
 /** CPU milliseconds per group: `bench` (this Node process: load generator and Neon proxy), `workerd`, `postgres`, `other`. */
 export type CpuSnapshot = Record<string, number>;
 
-/** The processes this one started, directly or not (pidtree walks the parent links). */
-const ownPids = () => pidtree(process.pid).catch(() => [] as number[]);
+/** The processes this one started, directly or not (pidtree walks the parent links); undefined when they cannot be listed. */
+const ownPids = () => pidtree(process.pid).catch(() => undefined);
 
 /** The workerd processes this one started (through wrangler). */
 export async function ownWorkerdPids(): Promise<number[]> {
-  return (await ownPids()).filter((pid) => {
+  return ((await ownPids()) ?? []).filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('workerd');
     } catch {
@@ -52,7 +52,7 @@ export interface ProcessTimes {
 export async function cpuSnapshot(): Promise<ProcessTimes> {
   const usage = process.cpuUsage();
   const groups: CpuSnapshot = { bench: (usage.user + usage.system) / 1_000, workerd: 0, postgres: 0, other: 0 };
-  const pids = await pidtree(process.pid).catch(() => undefined);
+  const pids = await ownPids();
   for (const pid of pids ?? []) {
     let stat: string;
     try {
